@@ -1,0 +1,104 @@
+"""`deltaflow serve` runs the app; `deltaflow trace` writes a run's events as JSON Lines."""
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app import scenario as sc
+from app.protocol import encode
+
+TRACE_TYPES = ["batch", "forward", "output_error", "backward", "update", "epoch"]
+MAX_TRACE_STEPS = 10_000_000
+
+
+def load_document(ref: str) -> dict[str, Any]:
+    """A scenario file's document, or a preset's when `ref` names one and no such file exists."""
+    path = Path(ref)
+    if path.is_file():
+        try:
+            doc = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise sc.ScenarioError(f"{ref}: not valid JSON: {e}") from None
+        if not isinstance(doc, dict):
+            raise sc.ScenarioError(f"{ref}: a scenario must be a JSON object")
+        return doc
+    if ref in sc.preset_names():
+        return sc.preset(ref)
+    raise sc.ScenarioError(f"{ref}: no such file, and no preset of that name ({', '.join(sc.preset_names())})")
+
+
+class Diverged(RuntimeError):
+    """Training produced NaN or inf."""
+
+
+def trace(doc: dict[str, Any], steps: int | None = None, epochs: int | None = None) -> Iterator[dict[str, Any]]:
+    """The events of a run from step 0, as the live server streams them."""
+    t = sc.build(sc.parse(doc)).trainer
+    yield t.epoch_event()
+    while (steps is not None and t.step_count < steps) or (epochs is not None and t.epochs_done < epochs):
+        events = t.step(trace=True)
+        yield from events
+        if not t.net.finite():
+            raise Diverged(f"training diverged at step {t.step_count}: a weight became NaN or inf")
+
+
+def _types(arg: str) -> set[str]:
+    kinds = {k.strip() for k in arg.split(",") if k.strip()}
+    unknown = kinds - set(TRACE_TYPES)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown event type(s) {', '.join(sorted(unknown))}; choose from {', '.join(TRACE_TYPES)}"
+        )
+    return kinds
+
+
+def _count(arg: str) -> int:
+    n = int(arg)
+    if not 1 <= n <= MAX_TRACE_STEPS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_TRACE_STEPS}")
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deltaflow", description="An interactive visualizer of backpropagation.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the app (default http://127.0.0.1:8000)")
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    tr = sub.add_parser("trace", help="run a scenario headless and write its events as JSON Lines")
+    tr.add_argument("scenario", help="a scenario JSON file, or a preset name")
+    how = tr.add_mutually_exclusive_group(required=True)
+    how.add_argument("--steps", type=_count, help="run this many steps")
+    how.add_argument("--epochs", type=_count, help="run this many epochs")
+    tr.add_argument("--events", type=_types, default=None, help="keep only these types, e.g. forward,backward")
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        from app.web.main import run
+
+        run(host=args.host, port=args.port)
+        return 0
+    try:
+        doc = load_document(args.scenario)
+        out = sys.stdout.buffer
+        for event in trace(doc, args.steps, args.epochs):
+            if args.events is None or event["type"] in args.events:
+                out.write(encode(event) + b"\n")
+        out.flush()
+    except sc.ScenarioError as e:
+        print(f"deltaflow: invalid scenario: {e}", file=sys.stderr)
+        return 2
+    except Diverged as e:
+        sys.stdout.flush()
+        print(f"deltaflow: {e}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The math: a small fully connected network in float64 numpy. Imports numpy only."""

@@ -1,0 +1,360 @@
+"""The websocket protocol: commands (a union on "type"), events, and their one encoder.
+
+docs/protocol.md documents every type here; a test keeps the two in step. The JSON Schema
+served at /api/protocol.json is generated from these models.
+"""
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from app.scenario import LIMITS, OptimizerSpec, Regularizer, describe
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Param = Annotated[float, Field(ge=-LIMITS["max_abs_value"], le=LIMITS["max_abs_value"])]
+Layer = Annotated[int, Field(ge=1, le=LIMITS["max_weight_layers"])]
+Unit = Annotated[int, Field(ge=0, lt=LIMITS["max_units"])]
+MAX_STEP_COUNT = 100_000
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+
+class Load(Command):
+    """Load a scenario document or a preset by name (exactly one of the two)."""
+
+    type: Literal["load"]
+    scenario: dict[str, Any] | None = None
+    preset: str | None = None
+
+
+class Next(Command):
+    """Send exactly the next event of the current step."""
+
+    type: Literal["next"]
+
+
+class Step(Command):
+    """Finish the current step, then run count - 1 more."""
+
+    type: Literal["step"]
+    count: Annotated[int, Field(ge=1, le=MAX_STEP_COUNT)] = 1
+
+
+class Epoch(Command):
+    """Run to the end of the current epoch."""
+
+    type: Literal["epoch"]
+
+
+class Play(Command):
+    """Animate phase by phase at `speed` phases/s, or train flat out with `fps` frames/s."""
+
+    type: Literal["play"]
+    mode: Literal["animate", "train"] = "animate"
+    speed: Annotated[float, Field(ge=0.1, le=120)] = 4.0
+    fps: Annotated[int, Field(ge=1, le=60)] = 30
+
+
+class Pause(Command):
+    type: Literal["pause"]
+
+
+class Reset(Command):
+    """Back to step 0 with the scenario's initial weights."""
+
+    type: Literal["reset"]
+
+
+class Seek(Command):
+    """Go to step `step` of the history."""
+
+    type: Literal["seek"]
+    step: Annotated[int, Field(ge=0)]
+
+
+class Set(Command):
+    """Change hyper-parameters without resetting the weights."""
+
+    type: Literal["set"]
+    learning_rate: Annotated[float, Field(gt=0, le=LIMITS["max_learning_rate"])] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=LIMITS["max_examples"])] | None = None
+    optimizer: OptimizerSpec | None = None
+    regularization: Regularizer | None = None
+
+
+class SetWeight(Command):
+    """Edit the weight into unit `to` of layer `layer` from unit `from` of layer - 1."""
+
+    type: Literal["set_weight"]
+    layer: Layer
+    to: Unit
+    from_: Unit = Field(alias="from")
+    value: Param
+
+
+class SetBias(Command):
+    type: Literal["set_bias"]
+    layer: Layer
+    unit: Unit
+    value: Param
+
+
+class Gradcheck(Command):
+    """Numerical against analytic gradient on the current batch."""
+
+    type: Literal["gradcheck"]
+
+
+class Slice(Command):
+    """The batch cost as a function of one weight."""
+
+    type: Literal["slice"]
+    layer: Layer
+    to: Unit
+    from_: Unit = Field(alias="from")
+    span: Annotated[float, Field(gt=0, le=100)] = 1.0
+    points: Annotated[int, Field(ge=3, le=401)] = 41
+
+
+class Select(Command):
+    """Which example of the batch the page highlights."""
+
+    type: Literal["select"]
+    example: Annotated[int, Field(ge=0, lt=LIMITS["max_examples"])]
+
+
+AnyCommand = Annotated[
+    Load | Next | Step | Epoch | Play | Pause | Reset | Seek | Set | SetWeight | SetBias | Gradcheck | Slice | Select,
+    Field(discriminator="type"),
+]
+COMMANDS: TypeAdapter[Any] = TypeAdapter(AnyCommand)
+COMMAND_TYPES = sorted(COMMANDS.json_schema()["discriminator"]["mapping"])
+
+
+# --- events (the schema; the events themselves are the engine's and the session's dicts) ---
+Matrix = list[list[float]]
+
+
+class Event(BaseModel):
+    pass
+
+
+class PhaseRef(BaseModel):
+    event: Literal["batch", "forward", "output_error", "backward", "update"]
+    layer: int | None
+
+
+class History(BaseModel):
+    first: int
+    last: int
+
+
+class StateEvent(Event):
+    type: Literal["state"]
+    session: str
+    step: int
+    epoch: int
+    phase: PhaseRef
+    scenario: dict[str, Any]
+    weights: list[Matrix]
+    biases: list[list[float]]
+    history: History
+    playing: Literal["animate", "train"] | None
+    paused_reason: str | None
+    selected: int
+    task: Literal["binary", "multiclass", "regression"]
+    curve: list[list[float | None]]
+
+
+class Points(BaseModel):
+    x: Matrix
+    y: Matrix
+
+
+class DatasetEvent(Event):
+    type: Literal["dataset"]
+    train: Points
+    test: Points | None
+    extent: list[float] | None
+
+
+class BatchEvent(Event):
+    type: Literal["batch"]
+    step: int
+    epoch: int
+    indices: list[int]
+    x: Matrix
+    y: Matrix
+
+
+class ForwardEvent(Event):
+    type: Literal["forward"]
+    step: int
+    layer: int
+    z: Matrix
+    a: Matrix
+
+
+class OutputErrorEvent(Event):
+    type: Literal["output_error"]
+    step: int
+    loss: float
+    losses: list[float]
+    output: Matrix
+    target: Matrix
+    dloss: Matrix
+    delta: Matrix
+
+
+class BackwardEvent(Event):
+    type: Literal["backward"]
+    step: int
+    layer: int
+    delta: Matrix
+    grad_w: Matrix
+    grad_b: list[float]
+
+
+class UpdateEvent(Event):
+    type: Literal["update"]
+    step: int
+    layer: int
+    weights: Matrix
+    biases: list[float]
+    dw: Matrix
+    db: list[float]
+
+
+class EpochEvent(Event):
+    type: Literal["epoch"]
+    epoch: int
+    step: int
+    train_loss: float | None
+    test_loss: float | None
+    train_accuracy: float | None
+    test_accuracy: float | None
+
+
+class FrameEvent(Event):
+    type: Literal["frame"]
+    step: int
+    epoch: int
+    train_loss: float | None
+    test_loss: float | None
+    train_accuracy: float | None
+    test_accuracy: float | None
+    weights: list[Matrix]
+    biases: list[list[float]]
+    grad_norms: list[float]
+    maps: int | None
+
+
+class LayerCheck(BaseModel):
+    layer: int
+    grad_w: Matrix
+    numeric_w: Matrix
+    rel_error_w: Matrix
+    grad_b: list[float]
+    numeric_b: list[float]
+    rel_error_b: list[float]
+
+
+class GradcheckEvent(Event):
+    type: Literal["gradcheck"]
+    step: int
+    epsilon: float
+    max_rel_error: float
+    layers: list[LayerCheck]
+
+
+class SliceEvent(Event):
+    type: Literal["slice"]
+    step: int
+    layer: int
+    to: int
+    from_: int = Field(alias="from")
+    w: float
+    cost: float
+    grad: float
+    ws: list[float]
+    costs: list[float]
+
+
+class ErrorEvent(Event):
+    type: Literal["error"]
+    code: str
+    message: str
+    request: str | None
+
+
+AnyEvent = Annotated[
+    StateEvent
+    | DatasetEvent
+    | BatchEvent
+    | ForwardEvent
+    | OutputErrorEvent
+    | BackwardEvent
+    | UpdateEvent
+    | EpochEvent
+    | FrameEvent
+    | GradcheckEvent
+    | SliceEvent
+    | ErrorEvent,
+    Field(discriminator="type"),
+]
+EVENTS: TypeAdapter[Any] = TypeAdapter(AnyEvent)
+EVENT_TYPES = sorted(EVENTS.json_schema()["discriminator"]["mapping"])
+
+
+def schema() -> dict[str, Any]:
+    return {"commands": COMMANDS.json_schema(by_alias=True), "events": EVENTS.json_schema(by_alias=True)}
+
+
+# --- parsing and encoding -------------------------------------------------------------------
+class ProtocolError(ValueError):
+    """A rejected command: becomes an `error` event."""
+
+    def __init__(self, code: str, message: str, request: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.request = code, message, request
+
+    def event(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code, "message": self.message, "request": self.request}
+
+
+def parse_command(text: str | bytes) -> Any:
+    """Text of one message -> a command model, or ProtocolError naming the problem."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise ProtocolError("invalid_json", f"message is not valid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise ProtocolError("invalid_json", "a command must be a JSON object")
+    kind = doc.get("type")
+    if kind not in COMMAND_TYPES:
+        raise ProtocolError(
+            "unknown_type",
+            f"unknown command type {kind!r}; expected one of {', '.join(COMMAND_TYPES)}",
+            kind if isinstance(kind, str) else None,
+        )
+    try:
+        return COMMANDS.validate_python(doc)
+    except ValidationError as err:
+        raise ProtocolError("invalid_command", describe(err), kind) from None
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):  # orjson serializes only C-contiguous arrays itself
+        return np.ascontiguousarray(obj).tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    """One event -> JSON bytes, numpy arrays included; NaN and inf become null."""
+    return orjson.dumps(event, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)

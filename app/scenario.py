@@ -1,0 +1,329 @@
+"""The scenario document: a JSON object that fully determines a run, its limits, and building it."""
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.nn import datasets
+from app.nn.losses import REQUIRED_OUTPUT
+from app.nn.network import Network
+from app.nn.optimizers import Optimizer, make
+from app.nn.regularization import Regularization
+from app.nn.trainer import Trainer
+
+# The limits, in one table. docs/scenario.md lists them and a test keeps the two in step.
+LIMITS = {
+    "max_weight_layers": 10,
+    "max_units": 64,
+    "max_examples": 10_000,
+    "max_abs_value": 1e6,
+    "max_learning_rate": 100.0,
+    "max_reg_rate": 10.0,
+    "max_noise": 10.0,
+    "max_seed": 2**32 - 1,
+}
+
+Value = Annotated[float, Field(ge=-LIMITS["max_abs_value"], le=LIMITS["max_abs_value"])]
+LearningRate = Annotated[float, Field(gt=0, le=LIMITS["max_learning_rate"])]
+ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax"]
+LossName = Literal["squared_error", "binary_cross_entropy", "cross_entropy"]
+GeneratorName = Literal[
+    "circle",
+    "xor",
+    "gaussian",
+    "spiral",
+    "moons",
+    "three_class",
+    "regression_plane",
+    "regression_sine",
+    "and",
+    "or",
+    "xor_gate",
+    "encoder_8_3_8",
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class SGD(Strict):
+    type: Literal["sgd"] = "sgd"
+    learning_rate: LearningRate = 0.03
+
+
+class Momentum(Strict):
+    type: Literal["momentum"]
+    learning_rate: LearningRate = 0.03
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
+
+
+class Adam(Strict):
+    type: Literal["adam"]
+    learning_rate: LearningRate = 0.001
+    beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
+    epsilon: Annotated[float, Field(gt=0, le=1)] = 1e-8
+
+
+class LBFGS(Strict):
+    type: Literal["lbfgs"]
+    learning_rate: LearningRate = 1.0
+    memory: Annotated[int, Field(ge=1, le=50)] = 10
+
+
+OptimizerSpec = Annotated[SGD | Momentum | Adam | LBFGS, Field(discriminator="type")]
+
+
+class Regularizer(Strict):
+    type: Literal["none", "l1", "l2"] = "none"
+    rate: Annotated[float, Field(ge=0, le=LIMITS["max_reg_rate"])] = 0.0
+
+
+class Init(Strict):
+    scheme: Literal["xavier", "he", "uniform", "zeros"] = "xavier"
+    scale: Annotated[float, Field(gt=0, le=100)] = 0.5  # uniform draws from [-scale, scale]
+    bias: Value = 0.0
+
+
+class Points(Strict):
+    x: list[list[Value]]
+    y: list[list[Value]]
+
+    @model_validator(mode="after")
+    def _rows(self) -> "Points":
+        if len(self.x) != len(self.y):
+            raise ValueError(f"x has {len(self.x)} rows but y has {len(self.y)}")
+        for name, rows in (("x", self.x), ("y", self.y)):
+            if rows and len({len(r) for r in rows}) != 1:
+                raise ValueError(f"{name}: every row must have the same length")
+        return self
+
+
+class GivenData(Strict):
+    train: Points
+    test: Points | None = None
+
+
+class GeneratedData(Strict):
+    generator: GeneratorName
+    samples: Annotated[int, Field(ge=2, le=LIMITS["max_examples"])] = 500
+    noise: Annotated[float, Field(ge=0, le=LIMITS["max_noise"])] = 0.0
+    train_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class Scenario(Strict):
+    """The whole setup of a run; the same scenario gives a bit-identical run."""
+
+    name: Annotated[str, Field(max_length=100)] = "untitled"
+    title: Annotated[str, Field(max_length=200)] = ""
+    description: Annotated[str, Field(max_length=4000)] = ""
+    layers: Annotated[list[Annotated[int, Field(ge=1, le=LIMITS["max_units"])]], Field(min_length=2)]
+    activations: list[ActivationName]
+    loss: LossName = "squared_error"
+    optimizer: OptimizerSpec = Field(default_factory=SGD)
+    regularization: Regularizer = Field(default_factory=Regularizer)
+    batch_size: Annotated[int, Field(ge=1, le=LIMITS["max_examples"])] = 10
+    shuffle: bool = False
+    seed: Annotated[int, Field(ge=0, le=LIMITS["max_seed"])] = 0
+    init: Init = Field(default_factory=Init)
+    weights: list[list[list[Value]]] | None = None
+    biases: list[list[Value]] | None = None
+    data: GivenData | GeneratedData
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Scenario":
+        n, depth = self.layers, len(self.layers) - 1
+        if depth > LIMITS["max_weight_layers"]:
+            raise ValueError(f"layers: at most {LIMITS['max_weight_layers']} weight layers, got {depth}")
+        if len(self.activations) != depth:
+            raise ValueError(f"activations: need one per weight layer ({depth}), got {len(self.activations)}")
+        if "softmax" in self.activations[:-1]:
+            raise ValueError("activations: softmax is allowed on the output layer only")
+        out = self.activations[-1]
+        need = REQUIRED_OUTPUT.get(self.loss)
+        if need and out != need:
+            raise ValueError(f"loss: {self.loss} needs a {need} output layer, not {out}")
+        if out == "softmax" and self.loss != "cross_entropy":
+            raise ValueError("loss: a softmax output layer needs the cross_entropy loss")
+        if out == "softmax" and n[-1] < 2:
+            raise ValueError("layers: a softmax output needs at least 2 units")
+        self._check_params()
+        self._check_data()
+        return self
+
+    def _check_params(self) -> None:
+        n = self.layers
+        if self.weights is not None:
+            if len(self.weights) != len(n) - 1:
+                raise ValueError(f"weights: need {len(n) - 1} matrices, got {len(self.weights)}")
+            for l, w in enumerate(self.weights, start=1):
+                if len(w) != n[l] or any(len(row) != n[l - 1] for row in w):
+                    raise ValueError(f"weights[{l - 1}]: layer {l} needs shape {n[l]}x{n[l - 1]}")
+        if self.biases is not None:
+            if len(self.biases) != len(n) - 1:
+                raise ValueError(f"biases: need {len(n) - 1} vectors, got {len(self.biases)}")
+            for l, b in enumerate(self.biases, start=1):
+                if len(b) != n[l]:
+                    raise ValueError(f"biases[{l - 1}]: layer {l} needs {n[l]} entries, got {len(b)}")
+
+    def _check_data(self) -> None:
+        n_in, n_out = self.layers[0], self.layers[-1]
+        d = self.data
+        if isinstance(d, GeneratedData):
+            task, dim = datasets.GENERATORS[d.generator]
+            if dim != n_in:
+                raise ValueError(f"data.generator: {d.generator} has {dim} inputs but layers[0] is {n_in}")
+            want = {"binary": (1, 2), "multiclass": (3,), "regression": (1,), "identity": (dim,)}[task]
+            if n_out not in want:
+                raise ValueError(
+                    f"data.generator: {d.generator} needs {' or '.join(map(str, want))} output units, got {n_out}"
+                )
+            n_train = 4 if d.generator in ("and", "or", "xor_gate") else 8 if d.generator == "encoder_8_3_8" else None
+            if n_train is None:
+                n_train = max(1, int(round(d.train_fraction * d.samples)))
+        else:
+            total = len(d.train.x) + (len(d.test.x) if d.test else 0)
+            if total > LIMITS["max_examples"]:
+                raise ValueError(f"data: at most {LIMITS['max_examples']} examples, got {total}")
+            if not d.train.x:
+                raise ValueError("data.train: needs at least one example")
+            for part, pts in (("train", d.train), ("test", d.test)):
+                if pts is None or not pts.x:
+                    continue
+                if len(pts.x[0]) != n_in:
+                    raise ValueError(f"data.{part}.x: rows need {n_in} inputs (layers[0]), got {len(pts.x[0])}")
+                if len(pts.y[0]) != n_out:
+                    raise ValueError(f"data.{part}.y: rows need {n_out} targets (layers[-1]), got {len(pts.y[0])}")
+            n_train = len(d.train.x)
+        if isinstance(self.optimizer, LBFGS) and self.batch_size < n_train:
+            raise ValueError(
+                f"batch_size: lbfgs works on the full batch; set batch_size to at least {n_train} (the training set)"
+            )
+
+
+def describe(err: ValidationError) -> str:
+    """One line per problem, each naming the field: 'optimizer.learning_rate: ...'."""
+    lines = []
+    for e in err.errors():
+        loc = ""
+        for part in e["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(lines)
+
+
+class ScenarioError(ValueError):
+    """A scenario that does not validate; the message names every field at fault."""
+
+
+def parse(doc: Any) -> Scenario:
+    if not isinstance(doc, dict):
+        raise ScenarioError("scenario: must be a JSON object")
+    try:
+        return Scenario.model_validate(doc)
+    except ValidationError as err:
+        raise ScenarioError(describe(err)) from None
+
+
+# --- presets ------------------------------------------------------------------------------
+def preset_names() -> list[str]:
+    files = resources.files("app.presets").iterdir()
+    return sorted(f.name.removesuffix(".json") for f in files if f.name.endswith(".json"))
+
+
+def preset(name: str) -> dict[str, Any]:
+    """The preset's scenario document; KeyError for an unknown name."""
+    if name not in preset_names():
+        raise KeyError(name)
+    doc: dict[str, Any] = json.loads(resources.files("app.presets").joinpath(f"{name}.json").read_text())
+    return doc
+
+
+# --- building -----------------------------------------------------------------------------
+@dataclass
+class Built:
+    """A scenario turned into arrays: the trainer at step 0 and what the page needs to draw."""
+
+    trainer: Trainer
+    task: str
+    extent: list[float] | None  # map bounds for 2-D inputs
+
+
+def binary_low(scenario: Scenario) -> float:
+    """The low target of binary labels: -1 for a tanh or linear output, else 0."""
+    return -1.0 if scenario.activations[-1] in ("tanh", "linear") else 0.0
+
+
+def make_optimizer(spec: SGD | Momentum | Adam | LBFGS) -> Optimizer:
+    return make(spec.type, **spec.model_dump(exclude={"type"}))
+
+
+def _task_of(y: np.ndarray, n_out: int) -> str:
+    """Infer the task of given points: one-hot rows are multiclass, two values binary."""
+    values = np.unique(y)
+    if n_out > 1 and set(values) <= {0.0, 1.0} and bool((y.sum(axis=1) == 1).all()):
+        return "multiclass"
+    if n_out == 1 and len(values) <= 2 and (set(values) <= {0.0, 1.0} or set(values) <= {-1.0, 1.0}):
+        return "binary"
+    return "regression"
+
+
+def build(s: Scenario) -> Built:
+    rng_data = np.random.default_rng([s.seed, 0])
+    rng_init = np.random.default_rng([s.seed, 1])
+    n_out = s.layers[-1]
+    x_test = y_test = None
+    if isinstance(s.data, GeneratedData):
+        d = s.data
+        x, labels = datasets.generate(d.generator, d.samples, d.noise, rng_data)
+        task, _ = datasets.GENERATORS[d.generator]
+        y = datasets.targets(labels, task, n_out, binary_low(s))
+        if task == "binary" and n_out == 2:
+            task = "multiclass"
+        if task == "identity":
+            task = "multiclass"  # one-hot in, one-hot out: scored by argmax
+        if d.generator not in datasets.FIXED and d.train_fraction < 1:
+            x, y, x_test, y_test = datasets.split(x, y, d.train_fraction, rng_data)
+    else:
+        x, y = np.array(s.data.train.x, dtype=np.float64), np.array(s.data.train.y, dtype=np.float64)
+        if s.data.test is not None and s.data.test.x:
+            x_test = np.array(s.data.test.x, dtype=np.float64)
+            y_test = np.array(s.data.test.y, dtype=np.float64)
+        task = _task_of(y, n_out)
+    ws, bs = datasets.init_weights(s.layers, s.init.scheme, rng_init, s.init.scale, s.init.bias)
+    if s.weights is not None:
+        ws = [np.array(w, dtype=np.float64) for w in s.weights]
+    if s.biases is not None:
+        bs = [np.array(b, dtype=np.float64) for b in s.biases]
+    net = Network(s.layers, list(s.activations), ws, bs)
+    reg = Regularization(s.regularization.type, s.regularization.rate)
+    low = binary_low(s) if isinstance(s.data, GeneratedData) else (-1.0 if (y < 0).any() else 0.0)
+    threshold = (low + 1.0) / 2  # halfway between the two labels
+    trainer = Trainer(
+        net,
+        make_optimizer(s.optimizer),
+        s.loss,
+        reg,
+        x,
+        y,
+        x_test,
+        y_test,
+        batch_size=s.batch_size,
+        shuffle=s.shuffle,
+        seed=s.seed,
+        task=task,
+        threshold=threshold,
+    )
+    extent = None
+    if s.layers[0] == 2:
+        pts = x if x_test is None else np.concatenate([x, x_test])
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        pad = np.maximum((hi - lo) * 0.1, 0.5)
+        extent = [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
+    return Built(trainer, task, extent)
