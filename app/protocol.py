@@ -56,7 +56,7 @@ class Play(Command):
     type: Literal["play"]
     mode: Literal["animate", "train"] = "animate"
     speed: Annotated[float, Field(ge=0.1, le=120)] = 4.0
-    fps: Annotated[int, Field(ge=1, le=60)] = 30
+    fps: Annotated[int, Field(ge=1, le=60)] | None = None  # None: the server's frame_rate
 
 
 class Pause(Command):

@@ -6,7 +6,7 @@ from importlib import resources
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from app.nn import datasets
 from app.nn.losses import REQUIRED_OUTPUT
@@ -116,6 +116,16 @@ class GeneratedData(Strict):
     train_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
+def _data_kind(d: Any) -> str:
+    # tell the two kinds apart by the generator key, so a bad document is checked against one kind only
+    return "generated" if isinstance(d, GeneratedData) or (isinstance(d, dict) and "generator" in d) else "given"
+
+
+DataSpec = Annotated[
+    Annotated[GivenData, Tag("given")] | Annotated[GeneratedData, Tag("generated")], Discriminator(_data_kind)
+]
+
+
 class Scenario(Strict):
     """The whole setup of a run; the same scenario gives a bit-identical run."""
 
@@ -133,7 +143,7 @@ class Scenario(Strict):
     init: Init = Field(default_factory=Init)
     weights: list[list[list[Value]]] | None = None
     biases: list[list[Value]] | None = None
-    data: GivenData | GeneratedData
+    data: DataSpec
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
@@ -206,12 +216,20 @@ class Scenario(Strict):
             )
 
 
+# a tagged union puts the member's tag into an error's location; the document has no such level
+UNION_TAGS = {"optimizer": {"sgd", "momentum", "adam", "lbfgs"}, "data": {"given", "generated"}}
+
+
 def describe(err: ValidationError) -> str:
     """One line per problem, each naming the field: 'optimizer.learning_rate: ...'."""
     lines = []
     for e in err.errors():
-        loc = ""
+        loc, prev = "", None
         for part in e["loc"]:
+            tag = part in UNION_TAGS.get(str(prev), ())
+            prev = part
+            if tag:
+                continue
             loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
         msg = e["msg"].removeprefix("Value error, ")
         lines.append(f"{loc}: {msg}" if loc else msg)

@@ -1,0 +1,56 @@
+"""Checkpoints of a run, so any recent step can be brought back exactly.
+
+A checkpoint every `every` steps, plus one wherever the user changed something; a step
+between two is recomputed from the one before it (steps are deterministic).
+"""
+
+from bisect import bisect_right
+from typing import Any
+
+Snapshot = dict[str, Any]
+
+
+class History:
+    """Checkpoints by step; `first`..`last` are the steps that can be brought back."""
+
+    def __init__(self, keep_steps: int, every: int) -> None:
+        self.keep_steps, self.every = keep_steps, every
+        self.steps: list[int] = []
+        self.snaps: dict[int, Snapshot] = {}
+        self.last = 0
+
+    @property
+    def first(self) -> int:
+        return self.steps[0] if self.steps else 0
+
+    def due(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def reached(self, step: int) -> None:
+        self.last = max(self.last, step)
+
+    def save(self, snap: Snapshot) -> None:
+        """Keep a checkpoint (replacing one at the same step, as an edit does)."""
+        s = snap["step"]
+        self.reached(s)
+        if s not in self.snaps:
+            self.steps.insert(bisect_right(self.steps, s), s)
+        self.snaps[s] = snap
+        # drop checkpoints once the next one alone still covers the last keep_steps
+        while len(self.steps) > 1 and self.steps[1] <= self.last - self.keep_steps:
+            del self.snaps[self.steps.pop(0)]
+
+    def truncate(self, step: int) -> None:
+        """Forget the future after `step` (stepping on after a seek, or an edit)."""
+        while self.steps and self.steps[-1] > step:
+            del self.snaps[self.steps.pop()]
+        self.last = step
+
+    def base(self, step: int) -> Snapshot:
+        """The latest checkpoint at or before `step`."""
+        return self.snaps[self.steps[bisect_right(self.steps, step) - 1]]
+
+    def before(self, step: int) -> Snapshot | None:
+        """The latest checkpoint strictly before `step`, if any."""
+        i = bisect_right(self.steps, step - 1)
+        return self.snaps[self.steps[i - 1]] if i else None

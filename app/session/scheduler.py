@@ -1,0 +1,47 @@
+"""Trains every playing session in turn, one short slice each, yielding to the event loop
+between slices so that no connection waits on training for more than about a slice."""
+
+import asyncio
+import logging
+from typing import Protocol
+
+log = logging.getLogger("deltaflow.scheduler")
+
+
+class Trainable(Protocol):
+    def train_slice(self) -> None: ...
+    def fail(self, reason: str) -> None: ...
+
+
+class Scheduler:
+    """Round-robin over the sessions in train mode."""
+
+    def __init__(self) -> None:
+        self.active: list[Trainable] = []
+        self._wake = asyncio.Event()
+
+    def add(self, s: Trainable) -> None:
+        if s not in self.active:
+            self.active.append(s)
+        self._wake.set()
+
+    def remove(self, s: Trainable) -> None:
+        if s in self.active:
+            self.active.remove(s)
+
+    async def run(self) -> None:
+        while True:
+            if not self.active:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            for s in list(self.active):
+                if s in self.active:
+                    try:
+                        s.train_slice()
+                    except Exception as e:  # one broken session must not stop the others
+                        log.exception("training failed")
+                        self.remove(s)
+                        s.fail(f"Training stopped: {e}")
+                # after every slice, so a command on any connection waits one slice at most
+                await asyncio.sleep(0)

@@ -1,0 +1,1 @@
+"""The FastAPI app: pages, the JSON API and the websocket."""

@@ -1,0 +1,50 @@
+"""The page, with content-hashed static URLs so browsers reload what changed."""
+
+import hashlib
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app import scenario as sc
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "static"
+templates = Jinja2Templates(directory=ROOT / "templates")
+router = APIRouter()
+_hashes: dict[str, tuple[float, str]] = {}
+
+
+def static_url(path: str) -> str:
+    """/static/PATH?v=HASH, the hash of the file's content (recomputed when it changes)."""
+    f = STATIC / path
+    mtime = f.stat().st_mtime
+    cached = _hashes.get(path)
+    if cached is None or cached[0] != mtime:
+        cached = (mtime, hashlib.sha256(f.read_bytes()).hexdigest()[:10])
+        _hashes[path] = cached
+    return f"/static/{path}?v={cached[1]}"
+
+
+def preset_list() -> list[dict[str, str]]:
+    out = []
+    for name in sc.preset_names():
+        doc = sc.preset(name)
+        out.append({"name": name, "title": doc.get("title") or name, "description": doc.get("description", "")})
+    return out
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def index(request: Request) -> HTMLResponse:
+    settings = request.app.state.settings
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {"static_url": static_url, "presets": preset_list(), "default_preset": settings.default_preset},
+    )
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
