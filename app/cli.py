@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app import scenario as sc
 from app.protocol import encode
 
@@ -39,7 +41,9 @@ def trace(doc: dict[str, Any], steps: int | None = None, epochs: int | None = No
     t = sc.build(sc.parse(doc)).trainer
     yield t.epoch_event()
     while (steps is not None and t.step_count < steps) or (epochs is not None and t.epochs_done < epochs):
-        events = t.step(trace=True)
+        # a diverging run overflows on its way to inf: Diverged reports that, not numpy's warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            events = t.step(trace=True)
         yield from events
         if not t.net.finite():
             raise Diverged(f"training diverged at step {t.step_count}: a weight became NaN or inf")

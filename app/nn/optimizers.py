@@ -112,8 +112,6 @@ class LBFGS(Optimizer):
 
     needs_cost = True
 
-    needs_cost = True
-
     def __init__(self, learning_rate: float = 1.0, memory: int = 10) -> None:
         super().__init__(learning_rate)
         self.memory = memory

@@ -1,0 +1,140 @@
+"""`deltaflow trace`: JSON Lines for every preset, event order, filters, and its exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import scenario as sc
+from tests.engine_helpers import doc, on_points, trainer, worked_by_hand, worked_from_events
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def trace_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "app.cli", "trace", *args]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(trace_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def lines(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def expected_order(depth: int) -> list[tuple[str, int | None]]:
+    """batch, forward 1..L, output_error, backward L..1, update 1..L."""
+    return (
+        [("batch", None)]
+        + [("forward", l) for l in range(1, depth + 1)]
+        + [("output_error", None)]
+        + [("backward", l) for l in range(depth, 0, -1)]
+        + [("update", l) for l in range(1, depth + 1)]
+    )
+
+
+@pytest.fixture(scope="module")
+def preset_traces() -> dict[str, subprocess.CompletedProcess[str]]:
+    """`trace PRESET --steps 2` for every preset, run side by side."""
+    procs = {
+        name: subprocess.Popen(
+            trace_cmd(name, "--steps", "2"), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for name in sc.preset_names()
+    }
+    done = {}
+    for name, p in procs.items():
+        out, err = p.communicate(timeout=60)
+        done[name] = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    return done
+
+
+@pytest.mark.parametrize("name", sc.preset_names())
+def test_every_preset_traces_in_phase_order(preset_traces: dict[str, Any], name: str) -> None:
+    r = preset_traces[name]
+    assert r.returncode == 0, r.stderr
+    events = lines(r.stdout)
+    assert events[0]["type"] == "epoch" and events[0]["epoch"] == 0 and events[0]["step"] == 0
+    depth = len(sc.preset(name)["layers"]) - 1
+    phases = [e for e in events[1:] if e["type"] != "epoch"]
+    for step in (1, 2):
+        mine = [(e["type"], e.get("layer")) for e in phases if e["step"] == step]
+        assert mine == expected_order(depth), f"step {step}"
+    assert [e["step"] for e in phases] == [1] * (len(phases) // 2) + [2] * (len(phases) // 2)
+
+
+def test_events_filters_the_types() -> None:
+    r = run("worked-example", "--steps", "3", "--events", "output_error,epoch")
+    assert r.returncode == 0, r.stderr
+    kinds = [(e["type"], e["step"]) for e in lines(r.stdout)]
+    # one example, so every step ends an epoch
+    assert kinds == [("epoch", 0)] + [(k, s) for s in (1, 2, 3) for k in ("output_error", "epoch")]
+
+
+def test_epochs_runs_to_the_end_of_the_epoch() -> None:
+    r = run("three-class", "--epochs", "1", "--events", "batch,epoch")
+    assert r.returncode == 0, r.stderr
+    events = lines(r.stdout)
+    assert events[-1]["type"] == "epoch" and events[-1]["epoch"] == 1
+    # 150 training examples in batches of 10
+    assert [e["type"] for e in events].count("batch") == 15 and events[-1]["step"] == 15
+
+
+def test_worked_example_trace_has_the_engines_and_the_hand_numbers() -> None:
+    r = run("worked-example", "--steps", "1")
+    assert r.returncode == 0, r.stderr
+    events = lines(r.stdout)
+    from_cli = worked_from_events(events[1:])
+    from_engine = worked_from_events(trainer(sc.preset("worked-example")).step(trace=True))
+    assert from_cli == from_engine  # JSON carries float64 exactly
+    for name, value in worked_by_hand().items():
+        assert from_cli[name] == pytest.approx(value, abs=1e-12), name
+
+
+# --- errors ----------------------------------------------------------------------------------
+def write(tmp_path: Path, content: Any) -> str:
+    path = tmp_path / "scenario.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (doc(optimizer={"type": "sgd", "learning_rate": 0}), "optimizer.learning_rate: Input should be greater than 0"),
+        (doc(layers=[2, 65, 1]), "layers[1]: Input should be less than or equal to 64"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "a scenario must be a JSON object"),
+    ],
+)
+def test_an_invalid_scenario_file_exits_2(tmp_path: Path, content: Any, message: str) -> None:
+    r = run(write(tmp_path, content), "--steps", "1")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("deltaflow: invalid scenario:") and message in r.stderr
+
+
+def test_an_unknown_preset_exits_2_and_lists_the_presets() -> None:
+    r = run("no-such-preset", "--steps", "1")
+    assert r.returncode == 2 and "no such file" in r.stderr and "worked-example" in r.stderr
+
+
+@pytest.mark.parametrize("args", [("--steps", "0"), ("--events", "forward,bogus", "--steps", "1"), ()])
+def test_bad_arguments_exit_2(args: tuple[str, ...]) -> None:
+    r = run("worked-example", *args)
+    assert r.returncode == 2 and "usage:" in r.stderr
+
+
+def test_a_diverging_run_exits_3(tmp_path: Path) -> None:
+    # a huge input through linear layers at lr 100: each step multiplies the weights by ~1e14
+    d = on_points([[1e6, -1e6]], [[1e6]], activations=["linear", "linear"], batch_size=1, init={"scheme": "uniform"})
+    d["optimizer"] = {"type": "sgd", "learning_rate": 100}
+    r = run(write(tmp_path, d), "--steps", "50", "--events", "epoch")
+    assert r.returncode == 3, r.stderr
+    # one line of its own, not numpy's overflow warnings
+    assert r.stderr.startswith("deltaflow: training diverged at step ") and r.stderr.count("\n") == 1
+    events = lines(r.stdout)
+    assert events[0]["epoch"] == 0 and 1 < len(events) < 50  # what came before the divergence was written
