@@ -1,0 +1,69 @@
+// Wires the store, the socket, the controls and the views, and runs the one drawing loop:
+// events only mark the store dirty; views draw on animation frames.
+
+import { createControls } from "./controls.js";
+import { createSocket } from "./socket.js";
+import { createStore } from "./store.js";
+import { createChart } from "./views/chart.js";
+import { createExamples } from "./views/examples.js";
+import { createExplain } from "./views/explain.js";
+import { createGradnorm } from "./views/gradnorm.js";
+import { createHeatmap } from "./views/heatmap.js";
+import { createLog } from "./views/log.js";
+import { createNetwork } from "./views/network.js";
+import { createStatus } from "./views/status.js";
+
+const $ = (sel) => document.querySelector(sel);
+const FRAME_TIMES = 600;
+
+const store = createStore();
+let controls = null;
+const socket = createSocket({
+  onEvent(ev, raw) {
+    store.apply(ev, raw);
+    if (ev.type === "state") controls.onState();
+  },
+  onMaps(m) {
+    store.applyMaps(m);
+  },
+  onStatus(status, retries) {
+    store.conn.status = status;
+    store.conn.retries = retries;
+    store.touch("status");
+  },
+});
+controls = createControls(store, socket, document.body.dataset.defaultPreset || "circle");
+controls.initView();
+const { actions } = controls;
+
+const views = [
+  createStatus(store),
+  // explain first: following the phase, it moves the selection the network outlines
+  createExplain($("[data-explain]"), store, actions),
+  createNetwork($("[data-net]"), store, actions),
+  createHeatmap($("[data-heatmap]"), store, actions),
+  createExamples($("[data-examples]"), store),
+  createChart($("[data-chart]"), store),
+  createGradnorm($("[data-gradnorm]"), store),
+  createLog($("[data-log]"), store),
+];
+
+// rAF timestamps, oldest first, so a benchmark can read the page's frame interval
+const frameTimes = [];
+
+function frame(now) {
+  frameTimes.push(now);
+  if (frameTimes.length > FRAME_TIMES) frameTimes.splice(0, frameTimes.length - FRAME_TIMES);
+  store.view.animMs = controls.animMs();
+  if (store.dirty.size || views.some((v) => v.animating)) {
+    for (const v of views) {
+      if (v.animating || v.topics.some((t) => store.dirty.has(t))) v.animating = v.draw(now);
+    }
+    store.dirty.clear();
+  }
+  requestAnimationFrame(frame);
+}
+
+window.deltaflow = { store, socket, actions, frameTimes };
+socket.open();
+requestAnimationFrame(frame);

@@ -1,0 +1,113 @@
+// Small helpers shared by every view: elements, cached attribute writes, numbers, colours.
+
+const SVG = "http://www.w3.org/2000/svg";
+
+export function el(tag, attrs = {}, parent = null, text = null) {
+  const e = document.createElement(tag);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  if (text !== null) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+export function svgEl(tag, attrs = {}, parent = null) {
+  const e = document.createElementNS(SVG, tag);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+// Writes an attribute only when it changed: untouched attributes cost no style recalc.
+export function attr(e, name, value) {
+  const c = e.__c || (e.__c = {});
+  const v = String(value);
+  if (c[name] !== v) {
+    c[name] = v;
+    e.setAttribute(name, v);
+  }
+}
+
+export function text(e, value) {
+  const v = String(value);
+  if (e.__t !== v) {
+    e.__t = v;
+    e.textContent = v;
+  }
+}
+
+export function show(e, on) {
+  attr(e, "visibility", on ? "visible" : "hidden");
+}
+
+// Significant digits, without exponent noise for ordinary magnitudes.
+export function fmt(v, digits = 4) {
+  if (v === null || v === undefined) return "—";
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : v > 0 ? "∞" : "−∞";
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  let s = a >= 1e-4 && a < 1e6 ? String(+v.toPrecision(digits)) : v.toExponential(digits - 1);
+  return s.replace(/-/g, "−");
+}
+
+export const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
+export const lerp = (a, b, t) => a + (b - a) * t;
+
+// Diverging blue–white–orange (colour-blind safe); t in [-1, 1], centred at 0.
+const NEG = [33, 102, 172];
+const MID = [247, 247, 247];
+const POS = [230, 97, 1];
+
+function mix(t) {
+  const c = t < 0 ? NEG : POS;
+  const u = Math.min(1, Math.abs(t));
+  return [0, 1, 2].map((k) => Math.round(MID[k] + (c[k] - MID[k]) * u));
+}
+
+const STEPS = 200;
+const CSS = [];
+for (let k = 0; k <= STEPS; k++) {
+  const [r, g, b] = mix((k / STEPS) * 2 - 1);
+  CSS.push(`rgb(${r},${g},${b})`);
+}
+
+export function divColor(t) {
+  if (!Number.isFinite(t)) return "#888";
+  return CSS[Math.round((clamp(t, -1, 1) + 1) * (STEPS / 2))];
+}
+
+export const signColor = (v) => (v < 0 ? "rgb(33,102,172)" : "rgb(230,97,1)");
+
+// 256 packed RGBA colours for quantized map values q: value = lo + (hi - lo) q / 255.
+export function lut(lo, hi, centre, scale, out = new Uint32Array(256)) {
+  for (let q = 0; q < 256; q++) {
+    const v = lo + ((hi - lo) * q) / 255;
+    const [r, g, b] = mix(clamp((v - centre) / scale, -1, 1));
+    out[q] = (255 << 24) | (b << 16) | (g << 8) | r;
+  }
+  return out;
+}
+
+export function download(name, data, type) {
+  const blob = data instanceof Blob ? data : new Blob([data], { type });
+  const a = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+// A canvas sized for the device pixel ratio; returns its 2-D context scaled to CSS pixels.
+export function fitCanvas(canvas, w, h) {
+  const dpr = window.devicePixelRatio || 1;
+  const W = Math.max(1, Math.round(w * dpr));
+  const H = Math.max(1, Math.round(h * dpr));
+  if (canvas.width !== W || canvas.height !== H) {
+    canvas.width = W;
+    canvas.height = H;
+    canvas.style.width = w + "px";
+    canvas.style.height = h + "px";
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return ctx;
+}

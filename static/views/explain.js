@@ -1,0 +1,427 @@
+// The explain panel: the equations behind the selected neuron, weight or bias, in MathML,
+// filled in with the live numbers of the step. Numbers come from the server's events; the page
+// re-derives f′(z) and the products of each sum, and says so when they disagree.
+
+import { ACT, agrees } from "../math.js";
+import { fmt } from "../util.js";
+
+const MAX_TERMS = 6;
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+const mi = (s) => `<mi>${esc(s)}</mi>`;
+const mo = (s) => `<mo>${esc(s)}</mo>`;
+const mn = (s) => `<mn>${esc(s)}</mn>`;
+const row = (...xs) => `<mrow>${xs.join("")}</mrow>`;
+const frac = (a, b) => `<mfrac>${a}${b}</mfrac>`;
+const math = (...xs) => `<math display="block">${xs.join("")}</math>`;
+const paren = (x) => row(mo("("), x, mo(")"));
+const up = (l) => paren(mn(l));
+const sym = (s, sub, l) =>
+  l === undefined ? `<msub>${mi(s)}${sub}</msub>` : `<msubsup>${mi(s)}${sub}${up(l)}</msubsup>`;
+const idx = (...ks) => row(...ks.map((k, n) => (n ? mo(",") + mn(k) : mn(k))));
+const sum = (under) => `<munder>${mo("∑")}${mi(under)}</munder>`;
+const p = (s) => `<p>${s}</p>`;
+const eq = mo("=");
+const times = mo("·");
+
+export function createExplain(root, store, actions) {
+  const body = root.querySelector("[data-explain-body]");
+  const follow = root.querySelector("[data-follow]");
+  const editForm = root.querySelector("[data-edit]");
+  let last = 0;
+  let warns = [];
+
+  function num(v, wrap = false) {
+    const s = fmt(v, store.view.digits || 4);
+    if (!s.startsWith("−")) return mn(s);
+    const inner = row(mo("−"), mn(s.slice(1)));
+    return wrap ? paren(inner) : inner;
+  }
+
+  // a sum of products, cut short where it would not fit
+  function terms(list) {
+    const shown = list.slice(0, MAX_TERMS).map((factors) => row(...factors.map((f, k) => (k ? times : "") + f)));
+    if (list.length > MAX_TERMS) shown.push(mo("⋯"));
+    return shown.join(mo("+"));
+  }
+
+  function check(what, page, server) {
+    if (!agrees(page, server, 1e-7)) {
+      const D = store.view.digits || 4;
+      warns.push(`${what}: the page gets ${fmt(page, D + 4)} but the server sent ${fmt(server, D + 4)}.`);
+    }
+  }
+
+  const inputs = (c, l, n) => (l === 1 ? c.batch.x[n] : c.forward[l - 1].a[n]);
+
+  function autoSelection() {
+    const sh = store.shown;
+    const L = store.layers.length - 1;
+    if (!sh || sh.event === "frame" || !store.cur) return null;
+    switch (sh.event) {
+      case "batch":
+        return { kind: "neuron", l: 0, j: 0 };
+      case "forward":
+        return { kind: "neuron", l: sh.layer, j: 0 };
+      case "output_error":
+        return { kind: "neuron", l: L, j: 0 };
+      case "backward":
+        return sh.layer === L ? { kind: "weight", l: L, j: 0, i: 0 } : { kind: "neuron", l: sh.layer, j: 0 };
+      default:
+        return { kind: "weight", l: sh.layer, j: 0, i: 0 };
+    }
+  }
+
+  function intro() {
+    const L = store.layers.length - 1;
+    const rule =
+      L === 1
+        ? `<p class="rule">No hidden layer: this is <strong>the delta rule</strong>, Δw = −η δ x with δ = ∂E/∂z of the output.</p>`
+        : "";
+    return (
+      `<p class="intro">Backpropagation is <strong>reverse-mode automatic differentiation</strong>: ` +
+      `one forward pass computes every z and a = f(z); one backward pass applies <strong>the chain rule</strong> ` +
+      `from the loss back to every weight, reusing each layer's δ = ∂E/∂z.</p>` +
+      rule
+    );
+  }
+
+  function neuron(c, l, j) {
+    const L = store.layers.length - 1;
+    const ex = store.sel();
+    const out = [];
+    if (l === 0) {
+      out.push(`<h3>Input x<sub>${j + 1}</sub></h3>`);
+      if (c?.batch) {
+        out.push(math(sym("x", mn(j + 1)), eq, num(c.batch.x[ex][j])));
+        const m = c.batch.x.length;
+        out.push(p(`Example ${ex + 1} of a batch of ${m} (dataset row ${c.batch.indices[ex] + 1}).`));
+      }
+      return out.join("");
+    }
+    const act = store.acts[l - 1];
+    out.push(`<h3>${l === L ? "Output" : "Hidden"} neuron ${j + 1} of layer ${l} <small>(${act})</small></h3>`);
+    const fw = c?.forward[l];
+    if (!fw) return out.join("") + p("Its values appear when the forward pass reaches this layer.");
+    const a = fw.a[ex][j];
+    const z = fw.z[ex][j];
+    const xs = inputs(c, l, ex);
+    const W = c.w0[l - 1];
+    const b = c.b0[l - 1][j];
+    const zPage = W[j].reduce((s, w, i) => s + w * xs[i], b);
+    check(`z of neuron ${j + 1}`, zPage, z);
+    const aName = l === 1 ? "x" : "a";
+    out.push(
+      p("Forward: the weighted sum of the layer below, plus the bias, then the activation."),
+      math(
+        sym("z", mn(j + 1), l),
+        eq,
+        sum("i"),
+        sym("w", row(mn(j + 1), mi("i")), l),
+        sym(aName, mi("i"), l === 1 ? undefined : l - 1),
+        mo("+"),
+        sym("b", mn(j + 1), l),
+        eq,
+        terms(W[j].map((w, i) => [num(w, true), num(xs[i], true)])),
+        mo("+"),
+        num(b, true),
+        eq,
+        num(z),
+      ),
+      math(sym("a", mn(j + 1), l), eq, mi(act === "linear" ? "z" : act), paren(num(z)), eq, num(a)),
+    );
+    if (l === L && c.outErr) out.push(outputDelta(c, j, ex, act));
+    else if (l < L && c.backward[l]) out.push(hiddenDelta(c, l, j, ex, act));
+    else out.push(p("Its δ appears when the backward pass reaches this layer."));
+    return out.join("");
+  }
+
+  function fprime(act, z, a) {
+    return ACT[act].df(z, a);
+  }
+
+  function outputDelta(c, j, ex, act) {
+    const oe = c.outErr;
+    const loss = store.server.scenario.loss;
+    const a = oe.output[ex][j];
+    const t = oe.target[ex][j];
+    const d = oe.delta[ex][j];
+    const z = c.forward[c.forward.length - 1].z[ex][j];
+    const out = [p("Output error: the loss of this example, and how fast it changes with z.")];
+    const E = oe.losses[ex];
+    if (loss === "squared_error") {
+      out.push(
+        math(
+          mi("E"),
+          eq,
+          frac(mn(1), mn(2)),
+          sum("k"),
+          `<msup>${paren(row(sym("a", mi("k")), mo("−"), sym("t", mi("k"))))}${mn(2)}</msup>`,
+          eq,
+          num(E),
+        ),
+      );
+    } else if (loss === "binary_cross_entropy") {
+      out.push(math(mi("E"), eq, mo("−"), sum("k"), paren(row(mi("t"), mi("log"), mi("a"), mo("+"), paren(row(mn(1), mo("−"), mi("t"))), mi("log"), paren(row(mn(1), mo("−"), mi("a"))))), eq, num(E)));
+    } else {
+      out.push(math(mi("E"), eq, mo("−"), sum("k"), sym("t", mi("k")), mi("log"), sym("a", mi("k")), eq, num(E)));
+    }
+    if (oe.losses.length > 1) {
+      out.push(p(`The cost C is the mean over the batch of ${oe.losses.length}:`), math(mi("C"), eq, frac(mn(1), mi("m")), sum("n"), sym("E", mi("n")), eq, num(oe.loss)));
+    }
+    const dName = sym("δ", mn(j + 1), store.layers.length - 1);
+    if (loss === "squared_error") {
+      const dE = oe.dloss[ex][j];
+      const fp = fprime(act, z, a);
+      check("∂E/∂a", a - t, dE);
+      check(`δ of output ${j + 1}`, dE * fp, d);
+      out.push(
+        p("Chain rule: E depends on z only through a."),
+        math(dName, eq, frac(row(mo("∂"), mi("E")), row(mo("∂"), mi("a"))), times, row(mi("f"), mo("′"), paren(mi("z"))), eq, paren(row(num(a), mo("−"), num(t, true))), times, num(fp, true), eq, num(dE, true), times, num(fp, true), eq, num(d)),
+        p(`f′(z) = ${ACT[act].tex} for ${act}.`),
+      );
+    } else {
+      check(`δ of output ${j + 1}`, a - t, d);
+      out.push(
+        p(`With ${act} and ${loss.replaceAll("_", " ")}, ∂E/∂a · f′(z) simplifies to a − t:`),
+        math(dName, eq, row(mi("a"), mo("−"), mi("t")), eq, num(a), mo("−"), num(t, true), eq, num(d)),
+      );
+    }
+    return out.join("");
+  }
+
+  function hiddenDelta(c, l, j, ex, act) {
+    const next = c.backward[l + 1];
+    const W = c.w0[l]; // the weights out of layer l, before this step's update
+    const z = c.forward[l].z[ex][j];
+    const a = c.forward[l].a[ex][j];
+    const fp = fprime(act, z, a);
+    const dk = next.delta[ex];
+    const s = W.reduce((acc, wk, k) => acc + wk[j] * dk[k], 0);
+    const d = c.backward[l].delta[ex][j];
+    check(`δ of neuron ${j + 1}`, fp * s, d);
+    return (
+      p("Backward, by the chain rule: z reaches E only through every z<sub>k</sub> of the next layer, so δ sums what comes back along each outgoing weight (taken before the update).") +
+      math(
+        sym("δ", mn(j + 1), l),
+        eq,
+        row(mi("f"), mo("′"), paren(sym("z", mn(j + 1)))),
+        sum("k"),
+        sym("w", row(mi("k"), mo(","), mn(j + 1)), l + 1),
+        sym("δ", mi("k"), l + 1),
+      ) +
+      math(eq, num(fp, true), times, paren(terms(W.map((wk, k) => [num(wk[j], true), num(dk[k], true)]))), eq, num(fp, true), times, num(s, true), eq, num(d)) +
+      p(`f′(z) = ${ACT[act].tex} = ${fmt(fp, store.view.digits || 4)} for ${act}.`)
+    );
+  }
+
+  function weight(c, l, j, i) {
+    const out = [`<h3>Weight w<sub>${j + 1},${i + 1}</sub><sup>(${l})</sup> <small>into neuron ${j + 1} of layer ${l} from unit ${i + 1} of layer ${l - 1}</small></h3>`];
+    const w = store.weights[l - 1][j][i];
+    const back = c?.backward[l];
+    const wName = sym("w", idx(j + 1, i + 1), l);
+    if (!back) {
+      out.push(math(wName, eq, num(w)), p("Its gradient appears when the backward pass reaches this layer."));
+      return out.join("") + slice(l, j, i);
+    }
+    const m = back.delta.length;
+    const w0 = c.w0[l - 1][j][i];
+    const g = back.grad_w[j][i];
+    const prods = back.delta.map((dn, n) => [dn[j], inputs(c, l, n)[i]]);
+    const reg = store.server.scenario.regularization || { type: "none", rate: 0 };
+    const regTerm = reg.type === "l2" ? reg.rate * w0 : reg.type === "l1" ? reg.rate * Math.sign(w0) : 0;
+    const gPage = prods.reduce((s, [d, x]) => s + d * x, 0) / m + regTerm;
+    check("∂C/∂w", gPage, g);
+    const aName = l === 1 ? "x" : "a";
+    const regSym = reg.type === "l2" ? row(mo("+"), mi("λ"), mi("w")) : reg.type === "l1" ? row(mo("+"), mi("λ"), mi("sign"), paren(mi("w"))) : "";
+    const regNum = regSym ? row(mo("+"), num(regTerm, true)) : "";
+    out.push(
+      p(`Gradient: the mean over the batch (m = ${m}) of δ<sub>j</sub> times the input it multiplies.`),
+      math(
+        frac(row(mo("∂"), mi("C")), row(mo("∂"), wName)),
+        eq,
+        frac(mn(1), mi("m")),
+        sum("n"),
+        sym("δ", mn(j + 1), l),
+        sym(aName, mn(i + 1), l === 1 ? undefined : l - 1),
+        regSym,
+        eq,
+        m > 1 ? frac(mn(1), mn(m)) : "",
+        m > 1 ? paren(terms(prods.map(([d, x]) => [num(d, true), num(x, true)]))) : terms(prods.map(([d, x]) => [num(d, true), num(x, true)])),
+        regNum,
+        eq,
+        num(g),
+      ),
+    );
+    const upd = c.update[l];
+    if (upd) out.push(updateRule(w0, g, upd.dw[j][i], upd.weights[j][i], wName));
+    else out.push(p("The update follows once the backward pass is done."));
+    out.push(matrixForm(c, l, m));
+    return out.join("") + slice(l, j, i);
+  }
+
+  function updateRule(w0, g, dw, w1, name) {
+    const o = store.server.scenario.optimizer;
+    const eta = o.learning_rate;
+    const gs = frac(row(mo("∂"), mi("C")), row(mo("∂"), mi("w")));
+    const out = [];
+    if (o.type === "sgd") {
+      check("w after the update", w0 - eta * g, w1);
+      out.push(
+        p("Update, plain gradient descent: a step against the gradient, scaled by the learning rate η."),
+        math(mi("w"), mo("←"), mi("w"), mo("−"), mi("η"), gs, eq, num(w0), mo("−"), num(eta, true), times, num(g, true), eq, num(w1)),
+      );
+    } else if (o.type === "momentum") {
+      out.push(
+        p(`Update with momentum (μ = ${o.momentum ?? 0.9}): the velocity v keeps a decaying sum of past steps.`),
+        math(mi("v"), mo("←"), mi("μ"), mi("v"), mo("−"), mi("η"), gs, mo(","), mspace(), mi("w"), mo("←"), mi("w"), mo("+"), mi("v")),
+        math(mi("v"), eq, num(dw), mo(","), mspace(), mi("w"), eq, num(w0), mo("+"), num(dw, true), eq, num(w1)),
+      );
+    } else if (o.type === "adam") {
+      const g2 = (s) => `<msup>${s}${mn(2)}</msup>`;
+      const hat = (s) => `<mover>${mi(s)}${mo("^")}</mover>`;
+      out.push(
+        p("Update with Adam: running means of the gradient and of its square, corrected for their start at 0, set a step per weight."),
+        math(mi("m"), mo("←"), sym("β", mn(1)), mi("m"), mo("+"), paren(row(mn(1), mo("−"), sym("β", mn(1)))), mi("g"), mo(","), mspace(), mi("v"), mo("←"), sym("β", mn(2)), mi("v"), mo("+"), paren(row(mn(1), mo("−"), sym("β", mn(2)))), g2(mi("g"))),
+        math(mi("w"), mo("←"), mi("w"), mo("−"), mi("η"), frac(hat("m"), row(`<msqrt>${hat("v")}</msqrt>`, mo("+"), mi("ε")))),
+        math(mi("g"), eq, num(g), mo(","), mspace(), mi("Δ"), mi("w"), eq, num(dw), mo(","), mspace(), mi("w"), eq, num(w0), mo("+"), num(dw, true), eq, num(w1)),
+      );
+    } else {
+      out.push(
+        p(`Update with L-BFGS (memory ${o.memory ?? 10}): a quasi-Newton direction from the last gradient differences (the two-loop recursion), then a backtracking line search from t = η.`),
+        math(mi("d"), eq, mo("−"), `<msup>${mi("H")}${row(mo("−"), mn(1))}</msup>`, mo("∇"), mi("C"), mo(","), mspace(), mi("w"), mo("←"), mi("w"), mo("+"), mi("t"), mi("d")),
+        math(mi("Δ"), mi("w"), eq, num(dw), mo(","), mspace(), mi("w"), eq, num(w0), mo("+"), num(dw, true), eq, num(w1)),
+      );
+    }
+    check("w + Δw", w0 + dw, w1);
+    return out.join("");
+  }
+
+  const mspace = () => `<mspace width="1em"></mspace>`;
+
+  function matrix(rows) {
+    return row(mo("["), `<mtable>${rows.map((r) => `<mtr>${r.map((v) => `<mtd>${num(v)}</mtd>`).join("")}</mtr>`).join("")}</mtable>`, mo("]"));
+  }
+
+  function matrixForm(c, l, m) {
+    const back = c.backward[l];
+    const nl = back.grad_w.length;
+    const nk = back.grad_w[0].length;
+    const A = back.delta.map((_, n) => inputs(c, l, n));
+    const Delta = back.delta;
+    const head = p(`The whole layer at once: Δ holds a row of δ per example (${m} × ${nl}), A the inputs (${m} × ${nk}).`);
+    const sym2 = math(
+      `<msup>${row(mi("d"), mi("W"))}${up(l)}</msup>`,
+      eq,
+      frac(mn(1), mi("m")),
+      `<msup>${mi("Δ")}${row(up(l), mi("⊤"))}</msup>`,
+      `<msup>${mi("A")}${up(l - 1)}</msup>`,
+    );
+    if (nl * m > 16 || nk * m > 16 || nl * nk > 16) return head + sym2;
+    const DT = Delta[0].map((_, j) => Delta.map((r) => r[j]));
+    return head + sym2 + math(eq, m > 1 ? frac(mn(1), mn(m)) : "", matrix(DT), matrix(A), eq, matrix(back.grad_w));
+  }
+
+  function slice(l, j, i) {
+    const s = store.slice;
+    if (!s || s.layer !== l || s.to !== j || s.from !== i) return `<p class="hint">Loading the cost along this weight…</p>`;
+    const Wd = 280;
+    const Hd = 120;
+    const lo = Math.min(...s.costs);
+    const hi = Math.max(...s.costs);
+    const X = (w) => 6 + ((w - s.ws[0]) / (s.ws[s.ws.length - 1] - s.ws[0])) * (Wd - 12);
+    const Y = (v) => Hd - 14 - ((v - lo) / (hi - lo || 1)) * (Hd - 28);
+    const path = s.ws.map((w, k) => `${k ? "L" : "M"}${X(w).toFixed(1)},${Y(s.costs[k]).toFixed(1)}`).join("");
+    const dx = (s.ws[s.ws.length - 1] - s.ws[0]) / 4;
+    const D = store.view.digits || 4;
+    return (
+      `<h4>The cost along this weight</h4>` +
+      `<svg class="slice" width="${Wd}" height="${Hd}" role="img" aria-label="Cost as a function of the weight, with the tangent">` +
+      `<path d="${path}" class="curve"/>` +
+      `<line class="tangent" x1="${X(s.w - dx)}" y1="${Y(s.cost - s.grad * dx)}" x2="${X(s.w + dx)}" y2="${Y(s.cost + s.grad * dx)}"/>` +
+      `<circle cx="${X(s.w)}" cy="${Y(s.cost)}" r="4" class="here"/>` +
+      `<text x="6" y="${Hd - 2}">${esc(fmt(s.ws[0], 3))}</text><text x="${Wd - 6}" y="${Hd - 2}" text-anchor="end">${esc(fmt(s.ws[s.ws.length - 1], 3))}</text>` +
+      `</svg>` +
+      p(`C(w) over the batch, holding every other weight fixed. The tangent's slope is ∂C/∂w = ${esc(fmt(s.grad, D))}: how fast the cost changes when w changes. At w = ${esc(fmt(s.w, D))}, C = ${esc(fmt(s.cost, D))}.`)
+    );
+  }
+
+  function bias(c, l, j) {
+    const out = [`<h3>Bias b<sub>${j + 1}</sub><sup>(${l})</sup></h3>`];
+    const back = c?.backward[l];
+    const bName = sym("b", mn(j + 1), l);
+    out.push(math(bName, eq, num(store.biases[l - 1][j])));
+    if (!back) return out.join("") + p("Its gradient appears when the backward pass reaches this layer.");
+    const m = back.delta.length;
+    const gPage = back.delta.reduce((s, d) => s + d[j], 0) / m;
+    check("∂C/∂b", gPage, back.grad_b[j]);
+    out.push(
+      p("A bias is a weight on a constant input 1, so its gradient is the batch mean of δ."),
+      math(frac(row(mo("∂"), mi("C")), row(mo("∂"), bName)), eq, frac(mn(1), mi("m")), sum("n"), sym("δ", mn(j + 1), l), eq, num(back.grad_b[j])),
+    );
+    const upd = c.update[l];
+    if (upd) out.push(updateRule(c.b0[l - 1][j], back.grad_b[j], upd.db[j], upd.biases[j], bName));
+    return out.join("");
+  }
+
+  function gradcheck() {
+    const gc = store.gradcheck;
+    if (!gc) return "";
+    const e = gc.max_rel_error;
+    const verdict = e < 1e-7 ? "agree" : e < 1e-4 ? "roughly agree" : "disagree";
+    const rows = gc.layers
+      .map((L) => {
+        const mw = Math.max(...L.rel_error_w.flat(), ...L.rel_error_b);
+        return `<tr><td>${L.layer}</td><td>${esc(fmt(mw, 2))}</td></tr>`;
+      })
+      .join("");
+    return (
+      `<section class="gradcheck" data-gradcheck><h3>Gradient check (step ${gc.step})</h3>` +
+      p(`Every analytic gradient against central differences with ε = ${esc(fmt(gc.epsilon, 2))}: maximum relative error <strong>${esc(fmt(e, 2))}</strong>, so they ${verdict}.`) +
+      `<table><thead><tr><th>layer</th><th>max relative error</th></tr></thead><tbody>${rows}</tbody></table></section>`
+    );
+  }
+
+  function draw(now) {
+    if (!store.server) return false;
+    const training = store.shown?.event === "frame";
+    if (training && now - last < 250 && !store.dirty.has("select")) return false;
+    last = now;
+    if (!store.pinned) {
+      const a = autoSelection();
+      const s = store.selection;
+      if (JSON.stringify(a) !== JSON.stringify(s)) {
+        store.selection = a;
+        store.touch("select");
+      }
+    }
+    follow.hidden = !store.pinned;
+    warns = [];
+    const s = store.selection;
+    const c = store.cur;
+    let html = intro();
+    if (s) {
+      if (s.kind === "weight" && !(store.slice && store.slice.layer === s.l && store.slice.to === s.j && store.slice.from === s.i && store.slice.step === store.server.step)) {
+        actions.requestSlice(s);
+      }
+      html += s.kind === "neuron" ? neuron(c, s.l, s.j) : s.kind === "weight" ? weight(c, s.l, s.j, s.i) : bias(c, s.l, s.j);
+    } else {
+      html += p(training ? "Training flat out: pause, then step to see the equations with numbers." : "Step with → to see each phase; click any neuron, weight or bias to see its equations.");
+    }
+    if (warns.length) html = `<div class="warn" role="alert">${warns.map((w) => p(esc(w))).join("")}</div>` + html;
+    html += gradcheck();
+    if (body.__html !== html) {
+      body.__html = html;
+      body.innerHTML = html;
+    }
+    const editable = s && (s.kind === "weight" || s.kind === "bias");
+    editForm.hidden = !editable;
+    if (editable) {
+      const lab = editForm.querySelector("label");
+      const v = s.kind === "weight" ? store.weights[s.l - 1][s.j][s.i] : store.biases[s.l - 1][s.j];
+      lab.textContent = s.kind === "weight" ? `Set w${s.l}[${s.j + 1}←${s.i + 1}] (now ${fmt(v, 6)})` : `Set b${s.l}[${s.j + 1}] (now ${fmt(v, 6)})`;
+    }
+    return false;
+  }
+
+  return { topics: ["all", "phase", "explain", "select", "params", "view"], draw };
+}

@@ -1,0 +1,74 @@
+// A strip per weight layer of ‖∂C/∂W‖ over time, on a log colour scale: vanishing gradients
+// show as a dark band in the early layers, exploding ones as a bright band.
+
+import { el, fitCanvas, fmt } from "../util.js";
+
+const STOPS = [
+  [68, 1, 84],
+  [59, 82, 139],
+  [33, 145, 140],
+  [94, 201, 98],
+  [253, 231, 37],
+];
+const LO = -6;
+const HI = 2;
+
+function ramp(v) {
+  if (!(v > 0)) return v === 0 ? "rgb(68,1,84)" : "#d00";
+  const t = Math.max(0, Math.min(1, (Math.log10(v) - LO) / (HI - LO))) * (STOPS.length - 1);
+  const k = Math.min(STOPS.length - 2, Math.floor(t));
+  const u = t - k;
+  const c = STOPS[k].map((a, i) => Math.round(a + (STOPS[k + 1][i] - a) * u));
+  return `rgb(${c})`;
+}
+
+export function createGradnorm(root, store) {
+  const canvas = el("canvas", { class: "gradnorm", role: "img", "aria-label": "Gradient norm per layer over time" }, root);
+  let W = 0;
+  new ResizeObserver(([e]) => {
+    W = Math.floor(e.contentRect.width);
+    store.touch("norms");
+  }).observe(root);
+
+  function draw() {
+    const L = store.layers.length - 1;
+    if (!W || L < 1) return false;
+    const rowH = L > 5 ? 8 : 13;
+    const H = L * rowH + 16;
+    const ctx = fitCanvas(canvas, W, H);
+    ctx.clearRect(0, 0, W, H);
+    ctx.font = "10px system-ui, sans-serif";
+    const left = 24;
+    const right = 62;
+    const pw = W - left - right;
+    const data = store.norms.filter((s) => s.norms.length === L).slice(-pw);
+    const cw = data.length ? Math.max(1, Math.min(8, pw / data.length)) : 1;
+    const shown = data.slice(-Math.floor(pw / cw));
+    for (let l = 0; l < L; l++) {
+      const y = l * rowH;
+      ctx.fillStyle = "#555";
+      ctx.textAlign = "right";
+      ctx.fillText(`L${l + 1}`, left - 4, y + rowH - 3);
+      shown.forEach((s, k) => {
+        ctx.fillStyle = ramp(s.norms[l]);
+        ctx.fillRect(left + k * cw, y + 1, Math.ceil(cw), rowH - 2);
+      });
+      const last = shown[shown.length - 1];
+      ctx.textAlign = "left";
+      ctx.fillStyle = "#333";
+      if (last) ctx.fillText(fmt(last.norms[l], 3), W - right + 4, y + rowH - 3);
+    }
+    const y = L * rowH + 3;
+    ctx.fillStyle = "#555";
+    ctx.textAlign = "left";
+    ctx.fillText("‖∂C/∂W‖  1e−6", left, y + 10);
+    for (let k = 0; k < 40; k++) {
+      ctx.fillStyle = ramp(10 ** (LO + ((HI - LO) * k) / 39));
+      ctx.fillRect(left + 78 + k * 2, y + 2, 2, 9);
+    }
+    ctx.fillStyle = "#555";
+    ctx.fillText("1e2", left + 78 + 84, y + 10);
+    return false;
+  }
+  return { topics: ["all", "norms", "net"], draw };
+}

@@ -1,0 +1,158 @@
+// The output map (decision boundary) under the training and test points, on one canvas.
+// The batch of the step is ringed; a click adds a point of class A, shift-click class B.
+
+import { RANGE } from "../math.js";
+import { el, fitCanvas, lut } from "../util.js";
+
+// Okabe–Ito, readable with every common colour-vision deficiency
+export const CLASS_COLORS = [
+  [230, 97, 1],
+  [33, 102, 172],
+  [0, 158, 115],
+  [204, 121, 167],
+  [240, 228, 66],
+  [86, 180, 233],
+  [0, 0, 0],
+  [120, 120, 120],
+];
+const css = ([r, g, b], a = 1) => `rgba(${r},${g},${b},${a})`;
+
+// Labels of a dataset: the binary midpoint between its two target values, or argmax.
+export function labelling(y, task) {
+  if (task === "regression") {
+    let m = 1e-9;
+    for (const r of y) m = Math.max(m, Math.abs(r[0]));
+    return { kind: "value", scale: m, cls: null };
+  }
+  if (y[0]?.length > 1) return { kind: "class", cls: (r) => r.indexOf(Math.max(...r)) };
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of y) {
+    lo = Math.min(lo, r[0]);
+    hi = Math.max(hi, r[0]);
+  }
+  if (hi === lo) hi = lo + 1;
+  const mid = (lo + hi) / 2;
+  return { kind: "binary", lo, hi, mid, cls: (r) => (r[0] >= mid ? 0 : 1) };
+}
+
+export function createHeatmap(root, store, actions) {
+  const canvas = el("canvas", { class: "heat", role: "img", "aria-label": "Decision boundary with the data" }, root);
+  const off = document.createElement("canvas");
+  off.width = off.height = 100;
+  const octx = off.getContext("2d");
+  let img = octx.createImageData(100, 100);
+  const buf = new Uint32Array(256);
+  let S = 0;
+
+  new ResizeObserver(([e]) => {
+    S = Math.floor(Math.min(e.contentRect.width, 420));
+    store.touch("data");
+  }).observe(root);
+
+  const px = (ext, x) => [((x[0] - ext[0]) / (ext[1] - ext[0])) * S, ((ext[3] - x[1]) / (ext[3] - ext[2])) * S];
+
+  function paintMaps(lab) {
+    const L = store.layers.length - 1;
+    const outs = [];
+    for (let j = 0; j < store.layers[L]; j++) {
+      const m = store.maps.byKey.get(`${L}:${j}`);
+      if (m) outs.push(m);
+    }
+    if (!outs.length) return false;
+    const res = outs[0].res;
+    if (img.width !== res) {
+      off.width = off.height = res;
+      img = octx.createImageData(res, res);
+    }
+    const out = new Uint32Array(img.data.buffer);
+    if (outs.length === 1) {
+      const m = outs[0];
+      const rg = RANGE[store.acts[L - 1]];
+      if (lab.kind === "binary") lut(m.lo, m.hi, lab.mid, (lab.hi - lab.lo) / 2, buf);
+      else lut(m.lo, m.hi, 0, rg ? 1 : Math.max(Math.abs(m.lo), Math.abs(m.hi), 1e-9), buf);
+      for (let k = 0; k < m.data.length; k++) out[k] = buf[m.data[k]];
+    } else {
+      // argmax class, paler where the network is less sure
+      const n = outs.length;
+      for (let k = 0; k < res * res; k++) {
+        let best = 0;
+        let bv = -Infinity;
+        let second = -Infinity;
+        for (let u = 0; u < n; u++) {
+          const m = outs[u];
+          const v = m.lo + ((m.hi - m.lo) * m.data[k]) / 255;
+          if (v > bv) {
+            second = bv;
+            bv = v;
+            best = u;
+          } else if (v > second) second = v;
+        }
+        const a = 0.25 + 0.6 * Math.min(1, Math.max(0, bv - second));
+        const [r, g, b] = CLASS_COLORS[best % CLASS_COLORS.length];
+        const mixc = (c) => Math.round(255 + (c - 255) * a);
+        out[k] = (255 << 24) | (mixc(b) << 16) | (mixc(g) << 8) | mixc(r);
+      }
+    }
+    octx.putImageData(img, 0, 0);
+    return true;
+  }
+
+  function pointColor(lab, y) {
+    if (lab.kind === "value") {
+      const t = Math.max(-1, Math.min(1, y[0] / lab.scale));
+      return t >= 0 ? css(CLASS_COLORS[0], 0.3 + 0.7 * t) : css(CLASS_COLORS[1], 0.3 - 0.7 * t);
+    }
+    return css(CLASS_COLORS[lab.cls(y) % CLASS_COLORS.length]);
+  }
+
+  function draw() {
+    const ds = store.dataset;
+    const ext = ds?.extent;
+    root.hidden = !ext;
+    if (!ext || !S || !store.server) return false;
+    const ctx = fitCanvas(canvas, S, S);
+    const lab = labelling(ds.train.y, store.server.task);
+    ctx.fillStyle = "#fafafa";
+    ctx.fillRect(0, 0, S, S);
+    if (paintMaps(lab)) {
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(off, 0, 0, S, S);
+    }
+    const dot = (x, r, fill, stroke, w = 1) => {
+      const [a, b] = px(ext, x);
+      ctx.beginPath();
+      ctx.arc(a, b, r, 0, 2 * Math.PI);
+      if (fill) {
+        ctx.fillStyle = fill;
+        ctx.fill();
+      }
+      if (stroke) {
+        ctx.lineWidth = w;
+        ctx.strokeStyle = stroke;
+        ctx.stroke();
+      }
+    };
+    const r = S > 300 ? 3.2 : 2.5;
+    if (store.view.test && ds.test) ds.test.x.forEach((x, k) => dot(x, r, null, pointColor(lab, ds.test.y[k]), 1.5));
+    ds.train.x.forEach((x, k) => dot(x, r, pointColor(lab, ds.train.y[k]), "rgba(0,0,0,.55)", 0.6));
+    const b = store.cur?.batch;
+    if (b) {
+      const ex = store.sel();
+      b.x.forEach((x) => dot(x, r + 3, null, "#111", 1.5));
+      dot(b.x[ex], r + 7, null, "#111", 2.5);
+    }
+    return false;
+  }
+
+  canvas.addEventListener("click", (e) => {
+    const ext = store.dataset?.extent;
+    if (!ext || store.server?.task === "regression") return;
+    const rect = canvas.getBoundingClientRect();
+    const x1 = ext[0] + ((e.clientX - rect.left) / rect.width) * (ext[1] - ext[0]);
+    const x2 = ext[3] - ((e.clientY - rect.top) / rect.height) * (ext[3] - ext[2]);
+    actions.addPoint([x1, x2], e.shiftKey ? 1 : 0);
+  });
+
+  return { topics: ["all", "data", "maps", "phase", "view"], draw };
+}

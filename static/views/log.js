@@ -1,0 +1,62 @@
+// The step log: one line per event received, newest last.
+
+import { norm } from "../math.js";
+import { el, fmt } from "../util.js";
+
+const MAX_LINES = 200;
+
+function vec(v, D) {
+  const s = v.slice(0, 4).map((x) => fmt(x, D));
+  return `[${s.join(", ")}${v.length > 4 ? ", …" : ""}]`;
+}
+
+export function describe(ev, store) {
+  const D = store.view.digits || 4;
+  const ex = store.sel();
+  switch (ev.type) {
+    case "state":
+      return `state · step ${ev.step} · epoch ${ev.epoch}${ev.playing ? ` · playing (${ev.playing})` : ""}`;
+    case "dataset":
+      return `dataset · ${ev.train.x.length} training${ev.test ? `, ${ev.test.x.length} test` : ""} examples`;
+    case "batch":
+      return `step ${ev.step} · batch of ${ev.indices.length}: examples ${vec(ev.indices.map((i) => i + 1), D)}`;
+    case "forward":
+      return `forward · layer ${ev.layer} · a = ${vec(ev.a[Math.min(ex, ev.a.length - 1)], D)}`;
+    case "output_error":
+      return `output error · loss ${fmt(ev.loss, D)} · δ = ${vec(ev.delta[Math.min(ex, ev.delta.length - 1)], D)}`;
+    case "backward":
+      return `backward · layer ${ev.layer} · ‖∂C/∂W‖ = ${fmt(norm(ev.grad_w), D)}`;
+    case "update":
+      return `update · layer ${ev.layer} · ‖ΔW‖ = ${fmt(norm(ev.dw), D)}`;
+    case "epoch":
+      return `epoch ${ev.epoch} · train loss ${fmt(ev.train_loss, D)}${ev.test_loss !== null ? ` · test ${fmt(ev.test_loss, D)}` : ""}`;
+    case "gradcheck":
+      return `gradcheck · max relative error ${fmt(ev.max_rel_error, 2)}`;
+    case "slice":
+      return `cost slice along w${ev.layer}[${ev.to + 1}←${ev.from + 1}]`;
+    case "error":
+      return `error (${ev.code}): ${ev.message}`;
+  }
+  return ev.type;
+}
+
+export function createLog(root, store) {
+  const list = el("ol", { class: "log", "aria-label": "Step log" }, root);
+  let seen = 0;
+
+  function draw() {
+    const fresh = store.log.filter((e) => e.seq > seen);
+    if (!fresh.length) return false;
+    const stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+    const frag = document.createDocumentFragment();
+    for (const { seq, ev } of fresh.slice(-MAX_LINES)) {
+      el("li", { class: `ev-${ev.type}` }, frag, describe(ev, store));
+      seen = seq;
+    }
+    list.appendChild(frag);
+    while (list.childElementCount > MAX_LINES) list.firstElementChild.remove();
+    if (stick) list.scrollTop = list.scrollHeight;
+    return false;
+  }
+  return { topics: ["log"], draw };
+}

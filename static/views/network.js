@@ -1,0 +1,392 @@
+// The network as SVG: neurons filled by activation, edges sized by weight, pulses that travel
+// with each phase, delta rings, and a small map of each neuron over the input plane.
+// Elements are built once per shape and then only their attributes change.
+
+import { RANGE } from "../math.js";
+import { attr, clamp, divColor, el, fmt, lerp, lut, show, signColor, svgEl, text } from "../util.js";
+
+const LABEL_EDGES = 24; // edge labels only where they stay readable
+const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - 2 * (1 - t) * (1 - t));
+
+export function createNetwork(root, store, actions) {
+  const svg = svgEl("svg", { class: "net-svg", role: "group", "aria-label": "The network" }, root);
+  const overlay = el("div", { class: "net-maps", "aria-hidden": "true" }, root);
+  const tip = el("div", { class: "tip", role: "tooltip", id: "net-tip" }, root);
+  tip.hidden = true;
+  let W = 0;
+  let H = 0;
+  let g = null; // the built elements of the current shape
+  let hover = null;
+  let inputScale = 1;
+  const lutBuf = new Uint32Array(256);
+
+  new ResizeObserver(([e]) => {
+    W = Math.round(e.contentRect.width);
+    H = Math.round(e.contentRect.height);
+    store.touch("net");
+  }).observe(root);
+
+  function build() {
+    const n = store.layers;
+    const L = n.length - 1;
+    svg.replaceChildren();
+    overlay.replaceChildren();
+    attr(svg, "viewBox", `0 0 ${W} ${H}`);
+    attr(svg, "width", W);
+    attr(svg, "height", H);
+    const padL = 56;
+    const padR = 150;
+    const top = 46;
+    const avail = H - top - 34;
+    const gap = Math.min(120, avail / Math.max(...n));
+    const r = clamp(gap * 0.34, 5, 30);
+    const X = (l) => padL + (l * (W - padL - padR)) / Math.max(1, L);
+    const Y = (l, j) => top + avail / 2 + (j - (n[l] - 1) / 2) * gap;
+    const band = svgEl("rect", { class: "band", y: 30, height: H - 40, rx: 8 }, svg);
+    const titles = n.map((_, l) =>
+      svgEl("text", { class: "layer-title", x: X(l), y: 20, "text-anchor": "middle" }, svg),
+    );
+    const gEdges = svgEl("g", { class: "edges" }, svg);
+    const gPulses = svgEl("g", { class: "pulses" }, svg);
+    const gLabels = svgEl("g", { class: "edge-labels" }, svg);
+    const gNeurons = svgEl("g", { class: "neurons" }, svg);
+    const edgeCount = n.slice(1).reduce((s, k, l) => s + k * n[l], 0);
+    const edges = [null];
+    const pulses = [null];
+    for (let l = 1; l <= L; l++) {
+      const layer = [];
+      const pl = svgEl("g", { visibility: "hidden" }, gPulses);
+      const plines = [];
+      for (let j = 0; j < n[l]; j++) {
+        const row = [];
+        for (let i = 0; i < n[l - 1]; i++) {
+          const p = { x1: X(l - 1) + r, y1: Y(l - 1, i), x2: X(l) - r, y2: Y(l, j) };
+          const ge = svgEl("g", { class: "edge", "data-weight": `${l}:${j}:${i}` }, gEdges);
+          const line = svgEl("line", { ...p, class: "w" }, ge);
+          const grad = svgEl("line", { ...p, class: "gw", visibility: "hidden" }, ge);
+          svgEl("line", { ...p, class: "hit" }, ge);
+          plines.push(svgEl("line", { ...p, class: "pulse", pathLength: 100 }, pl));
+          let label = null;
+          if (edgeCount <= LABEL_EDGES) {
+            const t = 0.3;
+            label = svgEl(
+              "text",
+              { class: "elabel", x: lerp(p.x1, p.x2, t), y: lerp(p.y1, p.y2, t) - 4, "text-anchor": "middle" },
+              gLabels,
+            );
+            label.dataset.weightLabel = `${l}:${j}:${i}`;
+          }
+          row.push({ g: ge, line, grad, label });
+        }
+        layer.push(row);
+      }
+      edges.push(layer);
+      pulses.push({ g: pl, lines: plines });
+    }
+    const neurons = n.map((k, l) =>
+      Array.from({ length: k }, (_, j) => {
+        const x = X(l);
+        const y = Y(l, j);
+        const ng = svgEl(
+          "g",
+          {
+            class: "neuron",
+            "data-neuron": `${l}:${j}`,
+            transform: `translate(${x},${y})`,
+            tabindex: 0,
+            role: "button",
+            "aria-label": `${l === 0 ? "input" : l === L ? "output" : `hidden layer ${l}`} unit ${j + 1}`,
+          },
+          gNeurons,
+        );
+        const ring = svgEl("circle", { class: "ring", r: r + 3, visibility: "hidden" }, ng);
+        const body = svgEl("circle", { class: "body", r }, ng);
+        const val = svgEl("text", { class: "val", y: r + 13, "text-anchor": "middle" }, ng);
+        const dval = svgEl("text", { class: "dval", y: r + 26, "text-anchor": "middle" }, ng);
+        const out = { g: ng, ring, body, val, dval, x, y };
+        if (l > 0) {
+          out.bias = svgEl(
+            "rect",
+            { class: "bias", "data-bias": `${l}:${j}`, x: x - r - 9, y: y - r - 3, width: 9, height: 9, rx: 2 },
+            gNeurons,
+          );
+        }
+        if (l === 0) svgEl("text", { class: "name", x: -r - 6, y: 4, "text-anchor": "end" }, ng).textContent = `x${j + 1}`;
+        if (l === L) {
+          out.tgt = svgEl("text", { class: "tgt", x: r + 8, y: 4 }, ng);
+          out.tgt.dataset.out = j;
+        }
+        if (l > 0 && store.dataset?.extent) {
+          const m = Math.floor(r * 1.15);
+          const c = el("canvas", { class: "nmap", width: 1, height: 1 }, overlay);
+          c.style.cssText = `left:${x - m / 2}px;top:${y - m / 2}px;width:${m}px;height:${m}px`;
+          out.map = { c, ctx: c.getContext("2d"), img: null };
+        }
+        return out;
+      }),
+    );
+    const loss = svgEl("text", { class: "loss", x: X(L), y: H - 10, "text-anchor": "middle" }, svg);
+    loss.dataset.loss = "";
+    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss };
+    store.touch("maps");
+  }
+
+  const key = () => JSON.stringify([store.layers, W, H, !!store.dataset?.extent]);
+
+  function layerScale(l, values) {
+    if (l === 0) return inputScale;
+    const rg = RANGE[store.acts[l - 1]];
+    if (rg) return Math.max(Math.abs(rg[0]), Math.abs(rg[1]));
+    return Math.max(1, ...values.map(Math.abs));
+  }
+
+  // The weights on screen: mid-morph for the layer being updated.
+  function shownWeight(l, j, i, t) {
+    const c = store.cur;
+    const w = store.weights[l - 1][j][i];
+    const sh = store.shown;
+    if (c && sh && sh.event === "update" && sh.layer === l && c.update[l] && t < 1) {
+      return lerp(c.w0[l - 1][j][i], w, ease(t));
+    }
+    return w;
+  }
+
+  function drawMaps() {
+    const ext = store.dataset?.extent;
+    if (!g || !ext) return;
+    for (let l = 1; l <= g.L; l++) {
+      const act = store.acts[l - 1];
+      for (let j = 0; j < g.n[l]; j++) {
+        const m = store.maps.byKey.get(`${l}:${j}`);
+        const nm = g.neurons[l][j].map;
+        if (!m || !nm) continue;
+        if (nm.c.width !== m.res) {
+          nm.c.width = nm.c.height = m.res;
+          nm.img = nm.ctx.createImageData(m.res, m.res);
+        }
+        const rg = RANGE[act];
+        const scale = rg ? 1 : Math.max(Math.abs(m.lo), Math.abs(m.hi), 1e-9);
+        lut(m.lo, m.hi, 0, scale, lutBuf);
+        const px = new Uint32Array(nm.img.data.buffer);
+        const d = m.data;
+        for (let k = 0; k < d.length; k++) px[k] = lutBuf[d[k]];
+        nm.ctx.putImageData(nm.img, 0, 0);
+      }
+    }
+  }
+
+  function draw(now) {
+    if (!W || !H || !store.layers.length || !store.weights.length) return false;
+    if (!g || g.key !== key()) build();
+    if (store.dirty.has("data") || store.dirty.has("all")) {
+      const xs = store.dataset?.train.x || [];
+      inputScale = Math.max(1e-9, ...xs.flat().map(Math.abs));
+    }
+    if (store.dirty.has("maps") || store.dirty.has("all") || store.dirty.has("net")) drawMaps();
+    const c = store.cur;
+    const sh = store.shown;
+    const view = store.view;
+    const D = view.digits || 4;
+    const dur = view.animMs || 600;
+    const t = sh && sh.event !== "frame" ? clamp((now - sh.at) / dur, 0, 1) : 1;
+    const ex = store.sel();
+    const { n, L } = g;
+
+    // phase band and titles
+    const bl = !sh || sh.event === "frame" ? null : sh.event === "batch" ? 0 : sh.event === "output_error" ? L : sh.layer;
+    show(g.band, bl !== null);
+    if (bl !== null) {
+      const x0 = bl === 0 || sh.event === "output_error" ? g.X(bl) - g.r - 8 : g.X(bl - 1) - g.r - 8;
+      attr(g.band, "x", x0);
+      attr(g.band, "width", g.X(bl) + g.r + 8 - x0);
+      attr(g.band, "class", `band ${sh.event}`);
+    }
+    g.titles.forEach((tt, l) =>
+      text(tt, l === 0 ? "Input" : `${l === L ? "Output" : `Hidden ${l}`} · ${store.acts[l - 1]}`),
+    );
+
+    // edges: width ∝ |w|, colour = sign; gradient overlay once the layer's backward arrived
+    let wRef = 1;
+    for (const M of store.weights) for (const row of M) for (const v of row) wRef = Math.max(wRef, Math.abs(v));
+    let gRef = 1e-12;
+    if (c) for (const b of c.backward) if (b) for (const row of b.grad_w) for (const v of row) gRef = Math.max(gRef, Math.abs(v));
+    for (let l = 1; l <= L; l++) {
+      const back = c?.backward[l];
+      const upd = c?.update[l];
+      const pulsing = sh && (sh.event === "forward" || sh.event === "backward") && sh.layer === l && t < 1;
+      const P = g.pulses[l];
+      show(P.g, pulsing);
+      if (pulsing) {
+        const o = sh.event === "forward" ? lerp(8, -100, t) : lerp(-100, 8, t);
+        P.lines.forEach((ln) => attr(ln, "stroke-dashoffset", o.toFixed(1)));
+        attr(P.g, "class", sh.event);
+      }
+      for (let j = 0; j < n[l]; j++) {
+        for (let i = 0; i < n[l - 1]; i++) {
+          const e = g.edges[l][j][i];
+          const w = shownWeight(l, j, i, t);
+          const u = Math.min(1, Math.abs(w) / wRef);
+          attr(e.line, "stroke-width", (0.6 + 6 * u).toFixed(2));
+          attr(e.line, "stroke", signColor(w));
+          attr(e.line, "stroke-opacity", (0.3 + 0.7 * u).toFixed(2));
+          attr(e.g, "data-value", store.weights[l - 1][j][i]);
+          const gshow = !!back && (!upd || (sh.event === "update" && sh.layer === l && t < 1));
+          show(e.grad, gshow);
+          if (gshow) {
+            const gv = back.grad_w[j][i];
+            attr(e.grad, "stroke", signColor(gv));
+            attr(e.grad, "stroke-width", (1 + 5 * Math.min(1, Math.abs(gv) / gRef)).toFixed(2));
+          }
+          if (e.label) {
+            show(e.label, !!view.numbers);
+            if (view.numbers) {
+              const wv = store.weights[l - 1][j][i];
+              let s = `${fmt(wv, D)}`;
+              if (upd) s += ` Δ${fmt(upd.dw[j][i], D)}`;
+              else if (back) s += ` ∂${fmt(back.grad_w[j][i], D)}`;
+              text(e.label, s);
+            }
+          }
+        }
+      }
+    }
+
+    // neurons: fill = activation of the highlighted example; rings = δ
+    let dRef = 1e-12;
+    const deltaOf = (l) => (c ? (c.backward[l]?.delta ?? (l === L ? c.outErr?.delta : null)) : null);
+    for (let l = 1; l <= L; l++) {
+      const d = deltaOf(l);
+      if (d) for (const v of d[ex]) dRef = Math.max(dRef, Math.abs(v));
+    }
+    for (let l = 0; l <= L; l++) {
+      const fw = l === 0 ? null : c?.forward[l];
+      const xs = l === 0 ? c?.batch?.x[ex] : fw?.a[ex];
+      const zs = fw?.z[ex];
+      const scale = xs ? layerScale(l, xs) : 1;
+      const current = sh && sh.layer === l && sh.event === "forward";
+      const lighting = l === 0 && sh?.event === "batch";
+      const d = deltaOf(l);
+      const ringT = sh?.event === "backward" && sh.layer === l ? ease(t) : 1;
+      for (let j = 0; j < n[l]; j++) {
+        const N = g.neurons[l][j];
+        let v = xs ? xs[j] : null;
+        let label = v === null ? "" : fmt(v, D);
+        if (current && t < 0.5 && zs) {
+          v = zs[j];
+          label = `z ${fmt(zs[j], D)}`;
+        } else if (current && zs) {
+          v = lerp(zs[j], xs[j], ease((t - 0.5) * 2));
+        }
+        if (lighting && v !== null) v *= ease(t);
+        attr(N.body, "fill", v === null ? "#f4f4f4" : divColor(v / scale));
+        show(N.val, v !== null && (view.numbers || l === L));
+        if (v !== null) text(N.val, label);
+        const dv = d ? d[ex][j] : null;
+        show(N.ring, dv !== null);
+        show(N.dval, dv !== null && !!view.numbers);
+        if (dv !== null) {
+          attr(N.ring, "r", (g.r + 3 + 14 * ringT * Math.sqrt(Math.abs(dv) / dRef)).toFixed(1));
+          attr(N.ring, "stroke", signColor(dv));
+          text(N.dval, `δ ${fmt(dv, D)}`);
+        }
+        if (N.bias) {
+          const b = store.biases[l - 1][j];
+          attr(N.bias, "fill", divColor(b / wRef));
+          attr(N.bias, "stroke", signColor(b));
+        }
+        if (N.tgt) {
+          const oe = c?.outErr;
+          show(N.tgt, !!oe);
+          if (oe) text(N.tgt, `t ${fmt(oe.target[ex][j], D)}`);
+        }
+      }
+    }
+    const oe = c?.outErr;
+    show(g.loss, !!oe);
+    if (oe) {
+      const m = oe.losses.length;
+      text(g.loss, m > 1 ? `E = ${fmt(oe.losses[ex], D)} · C = ${fmt(oe.loss, D)}` : `E = ${fmt(oe.loss, D)}`);
+    }
+
+    // selection outline
+    const s = store.selection;
+    const selKey = s ? `${s.kind}:${s.l}:${s.j}${s.kind === "weight" ? ":" + s.i : ""}` : "";
+    if (g.selKey !== selKey) {
+      svg.querySelectorAll(".sel").forEach((e) => e.classList.remove("sel"));
+      if (s) {
+        const q = s.kind === "weight" ? `[data-weight="${s.l}:${s.j}:${s.i}"]` : `[data-${s.kind}="${s.l}:${s.j}"]`;
+        svg.querySelector(q)?.classList.add("sel");
+      }
+      g.selKey = selKey;
+    }
+    if (hover) drawTip();
+    attr(root, "data-animating", t < 1 ? "true" : "false");
+    return t < 1;
+  }
+
+  // the tooltip, kept live while hovered
+  function drawTip() {
+    const D = store.view.digits || 4;
+    const c = store.cur;
+    const ex = store.sel();
+    const lines = [];
+    const { kind, l, j, i } = hover;
+    if (kind === "weight") {
+      lines.push(`w${l}[${j + 1}←${i + 1}] = ${fmt(store.weights[l - 1][j][i], D)}`);
+      if (c?.backward[l]) lines.push(`∂C/∂w = ${fmt(c.backward[l].grad_w[j][i], D)}`);
+      if (c?.update[l]) lines.push(`Δw = ${fmt(c.update[l].dw[j][i], D)}`);
+    } else if (kind === "bias") {
+      lines.push(`b${l}[${j + 1}] = ${fmt(store.biases[l - 1][j], D)}`);
+      if (c?.backward[l]) lines.push(`∂C/∂b = ${fmt(c.backward[l].grad_b[j], D)}`);
+    } else {
+      if (l === 0 && c?.batch) lines.push(`x${j + 1} = ${fmt(c.batch.x[ex][j], D)}`);
+      const fw = c?.forward[l];
+      if (fw) lines.push(`z = ${fmt(fw.z[ex][j], D)}`, `a = ${fmt(fw.a[ex][j], D)}`);
+      const d = c?.backward[l]?.delta ?? (l === g.L ? c?.outErr?.delta : null);
+      if (d) lines.push(`δ = ${fmt(d[ex][j], D)}`);
+      if (!lines.length) lines.push(l === 0 ? `input ${j + 1}` : `layer ${l}, unit ${j + 1}`);
+    }
+    text(tip, lines.join("\n"));
+  }
+
+  function target(e) {
+    const t = e.target.closest?.("[data-neuron],[data-weight],[data-bias]");
+    if (!t) return null;
+    const [kind, v] = t.dataset.weight
+      ? ["weight", t.dataset.weight]
+      : t.dataset.bias
+        ? ["bias", t.dataset.bias]
+        : ["neuron", t.dataset.neuron];
+    const [l, j, i] = v.split(":").map(Number);
+    return { kind, l, j, i };
+  }
+
+  svg.addEventListener("click", (e) => {
+    const t = target(e);
+    if (t) actions.select(t);
+  });
+  svg.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    const t = target(e);
+    if (t) actions.select(t);
+  });
+  svg.addEventListener("pointermove", (e) => {
+    const t = target(e);
+    if (!t) {
+      hover = null;
+      tip.hidden = true;
+      return;
+    }
+    hover = t;
+    tip.hidden = false;
+    const r = root.getBoundingClientRect();
+    tip.style.transform = `translate(${Math.round(e.clientX - r.left + 14)}px,${Math.round(e.clientY - r.top + 14)}px)`;
+    drawTip();
+  });
+  svg.addEventListener("pointerleave", () => {
+    hover = null;
+    tip.hidden = true;
+  });
+
+  return { topics: ["all", "net", "params", "phase", "maps", "data", "view", "select"], draw, svg: () => svg, root };
+}

@@ -1,0 +1,143 @@
+"""The page as a whole: presenter mode, settings in the URL, a tour without console errors,
+narrow screens, exports, reconnection and the frame interval."""
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.e2e.helpers import open_preset, wait_phase
+
+pytestmark = pytest.mark.browser
+
+
+def query(page: Any) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def scenario(page: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = page.evaluate("window.deltaflow.store.server.scenario")
+    return doc
+
+
+def test_presenter_mode_toggles_with_p(page: Any, artifacts: Path) -> None:
+    open_preset(page, "circle")
+    settings = page.locator("aside.settings")
+    assert settings.is_visible()
+    page.keyboard.press("p")
+    page.wait_for_function("document.body.classList.contains('presenter')")
+    assert not settings.is_visible()
+    assert page.locator('[data-action="presenter"]').get_attribute("aria-pressed") == "true"
+    page.wait_for_function("location.search.includes('presenter=1')")
+    page.keyboard.press("ArrowRight")
+    wait_phase(page, "Batch")
+    page.screenshot(path=artifacts / "presenter.png")
+    page.keyboard.press("p")
+    page.wait_for_function("!document.body.classList.contains('presenter')")
+    assert settings.is_visible()
+
+
+def test_url_round_trips_the_settings(page: Any, browser: Any, server: str) -> None:
+    open_preset(page, "xor", "&lr=0.1&layers=2-3-1&batch=2&numbers=1")
+    page.wait_for_function("window.deltaflow.store.server.scenario.layers.join('-') === '2-3-1'")
+    doc = scenario(page)
+    assert doc["optimizer"]["learning_rate"] == 0.1 and doc["batch_size"] == 2
+    page.wait_for_function("location.search.includes('layers=2-3-1')")
+    assert query(page) == {"preset": "xor", "lr": "0.1", "layers": "2-3-1", "batch": "2", "numbers": "1"}
+    assert page.locator("[data-view=numbers]").is_checked()
+
+    page.fill("#set-lr", "0.25")
+    page.press("#set-lr", "Tab")
+    page.wait_for_function("location.search.includes('lr=0.25')")
+    page.locator('[data-arch="1:1"]').click()  # one more hidden neuron
+    page.wait_for_function("location.search.includes('layers=2-4-1')")
+    link = page.url
+
+    other = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    other.goto(link)
+    other.wait_for_function("window.deltaflow?.store.server?.scenario.layers.join('-') === '2-4-1'")
+    again = scenario(other)
+    for key in ("layers", "activations", "optimizer", "batch_size", "loss", "data", "seed"):
+        assert again[key] == scenario(page)[key], key
+    assert other.evaluate("window.deltaflow.store.view.numbers") is True
+    other.context.close()
+
+
+def test_a_tour_of_the_page_logs_no_errors(page: Any, artifacts: Path) -> None:
+    """Every preset, a step of each, training, the explain items and exports; the page fixture
+    fails the test on any console error or uncaught exception."""
+    open_preset(page, "circle")
+    names = page.eval_on_selector_all("[data-preset]", "bs => bs.map(b => b.dataset.preset)")
+    for name in names:
+        page.locator(f'[data-preset="{name}"]').click()
+        page.wait_for_function("n => window.deltaflow.store.server.scenario.name === n", arg=name)
+        page.keyboard.press("Shift+ArrowRight")
+        wait_phase(page, "Update")
+        page.locator('[data-weight="1:0:0"] .hit').click(force=True)
+        page.locator('[data-bias="1:0"]').click(force=True)
+        page.screenshot(path=artifacts / f"preset-{name}.png")
+    page.locator('[data-preset="circle"]').click()
+    page.wait_for_function("window.deltaflow.store.server.scenario.name === 'circle'")
+    page.locator('[data-action="train"]').click()
+    page.wait_for_function("window.deltaflow.store.server.step > 200")
+    page.keyboard.press("Space")
+    page.wait_for_function("window.deltaflow.store.server.playing === null")
+    page.screenshot(path=artifacts / "circle-trained.png")
+    with page.expect_download() as dl:
+        page.locator('[data-action="export-json"]').click()
+    assert json.loads(Path(dl.value.path()).read_text())["name"] == "circle"
+    with page.expect_download() as dl:
+        page.locator('[data-action="export-trace"]').click()
+    lines = Path(dl.value.path()).read_text().splitlines()
+    assert json.loads(lines[0])["type"] == "state"
+    with page.expect_download() as dl:
+        page.locator('[data-action="export-svg"]').click()
+    assert "<svg" in Path(dl.value.path()).read_text()
+
+
+def test_a_narrow_screen_keeps_everything_usable(page: Any, artifacts: Path) -> None:
+    page.set_viewport_size({"width": 768, "height": 1024})
+    open_preset(page, "circle")
+    page.keyboard.press("Shift+ArrowRight")
+    wait_phase(page, "Update")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 768
+    for sel in ("[data-net] svg", "[data-heatmap] canvas", "[data-explain-body]", '[data-action="next"]'):
+        assert page.locator(sel).first.is_visible(), sel
+    page.screenshot(path=artifacts / "narrow-768.png", full_page=True)
+
+
+def test_reconnects_to_the_same_session(page: Any) -> None:
+    open_preset(page, "worked-example")
+    page.keyboard.press("Shift+ArrowRight")
+    wait_phase(page, "Update")
+    session = page.evaluate("window.deltaflow.store.conn.session")
+    page.evaluate("window.deltaflow.socket.drop()")
+    page.wait_for_function("window.deltaflow.store.conn.status !== 'open'")
+    page.wait_for_function("window.deltaflow.store.conn.status === 'open'")
+    page.wait_for_function("window.deltaflow.store.server.step === 1")
+    assert page.evaluate("window.deltaflow.store.conn.session") == session
+
+
+def frame_interval(page: Any, ms: int) -> float:
+    page.evaluate("window.deltaflow.frameTimes.length = 0")
+    page.wait_for_timeout(ms)
+    t = page.evaluate("window.deltaflow.frameTimes.slice()")
+    return statistics.median(b - a for a, b in zip(t, t[1:]))
+
+
+def test_frame_interval_while_animating_and_training(page: Any) -> None:
+    open_preset(page, "circle")
+    page.locator('[data-action="animate"]').click()
+    page.wait_for_function("window.deltaflow.store.server.playing === 'animate'")
+    animate = frame_interval(page, 1500)
+    page.locator('[data-action="train"]').click()
+    page.wait_for_function("window.deltaflow.store.server.playing === 'train'")
+    page.wait_for_function("window.deltaflow.store.maps.seq > 5")
+    train = frame_interval(page, 1500)
+    page.keyboard.press("Space")
+    print(f"median frame interval: animate {animate:.1f} ms, train {train:.1f} ms")
+    assert animate <= 18 and train <= 18, (animate, train)

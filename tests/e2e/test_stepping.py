@@ -1,0 +1,110 @@
+"""Stepping the worked example phase by phase: the page shows exactly the server's numbers."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import scenario as sc
+from app.cli import trace
+from tests.e2e.helpers import fmt, open_preset, wait_phase
+
+pytestmark = pytest.mark.browser
+
+PHASES = [
+    ("Batch", None),
+    ("Forward · layer 1", 1),
+    ("Forward · layer 2", 2),
+    ("Output error", None),
+    ("Backward · layer 2", 2),
+    ("Backward · layer 1", 1),
+    ("Update", 1),
+    ("Update", 2),
+]
+
+
+def events() -> dict[str, Any]:
+    """The first step of the worked example, straight from the engine, by type and layer."""
+    out = {}
+    for e in trace(sc.preset("worked-example"), steps=1):
+        out[e["type"] + (str(e["layer"]) if "layer" in e else "")] = e
+    return out
+
+
+def text(page: Any, selector: str) -> str:
+    t: str = page.locator(selector).text_content()
+    return t
+
+
+def test_worked_example_phase_by_phase(page: Any, artifacts: Path) -> None:
+    ev = events()
+    open_preset(page, "worked-example")
+    assert text(page, "[data-phase]") == "Ready"
+    page.keyboard.press("n")  # numbers on the network
+    for k, (phase, layer) in enumerate(PHASES, start=1):
+        page.keyboard.press("ArrowRight")
+        wait_phase(page, phase, layer)
+        slug = phase.lower().replace(" · ", "-").replace(" ", "-")
+        page.screenshot(path=artifacts / f"worked-{k:02d}-{slug}{'-' + str(layer) if layer else ''}.png")
+        if phase == "Forward · layer 2":
+            a = ev["forward2"]["a"][0][0]
+            assert text(page, '[data-neuron="2:0"] .val') == fmt(a)
+            assert fmt(a).startswith("0.751")
+        if phase == "Output error":
+            e = ev["output_error"]
+            assert text(page, "[data-loss]") == f"E = {fmt(e['loss'])}"
+            assert fmt(e["loss"]).startswith("0.298")
+            assert text(page, '[data-neuron="2:0"] .dval') == f"δ {fmt(e['delta'][0][0])}"
+            assert fmt(e["delta"][0][0]).startswith("0.138")
+            assert text(page, '[data-neuron="2:0"] .tgt') == "t 0.01"
+    w5 = ev["update2"]["weights"][0][0]
+    edge = page.locator('[data-weight="2:0:0"]')
+    assert float(edge.get_attribute("data-value")) == w5
+    assert str(w5).startswith("0.3589")
+    assert text(page, '[data-weight-label="2:0:0"]').startswith(fmt(w5))
+    assert text(page, "[data-step]") == "1"
+
+
+def test_explain_panel_shows_mathml_with_live_numbers(page: Any, artifacts: Path) -> None:
+    ev = events()
+    open_preset(page, "worked-example")
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    wait_phase(page, "Output error")
+    body = page.locator("[data-explain-body]")
+    assert body.locator("math").count() >= 3
+    math = " ".join(body.locator("math").all_text_contents())
+    e = ev["output_error"]
+    for v in (e["output"][0][0], e["delta"][0][0], e["dloss"][0][0], e["losses"][0]):
+        assert fmt(v) in math
+    assert "reverse-mode automatic differentiation" in body.text_content()
+    assert "chain rule" in body.text_content()
+
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    wait_phase(page, "Update", 2)
+    page.locator('[data-weight="2:0:0"] .hit').click(force=True)  # a level line has a zero-height box
+    page.wait_for_selector("[data-explain-body] svg.slice")
+    math = " ".join(body.locator("math").all_text_contents())
+    assert fmt(ev["backward2"]["grad_w"][0][0]) in math
+    assert fmt(ev["update2"]["weights"][0][0]) in math
+    assert "w←w−η" in math
+    assert not page.locator("[data-explain-body] .warn").count()
+    page.screenshot(path=artifacts / "explain-weight.png")
+
+    page.locator("[data-action=gradcheck]").click()
+    page.wait_for_selector("[data-gradcheck]")
+    assert "maximum relative error" in text(page, "[data-gradcheck]")
+
+
+def test_hidden_delta_sums_every_term(page: Any) -> None:
+    ev = events()
+    open_preset(page, "worked-example")
+    for _ in range(6):
+        page.keyboard.press("ArrowRight")
+    wait_phase(page, "Backward · layer 1")
+    page.locator('[data-neuron="1:0"]').click()
+    math = " ".join(page.locator("[data-explain-body] math").all_text_contents())
+    w = ev["update2"]["weights"]  # after; the sum must use the weights before the update
+    assert fmt(0.40) in math and fmt(0.50) in math and fmt(w[0][0]) not in math
+    assert fmt(ev["backward1"]["delta"][0][0]) in math
