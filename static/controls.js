@@ -41,7 +41,7 @@ export function createControls(store, socket, defaultPreset) {
   // --- view settings ---------------------------------------------------------------------
   function setView(key, value) {
     store.view[key] = value;
-    document.body.classList.toggle("presenter", !!store.view.presenter);
+    document.documentElement.classList.toggle("presenter", !!store.view.presenter);
     $('[data-action="presenter"]').setAttribute("aria-pressed", !!store.view.presenter);
     $$("[data-view]").forEach((c) => (c.checked = !!store.view[c.dataset.view]));
     const sp = $("[data-speed]");

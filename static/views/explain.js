@@ -120,6 +120,8 @@ export function createExplain(root, store, actions) {
         sym(aName, mi("i"), l === 1 ? undefined : l - 1),
         mo("+"),
         sym("b", mn(j + 1), l),
+      ),
+      math(
         eq,
         terms(W[j].map((w, i) => [num(w, true), num(xs[i], true)])),
         mo("+"),
@@ -176,7 +178,8 @@ export function createExplain(root, store, actions) {
       check(`δ of output ${j + 1}`, dE * fp, d);
       out.push(
         p("Chain rule: E depends on z only through a."),
-        math(dName, eq, frac(row(mo("∂"), mi("E")), row(mo("∂"), mi("a"))), times, row(mi("f"), mo("′"), paren(mi("z"))), eq, paren(row(num(a), mo("−"), num(t, true))), times, num(fp, true), eq, num(dE, true), times, num(fp, true), eq, num(d)),
+        math(dName, eq, frac(row(mo("∂"), mi("E")), row(mo("∂"), mi("a"))), times, row(mi("f"), mo("′"), paren(mi("z")))),
+        math(eq, paren(row(num(a), mo("−"), num(t, true))), times, num(fp, true), eq, num(dE, true), times, num(fp, true), eq, num(d)),
         p(`f′(z) = ${ACT[act].tex} for ${act}.`),
       );
     } else {
@@ -244,6 +247,8 @@ export function createExplain(root, store, actions) {
         sym("δ", mn(j + 1), l),
         sym(aName, mn(i + 1), l === 1 ? undefined : l - 1),
         regSym,
+      ),
+      math(
         eq,
         m > 1 ? frac(mn(1), mn(m)) : "",
         m > 1 ? paren(terms(prods.map(([d, x]) => [num(d, true), num(x, true)]))) : terms(prods.map(([d, x]) => [num(d, true), num(x, true)])),
@@ -321,9 +326,24 @@ export function createExplain(root, store, actions) {
     return head + sym2 + math(eq, m > 1 ? frac(mn(1), mn(m)) : "", matrix(DT), matrix(A), eq, matrix(back.grad_w));
   }
 
+  // A finished step keeps the slice taken before its update, so the tangent matches its gradient.
+  function sliceStale(sel) {
+    const s = store.slice;
+    if (!s || s.layer !== sel.l || s.to !== sel.j || s.from !== sel.i) return true;
+    const c = store.cur;
+    if (c && c.update[store.layers.length - 1] && s.step === c.step - 1) return false;
+    return s.step !== store.server.step;
+  }
+
   function slice(l, j, i) {
     const s = store.slice;
     if (!s || s.layer !== l || s.to !== j || s.from !== i) return `<p class="hint">Loading the cost along this weight…</p>`;
+    const c = store.cur;
+    const before = c && s.step === c.step - 1;
+    if (before && c.backward[l]) check("the tangent's slope", s.grad, c.backward[l].grad_w[j][i]);
+    const when = before
+      ? `on this step's batch, before its update`
+      : `at the weights of step ${s.step}, on the batch of the next step`;
     const Wd = 280;
     const Hd = 120;
     const lo = Math.min(...s.costs);
@@ -341,7 +361,7 @@ export function createExplain(root, store, actions) {
       `<circle cx="${X(s.w)}" cy="${Y(s.cost)}" r="4" class="here"/>` +
       `<text x="6" y="${Hd - 2}">${esc(fmt(s.ws[0], 3))}</text><text x="${Wd - 6}" y="${Hd - 2}" text-anchor="end">${esc(fmt(s.ws[s.ws.length - 1], 3))}</text>` +
       `</svg>` +
-      p(`C(w) over the batch, holding every other weight fixed. The tangent's slope is ∂C/∂w = ${esc(fmt(s.grad, D))}: how fast the cost changes when w changes. At w = ${esc(fmt(s.w, D))}, C = ${esc(fmt(s.cost, D))}.`)
+      p(`C(w) ${when}, holding every other weight fixed. The tangent's slope is ∂C/∂w = ${esc(fmt(s.grad, D))}: how fast the cost changes when w changes. At w = ${esc(fmt(s.w, D))}, C = ${esc(fmt(s.cost, D))}.`)
     );
   }
 
@@ -398,17 +418,15 @@ export function createExplain(root, store, actions) {
     warns = [];
     const s = store.selection;
     const c = store.cur;
-    let html = intro();
+    let html = "";
     if (s) {
-      if (s.kind === "weight" && !(store.slice && store.slice.layer === s.l && store.slice.to === s.j && store.slice.from === s.i && store.slice.step === store.server.step)) {
-        actions.requestSlice(s);
-      }
+      if (s.kind === "weight" && sliceStale(s)) actions.requestSlice(s);
       html += s.kind === "neuron" ? neuron(c, s.l, s.j) : s.kind === "weight" ? weight(c, s.l, s.j, s.i) : bias(c, s.l, s.j);
     } else {
       html += p(training ? "Training flat out: pause, then step to see the equations with numbers." : "Step with → to see each phase; click any neuron, weight or bias to see its equations.");
     }
     if (warns.length) html = `<div class="warn" role="alert">${warns.map((w) => p(esc(w))).join("")}</div>` + html;
-    html += gradcheck();
+    html += gradcheck() + intro();
     if (body.__html !== html) {
       body.__html = html;
       body.innerHTML = html;

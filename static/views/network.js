@@ -5,7 +5,7 @@
 import { RANGE } from "../math.js";
 import { attr, clamp, divColor, el, fmt, lerp, lut, show, signColor, svgEl, text } from "../util.js";
 
-const LABEL_EDGES = 24; // edge labels only where they stay readable
+const LABEL_EDGES = 12; // edge labels only where they stay readable
 const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - 2 * (1 - t) * (1 - t));
 
 export function createNetwork(root, store, actions) {
@@ -35,13 +35,15 @@ export function createNetwork(root, store, actions) {
     attr(svg, "width", W);
     attr(svg, "height", H);
     const padL = 56;
-    const padR = 150;
+    const padR = 175;
     const top = 46;
     const avail = H - top - 34;
-    const gap = Math.min(120, avail / Math.max(...n));
+    // each layer spreads over the height; the radius comes from the densest layer
+    const gaps = n.map((k) => Math.min(120, avail / k));
+    const gap = Math.min(...gaps);
     const r = clamp(gap * 0.34, 5, 30);
     const X = (l) => padL + (l * (W - padL - padR)) / Math.max(1, L);
-    const Y = (l, j) => top + avail / 2 + (j - (n[l] - 1) / 2) * gap;
+    const Y = (l, j) => top + avail / 2 + (j - (n[l] - 1) / 2) * gaps[l];
     const band = svgEl("rect", { class: "band", y: 30, height: H - 40, rx: 8 }, svg);
     const titles = n.map((_, l) =>
       svgEl("text", { class: "layer-title", x: X(l), y: 20, "text-anchor": "middle" }, svg),
@@ -68,7 +70,7 @@ export function createNetwork(root, store, actions) {
           plines.push(svgEl("line", { ...p, class: "pulse", pathLength: 100 }, pl));
           let label = null;
           if (edgeCount <= LABEL_EDGES) {
-            const t = 0.3;
+            const t = 0.2 + (0.6 * j) / Math.max(1, n[l] - 1); // staggered so crossing edges keep apart
             label = svgEl(
               "text",
               { class: "elabel", x: lerp(p.x1, p.x2, t), y: lerp(p.y1, p.y2, t) - 4, "text-anchor": "middle" },
@@ -101,8 +103,10 @@ export function createNetwork(root, store, actions) {
         );
         const ring = svgEl("circle", { class: "ring", r: r + 3, visibility: "hidden" }, ng);
         const body = svgEl("circle", { class: "body", r }, ng);
-        const val = svgEl("text", { class: "val", y: r + 13, "text-anchor": "middle" }, ng);
-        const dval = svgEl("text", { class: "dval", y: r + 26, "text-anchor": "middle" }, ng);
+        // outputs read to the right (value, then target and δ); others below, where there is room
+        const right = l === L;
+        const val = svgEl("text", right ? { class: "val", x: r + 8, y: -3 } : { class: "val", y: r + 13, "text-anchor": "middle" }, ng);
+        const dval = svgEl("text", right ? { class: "dval", x: r + 66, y: 12 } : { class: "dval", y: r + 26, "text-anchor": "middle" }, ng);
         const out = { g: ng, ring, body, val, dval, x, y };
         if (l > 0) {
           out.bias = svgEl(
@@ -113,7 +117,7 @@ export function createNetwork(root, store, actions) {
         }
         if (l === 0) svgEl("text", { class: "name", x: -r - 6, y: 4, "text-anchor": "end" }, ng).textContent = `x${j + 1}`;
         if (l === L) {
-          out.tgt = svgEl("text", { class: "tgt", x: r + 8, y: 4 }, ng);
+          out.tgt = svgEl("text", { class: "tgt", x: r + 8, y: 12 }, ng);
           out.tgt.dataset.out = j;
         }
         if (l > 0 && store.dataset?.extent) {
@@ -127,7 +131,9 @@ export function createNetwork(root, store, actions) {
     );
     const loss = svgEl("text", { class: "loss", x: X(L), y: H - 10, "text-anchor": "middle" }, svg);
     loss.dataset.loss = "";
-    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss };
+    const roomy = gap >= 2 * r + 30;
+    const ringMax = Math.max(3, Math.min(14, gap / 2 - r - 2));
+    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss, roomy, ringMax };
     store.touch("maps");
   }
 
@@ -279,13 +285,13 @@ export function createNetwork(root, store, actions) {
         }
         if (lighting && v !== null) v *= ease(t);
         attr(N.body, "fill", v === null ? "#f4f4f4" : divColor(v / scale));
-        show(N.val, v !== null && (view.numbers || l === L));
+        show(N.val, v !== null && (l === L || (view.numbers && g.roomy)));
         if (v !== null) text(N.val, label);
         const dv = d ? d[ex][j] : null;
         show(N.ring, dv !== null);
-        show(N.dval, dv !== null && !!view.numbers);
+        show(N.dval, dv !== null && !!view.numbers && (l === L || g.roomy));
         if (dv !== null) {
-          attr(N.ring, "r", (g.r + 3 + 14 * ringT * Math.sqrt(Math.abs(dv) / dRef)).toFixed(1));
+          attr(N.ring, "r", (g.r + 3 + g.ringMax * ringT * Math.sqrt(Math.abs(dv) / dRef)).toFixed(1));
           attr(N.ring, "stroke", signColor(dv));
           text(N.dval, `δ ${fmt(dv, D)}`);
         }

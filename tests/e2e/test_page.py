@@ -28,7 +28,7 @@ def test_presenter_mode_toggles_with_p(page: Any, artifacts: Path) -> None:
     settings = page.locator("aside.settings")
     assert settings.is_visible()
     page.keyboard.press("p")
-    page.wait_for_function("document.body.classList.contains('presenter')")
+    page.wait_for_function("document.documentElement.classList.contains('presenter')")
     assert not settings.is_visible()
     assert page.locator('[data-action="presenter"]').get_attribute("aria-pressed") == "true"
     page.wait_for_function("location.search.includes('presenter=1')")
@@ -36,7 +36,7 @@ def test_presenter_mode_toggles_with_p(page: Any, artifacts: Path) -> None:
     wait_phase(page, "Batch")
     page.screenshot(path=artifacts / "presenter.png")
     page.keyboard.press("p")
-    page.wait_for_function("!document.body.classList.contains('presenter')")
+    page.wait_for_function("!document.documentElement.classList.contains('presenter')")
     assert settings.is_visible()
 
 
