@@ -23,6 +23,11 @@ CURVE_ROWS = 1000  # rows of the learning curve sent in `state`
 MAX_GRADCHECK_PARAMS = 5000  # two cost evaluations per parameter
 
 
+# overflow is expected when training diverges; it is caught by finite checks, not warnings
+def quiet() -> np.errstate:
+    return np.errstate(all="ignore")
+
+
 @dataclass
 class Options:
     """The limits a session works within (from the web settings)."""
@@ -202,7 +207,8 @@ class Session:
         """Carry out one command; ProtocolError leaves the session unchanged."""
         self.last_seen = time.monotonic()
         try:
-            await getattr(self, "on_" + cmd.type)(cmd)
+            with quiet():
+                await getattr(self, "on_" + cmd.type)(cmd)
         except Diverged as e:
             self.fail(str(e))
             self.publish_maps()
@@ -569,7 +575,8 @@ class Session:
         try:
             while self.playing == "animate":
                 try:
-                    self.publish(*self.next_events())
+                    with quiet():
+                        self.publish(*self.next_events())
                 except Diverged as e:
                     self.playing = None
                     self.paused_reason = str(e)
@@ -584,6 +591,10 @@ class Session:
 
     def train_slice(self) -> None:
         """Train for about one slice, then send a frame when one is due (called by the scheduler)."""
+        with quiet():
+            self._train_slice()
+
+    def _train_slice(self) -> None:
         t = self.trainer
         history = self.history
         end = time.perf_counter() + self.options.slice_seconds

@@ -1,0 +1,74 @@
+"""Websocket test helpers: a client that reads events by type, over Starlette's TestClient."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from app.web.main import create_app
+from app.web.settings import Settings
+
+
+class Conn:
+    """One websocket: text events as dicts; binary map frames kept aside."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.binary: list[bytes] = []
+
+    def send(self, cmd: dict[str, Any]) -> None:
+        self.ws.send_text(json.dumps(cmd))
+
+    def recv(self) -> dict[str, Any]:
+        while True:
+            m = self.ws.receive()
+            if m.get("bytes") is not None:
+                self.binary.append(m["bytes"])
+                continue
+            if m.get("text") is not None:
+                event: dict[str, Any] = json.loads(m["text"])
+                return event
+            raise WebSocketDisconnect(m.get("code", 1000), m.get("reason"))
+
+    def until(self, kind: str) -> dict[str, Any]:
+        while True:
+            e = self.recv()
+            if e["type"] == kind:
+                return e
+
+    def collect(self, kind: str) -> list[dict[str, Any]]:
+        """Events up to and including the next of type `kind`."""
+        out = []
+        while True:
+            e = self.recv()
+            out.append(e)
+            if e["type"] == kind:
+                return out
+
+    def state(self) -> dict[str, Any]:
+        """The current state, asked for in a way that changes nothing (pause when paused)."""
+        self.send({"type": "pause"})
+        return self.until("state")
+
+    def load(self, preset: str | None = None, scenario: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.send({"type": "load", "preset": preset} if preset else {"type": "load", "scenario": scenario})
+        st = self.until("state")
+        self.until("epoch")
+        return st
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings())) as c:
+        yield c
+
+
+@pytest.fixture
+def conn(client: TestClient) -> Iterator[Conn]:
+    with client.websocket_connect("/ws") as ws:
+        c = Conn(ws)
+        c.until("epoch")
+        yield c
