@@ -45,8 +45,9 @@ def trace(doc: dict[str, Any], steps: int | None = None, epochs: int | None = No
         with np.errstate(over="ignore", invalid="ignore"):
             events = t.step(trace=True)
         yield from events
-        if not t.net.finite():
-            raise Diverged(f"training diverged at step {t.step_count}: a weight became NaN or inf")
+        loss = next(e["loss"] for e in events if e["type"] == "output_error")
+        if not (np.isfinite(loss) and t.net.finite()):
+            raise Diverged(f"training diverged at step {t.step_count}: the loss or a weight became NaN or inf")
 
 
 def _types(arg: str) -> set[str]:

@@ -209,6 +209,9 @@ class Scenario(Strict):
                     raise ValueError(f"data.{part}.x: rows need {n_in} inputs (layers[0]), got {len(pts.x[0])}")
                 if len(pts.y[0]) != n_out:
                     raise ValueError(f"data.{part}.y: rows need {n_out} targets (layers[-1]), got {len(pts.y[0])}")
+                if self.loss in REQUIRED_OUTPUT and any(not 0 <= v <= 1 for row in pts.y for v in row):
+                    # cross-entropies are losses only for targets that are probabilities
+                    raise ValueError(f"data.{part}.y: {self.loss} needs targets between 0 and 1")
             n_train = len(d.train.x)
         if isinstance(self.optimizer, LBFGS) and self.batch_size < n_train:
             raise ValueError(

@@ -132,3 +132,11 @@ def test_a_message_over_1_mib_closes_only_that_connection(client: TestClient) ->
         o = Conn(other)
         o.send({"type": "step"})
         assert o.state()["step"] == 1
+
+
+def test_cross_entropy_targets_must_be_probabilities(conn: Conn) -> None:
+    doc = copy.deepcopy(sc.preset("and-gate"))
+    doc["data"] = {"train": {"x": [[0.0, 1.0]], "y": [[2.0]]}}
+    conn.send({"type": "load", "scenario": doc})
+    err = conn.until("error")
+    assert "data.train.y" in err["message"] and "between 0 and 1" in err["message"]
