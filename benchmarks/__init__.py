@@ -1,0 +1,1 @@
+"""Benchmarks of the engine, the server and the page; `python benchmarks/run.py [--quick]`."""

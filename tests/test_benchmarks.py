@@ -1,0 +1,69 @@
+"""The benchmark's pure helpers compute the right values (no timings here: the machine is noisy)."""
+
+import numpy as np
+import pytest
+
+from app import scenario as sc
+from app.protocol import encode
+from benchmarks.run import (
+    circle_doc,
+    floor_epoch,
+    floor_loss,
+    frame_epoch,
+    percentile,
+    rate_between,
+    verdict,
+)
+
+
+@pytest.mark.parametrize(
+    ("layers", "batch"),
+    [(None, None), ([2, 8, 8, 1], 40), ([2, 16, 16, 16, 1], 1)],  # 40 leaves a partial last batch
+)
+def test_floor_epoch_is_the_engines_setting(layers: list[int] | None, batch: int | None) -> None:
+    # the same weights after one epoch prove the floor does the same arithmetic as the engine
+    t = sc.build(sc.parse(circle_doc(layers, batch))).trainer
+    ws = [w.copy() for w in t.net.w]
+    bs = [b.copy() for b in t.net.b]
+    floor_epoch(ws, bs, t.x, t.y, t.batch_size, t.optimizer.learning_rate)
+    while t.epochs_done < 1:
+        t.step()
+    for mine, engine in zip(ws + bs, t.net.w + t.net.b):
+        np.testing.assert_allclose(mine, engine, rtol=0, atol=1e-12)
+    assert floor_loss(ws, bs, t.x, t.y) == pytest.approx(t.evaluate(t.x, t.y)[0], abs=1e-12)
+
+
+def test_circle_doc_is_the_preset_unless_changed() -> None:
+    assert circle_doc() == sc.preset("circle")
+    doc = circle_doc([2, 64, 64, 1], 50)
+    assert doc["activations"] == ["tanh"] * 3 and doc["batch_size"] == 50
+    sc.parse(doc)  # still a valid scenario
+
+
+def test_percentile_matches_numpy() -> None:
+    values = list(np.random.default_rng(3).exponential(size=257))
+    for q in (0, 1, 50, 90, 99, 100):
+        assert percentile(values, q) == pytest.approx(np.percentile(values, q), rel=1e-12)
+    assert percentile([4.0], 99) == 4.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_frame_epoch_reads_an_encoded_frame() -> None:
+    frame = {"type": "frame", "step": 2500, "epoch": 100, "train_loss": 0.01, "weights": [np.ones((2, 2))]}
+    assert frame_epoch(encode(frame).decode()) == 100
+    assert frame_epoch('{"type":"state"}') is None
+
+
+def test_rate_between_uses_the_first_and_last_sample_inside() -> None:
+    samples = [(0.0, 0), (1.0, 10), (2.0, 30), (3.0, 60), (9.0, 999)]
+    assert rate_between(samples, 0.5, 3.0) == pytest.approx(25.0)
+    assert rate_between(samples, 3.5, 4.0) is None
+
+
+def test_verdict_scales_by_the_floor_of_the_same_run() -> None:
+    r = {"step": 4.0, "rtt": 1.0, "fps": 50.0, "missing": None}
+    assert verdict(r, "step", "<=", 5.0, "rtt") == (5.0, True)
+    assert verdict(r, "fps", ">=", 55.0, None) == (55.0, False)
+    assert verdict(r, "missing", ">=", 55.0, None) == (55.0, None)
+    assert verdict(r, "step", "<=", 5.0, "absent") == (None, None)
