@@ -60,6 +60,9 @@ function frame(now) {
       if (v.animating || v.topics.some((t) => store.dirty.has(t))) v.animating = v.draw(now);
     }
     store.dirty.clear();
+    if (store.weights.length && !performance.getEntriesByName("deltaflow:first-render").length) {
+      performance.mark("deltaflow:first-render");
+    }
   }
   requestAnimationFrame(frame);
 }

@@ -11,8 +11,12 @@ def fmt(v: float, digits: int = 4) -> str:
 def open_preset(page: Any, name: str, query: str = "") -> None:
     page.goto(f"/?preset={name}{query}")
     page.wait_for_function(
-        "name => window.deltaflow?.store.server?.scenario.name === name"
-        " && window.deltaflow.store.conn.status === 'open'",
+        """name => {
+          const s = window.deltaflow?.store;
+          if (!s?.server || s.server.scenario.name !== name || s.conn.status !== "open" || s.dirty.size) return false;
+          const units = s.layers.reduce((a, b) => a + b, 0);
+          return document.querySelectorAll("[data-net] [data-neuron]").length === units;
+        }""",
         arg=name,
     )
 

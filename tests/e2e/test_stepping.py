@@ -108,3 +108,27 @@ def test_hidden_delta_sums_every_term(page: Any) -> None:
     w = ev["update2"]["weights"]  # after; the sum must use the weights before the update
     assert fmt(0.40) in math and fmt(0.50) in math and fmt(w[0][0]) not in math
     assert fmt(ev["backward1"]["delta"][0][0]) in math
+
+
+def test_a_weight_is_set_by_clicking_it_and_typing(page: Any) -> None:
+    open_preset(page, "worked-example")
+    page.locator('[data-weight="2:1:1"] .hit').click(force=True)
+    page.keyboard.type("0.75")
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.deltaflow.store.weights[1][1][1] === 0.75")
+    assert page.locator('[data-weight="2:1:1"]').get_attribute("data-value") == "0.75"
+    page.keyboard.press("ArrowRight")  # the keys step again once the value is in
+    wait_phase(page, "Batch")
+
+
+def test_back_and_the_timeline_travel_in_time(page: Any) -> None:
+    open_preset(page, "xor")
+    for _ in range(3):
+        page.keyboard.press("Shift+ArrowRight")
+        page.wait_for_function("n => window.deltaflow.store.server.step === n", arg=_ + 1)
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("window.deltaflow.store.server.step === 2")
+    page.locator("[data-timeline]").fill("1")
+    page.wait_for_function("window.deltaflow.store.server.step === 1")
+    # the future stays in the history until a new step replaces it
+    page.wait_for_function("document.querySelector('[data-timeline-out]').textContent === '1 / 3'")
