@@ -149,6 +149,8 @@ export function createControls(store, socket, defaultPreset) {
     const s = store.selection;
     if (s && store.pinned && (s.kind === "weight" || s.kind === "bias") && /^[0-9.-]$/.test(e.key)) {
       e.preventDefault();
+      // shown now, not on the next frame: a hidden input cannot take focus, and keys come fast
+      $("[data-edit]").hidden = false;
       const input = $("#edit-value");
       input.value = e.key;
       input.focus();

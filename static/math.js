@@ -1,10 +1,10 @@
 // The few formulas the page re-derives to explain and cross-check the server's numbers.
 
 export const ACT = {
-  sigmoid: { f: (z) => 1 / (1 + Math.exp(-z)), df: (z, a) => a * (1 - a), tex: "a(1−a)" },
-  tanh: { f: Math.tanh, df: (z, a) => 1 - a * a, tex: "1−a²" },
-  relu: { f: (z) => Math.max(z, 0), df: (z) => (z > 0 ? 1 : 0), tex: "[z>0]" },
-  leaky_relu: { f: (z) => (z > 0 ? z : 0.01 * z), df: (z) => (z > 0 ? 1 : 0.01), tex: "1 or 0.01" },
+  sigmoid: { f: (z) => 1 / (1 + Math.exp(-z)), df: (z, a) => a * (1 - a), tex: "a ( 1 − a )" },
+  tanh: { f: Math.tanh, df: (z, a) => 1 - a * a, tex: "1 − a²" },
+  relu: { f: (z) => Math.max(z, 0), df: (z) => (z > 0 ? 1 : 0), tex: "[ z > 0 ]" },
+  leaky_relu: { f: (z) => (z > 0 ? z : 0.01 * z), df: (z) => (z > 0 ? 1 : 0.01), tex: "1 if z > 0 else 0.01" },
   linear: { f: (z) => z, df: () => 1, tex: "1" },
   softmax: { f: null, df: null, tex: "" },
 };

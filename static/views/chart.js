@@ -14,7 +14,7 @@ export function createChart(root, store) {
   const canvas = el("canvas", { class: "chart", role: "img", "aria-label": "Loss and accuracy over the steps" }, root);
   const readout = el("div", { class: "readout", "data-chart-readout": "" }, root);
   let W = 0;
-  const H = 150;
+  const H = 130;
   let hoverX = null;
 
   new ResizeObserver(([e]) => {

@@ -5,7 +5,7 @@
 import { ACT, agrees } from "../math.js";
 import { fmt } from "../util.js";
 
-const MAX_TERMS = 6;
+const MAX_TERMS = 8;
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const mi = (s) => `<mi>${esc(s)}</mi>`;
 const mo = (s) => `<mo>${esc(s)}</mo>`;
@@ -22,6 +22,10 @@ const sum = (under) => `<munder>${mo("∑")}${mi(under)}</munder>`;
 const p = (s) => `<p>${s}</p>`;
 const eq = mo("=");
 const times = mo("·");
+const sep = mo(",") + `<mspace width="1em"></mspace>`;
+const OPS = new Set(["←", "−", "+", "=", "·", ",", "(", ")", "[", "]", ">", "∇", "∂", "′"]);
+// space-separated tokens to MathML: numbers <mn>, operators <mo>, the rest <mi>
+const ml = (src) => row(...src.split(" ").map((t) => (/^[0-9.]+$/.test(t) ? mn(t) : OPS.has(t) ? mo(t) : mi(t))));
 
 export function createExplain(root, store, actions) {
   const body = root.querySelector("[data-explain-body]");
@@ -75,7 +79,8 @@ export function createExplain(root, store, actions) {
     const L = store.layers.length - 1;
     const rule =
       L === 1
-        ? `<p class="rule">No hidden layer: this is <strong>the delta rule</strong>, Δw = −η δ x with δ = ∂E/∂z of the output.</p>`
+        ? `<p class="rule">No hidden layer: this is <strong>the delta rule</strong>, ` +
+          `Δw = −η δ x with δ = ∂E/∂z of the output.</p>`
         : "";
     return (
       `<p class="intro">Backpropagation is <strong>reverse-mode automatic differentiation</strong>: ` +
@@ -141,6 +146,17 @@ export function createExplain(root, store, actions) {
     return ACT[act].df(z, a);
   }
 
+  // the local derivative with its numbers: the one term of the chain rule each neuron adds
+  function fprimeMath(act, z, a) {
+    const fp = fprime(act, z, a);
+    const lhs = row(ml("f ′ ( z ) ="), ml(ACT[act].tex));
+    const by = {
+      sigmoid: () => row(num(a, true), times, paren(row(mn(1), mo("−"), num(a, true)))),
+      tanh: () => row(mn(1), mo("−"), `<msup>${paren(num(a))}${mn(2)}</msup>`),
+    }[act];
+    return math(lhs, by ? row(eq, by()) : "", eq, num(fp)) + p(`The derivative of ${act} at this neuron's z.`);
+  }
+
   function outputDelta(c, j, ex, act) {
     const oe = c.outErr;
     const loss = store.server.scenario.loss;
@@ -163,12 +179,15 @@ export function createExplain(root, store, actions) {
         ),
       );
     } else if (loss === "binary_cross_entropy") {
-      out.push(math(mi("E"), eq, mo("−"), sum("k"), paren(row(mi("t"), mi("log"), mi("a"), mo("+"), paren(row(mn(1), mo("−"), mi("t"))), mi("log"), paren(row(mn(1), mo("−"), mi("a"))))), eq, num(E)));
+      out.push(math(ml("E = −"), sum("k"), paren(ml("t log a + ( 1 − t ) log ( 1 − a )")), eq, num(E)));
     } else {
-      out.push(math(mi("E"), eq, mo("−"), sum("k"), sym("t", mi("k")), mi("log"), sym("a", mi("k")), eq, num(E)));
+      out.push(math(ml("E = −"), sum("k"), sym("t", mi("k")), mi("log"), sym("a", mi("k")), eq, num(E)));
     }
     if (oe.losses.length > 1) {
-      out.push(p(`The cost C is the mean over the batch of ${oe.losses.length}:`), math(mi("C"), eq, frac(mn(1), mi("m")), sum("n"), sym("E", mi("n")), eq, num(oe.loss)));
+      out.push(
+        p(`The cost C is the mean over the batch of ${oe.losses.length}:`),
+        math(ml("C ="), frac(mn(1), mi("m")), sum("n"), sym("E", mi("n")), eq, num(oe.loss)),
+      );
     }
     const dName = sym("δ", mn(j + 1), store.layers.length - 1);
     if (loss === "squared_error") {
@@ -178,9 +197,10 @@ export function createExplain(root, store, actions) {
       check(`δ of output ${j + 1}`, dE * fp, d);
       out.push(
         p("Chain rule: E depends on z only through a."),
-        math(dName, eq, frac(row(mo("∂"), mi("E")), row(mo("∂"), mi("a"))), times, row(mi("f"), mo("′"), paren(mi("z")))),
-        math(eq, paren(row(num(a), mo("−"), num(t, true))), times, num(fp, true), eq, num(dE, true), times, num(fp, true), eq, num(d)),
-        p(`f′(z) = ${ACT[act].tex} for ${act}.`),
+        math(dName, eq, frac(ml("∂ E"), ml("∂ a")), times, ml("f ′ ( z )")),
+        math(eq, paren(row(num(a), mo("−"), num(t, true))), times, num(fp, true)),
+        math(eq, num(dE, true), times, num(fp, true), eq, num(d)),
+        fprimeMath(act, z, a),
       );
     } else {
       check(`δ of output ${j + 1}`, a - t, d);
@@ -203,7 +223,10 @@ export function createExplain(root, store, actions) {
     const d = c.backward[l].delta[ex][j];
     check(`δ of neuron ${j + 1}`, fp * s, d);
     return (
-      p("Backward, by the chain rule: z reaches E only through every z<sub>k</sub> of the next layer, so δ sums what comes back along each outgoing weight (taken before the update).") +
+      p(
+        "Backward, by the chain rule: z reaches E only through every z<sub>k</sub> of the next layer, " +
+          "so δ sums what comes back along each outgoing weight (taken before the update).",
+      ) +
       math(
         sym("δ", mn(j + 1), l),
         eq,
@@ -212,13 +235,27 @@ export function createExplain(root, store, actions) {
         sym("w", row(mi("k"), mo(","), mn(j + 1)), l + 1),
         sym("δ", mi("k"), l + 1),
       ) +
-      math(eq, num(fp, true), times, paren(terms(W.map((wk, k) => [num(wk[j], true), num(dk[k], true)]))), eq, num(fp, true), times, num(s, true), eq, num(d)) +
-      p(`f′(z) = ${ACT[act].tex} = ${fmt(fp, store.view.digits || 4)} for ${act}.`)
+      math(
+        eq,
+        num(fp, true),
+        times,
+        paren(terms(W.map((wk, k) => [num(wk[j], true), num(dk[k], true)]))),
+        eq,
+        num(fp, true),
+        times,
+        num(s, true),
+        eq,
+        num(d),
+      ) +
+      fprimeMath(act, z, a)
     );
   }
 
   function weight(c, l, j, i) {
-    const out = [`<h3>Weight w<sub>${j + 1},${i + 1}</sub><sup>(${l})</sup> <small>into neuron ${j + 1} of layer ${l} from unit ${i + 1} of layer ${l - 1}</small></h3>`];
+    const out = [
+      `<h3>Weight w<sub>${j + 1},${i + 1}</sub><sup>(${l})</sup> ` +
+        `<small>into neuron ${j + 1} of layer ${l} from unit ${i + 1} of layer ${l - 1}</small></h3>`,
+    ];
     const w = store.weights[l - 1][j][i];
     const back = c?.backward[l];
     const wName = sym("w", idx(j + 1, i + 1), l);
@@ -235,7 +272,7 @@ export function createExplain(root, store, actions) {
     const gPage = prods.reduce((s, [d, x]) => s + d * x, 0) / m + regTerm;
     check("∂C/∂w", gPage, g);
     const aName = l === 1 ? "x" : "a";
-    const regSym = reg.type === "l2" ? row(mo("+"), mi("λ"), mi("w")) : reg.type === "l1" ? row(mo("+"), mi("λ"), mi("sign"), paren(mi("w"))) : "";
+    const regSym = { l2: ml("+ λ w"), l1: ml("+ λ sign ( w )") }[reg.type] || "";
     const regNum = regSym ? row(mo("+"), num(regTerm, true)) : "";
     out.push(
       p(`Gradient: the mean over the batch (m = ${m}) of δ<sub>j</sub> times the input it multiplies.`),
@@ -251,60 +288,67 @@ export function createExplain(root, store, actions) {
       math(
         eq,
         m > 1 ? frac(mn(1), mn(m)) : "",
-        m > 1 ? paren(terms(prods.map(([d, x]) => [num(d, true), num(x, true)]))) : terms(prods.map(([d, x]) => [num(d, true), num(x, true)])),
+        (m > 1 ? paren : (x) => x)(terms(prods.map(([d, x]) => [num(d, true), num(x, true)]))),
         regNum,
         eq,
         num(g),
       ),
     );
     const upd = c.update[l];
-    if (upd) out.push(updateRule(w0, g, upd.dw[j][i], upd.weights[j][i], wName));
+    if (upd) out.push(updateRule(w0, g, upd.dw[j][i], upd.weights[j][i]));
     else out.push(p("The update follows once the backward pass is done."));
     out.push(matrixForm(c, l, m));
     return out.join("") + slice(l, j, i);
   }
 
-  function updateRule(w0, g, dw, w1, name) {
+  function updateRule(w0, g, dw, w1, x = "w") {
     const o = store.server.scenario.optimizer;
     const eta = o.learning_rate;
-    const gs = frac(row(mo("∂"), mi("C")), row(mo("∂"), mi("w")));
+    const gs = frac(ml("∂ C"), ml(`∂ ${x}`));
+    const applied = row(num(w0), mo("+"), num(dw, true), eq, num(w1));
     const out = [];
     if (o.type === "sgd") {
-      check("w after the update", w0 - eta * g, w1);
+      check(`${x} after the update`, w0 - eta * g, w1);
       out.push(
         p("Update, plain gradient descent: a step against the gradient, scaled by the learning rate η."),
-        math(mi("w"), mo("←"), mi("w"), mo("−"), mi("η"), gs, eq, num(w0), mo("−"), num(eta, true), times, num(g, true), eq, num(w1)),
+        math(ml(`${x} ← ${x} − η`), gs, eq, num(w0), mo("−"), num(eta, true), times, num(g, true), eq, num(w1)),
       );
     } else if (o.type === "momentum") {
       out.push(
         p(`Update with momentum (μ = ${o.momentum ?? 0.9}): the velocity v keeps a decaying sum of past steps.`),
-        math(mi("v"), mo("←"), mi("μ"), mi("v"), mo("−"), mi("η"), gs, mo(","), mspace(), mi("w"), mo("←"), mi("w"), mo("+"), mi("v")),
-        math(mi("v"), eq, num(dw), mo(","), mspace(), mi("w"), eq, num(w0), mo("+"), num(dw, true), eq, num(w1)),
+        math(ml("v ← μ v − η"), gs, sep, ml(`${x} ← ${x} + v`)),
+        math(ml("v ="), num(dw), sep, ml(`${x} =`), applied),
       );
     } else if (o.type === "adam") {
-      const g2 = (s) => `<msup>${s}${mn(2)}</msup>`;
-      const hat = (s) => `<mover>${mi(s)}${mo("^")}</mover>`;
+      const hat = (x) => `<mover>${mi(x)}${mo("^")}</mover>`;
+      const beta = (k) => sym("β", mn(k));
       out.push(
-        p("Update with Adam: running means of the gradient and of its square, corrected for their start at 0, set a step per weight."),
-        math(mi("m"), mo("←"), sym("β", mn(1)), mi("m"), mo("+"), paren(row(mn(1), mo("−"), sym("β", mn(1)))), mi("g"), mo(","), mspace(), mi("v"), mo("←"), sym("β", mn(2)), mi("v"), mo("+"), paren(row(mn(1), mo("−"), sym("β", mn(2)))), g2(mi("g"))),
-        math(mi("w"), mo("←"), mi("w"), mo("−"), mi("η"), frac(hat("m"), row(`<msqrt>${hat("v")}</msqrt>`, mo("+"), mi("ε")))),
-        math(mi("g"), eq, num(g), mo(","), mspace(), mi("Δ"), mi("w"), eq, num(dw), mo(","), mspace(), mi("w"), eq, num(w0), mo("+"), num(dw, true), eq, num(w1)),
+        p(
+          "Update with Adam: running means of the gradient and of its square, " +
+            "corrected for their start at 0, set a step per weight.",
+        ),
+        math(ml("m ←"), beta(1), ml("m + ( 1 −"), beta(1), ml(") g")),
+        math(ml("v ←"), beta(2), ml("v + ( 1 −"), beta(2), mo(")"), `<msup>${mi("g")}${mn(2)}</msup>`),
+        math(ml(`${x} ← ${x} − η`), frac(hat("m"), row(`<msqrt>${hat("v")}</msqrt>`, ml("+ ε")))),
+        math(ml("g ="), num(g), sep, ml(`Δ${x} =`), num(dw), sep, ml(`${x} =`), applied),
       );
     } else {
       out.push(
-        p(`Update with L-BFGS (memory ${o.memory ?? 10}): a quasi-Newton direction from the last gradient differences (the two-loop recursion), then a backtracking line search from t = η.`),
-        math(mi("d"), eq, mo("−"), `<msup>${mi("H")}${row(mo("−"), mn(1))}</msup>`, mo("∇"), mi("C"), mo(","), mspace(), mi("w"), mo("←"), mi("w"), mo("+"), mi("t"), mi("d")),
-        math(mi("Δ"), mi("w"), eq, num(dw), mo(","), mspace(), mi("w"), eq, num(w0), mo("+"), num(dw, true), eq, num(w1)),
+        p(
+          `Update with L-BFGS (memory ${o.memory ?? 10}): a quasi-Newton direction from the last gradient ` +
+            "differences (the two-loop recursion), then a backtracking line search from t = η.",
+        ),
+        math(ml("d = −"), `<msup>${mi("H")}${ml("− 1")}</msup>`, ml("∇ C"), sep, ml(`${x} ← ${x} + t d`)),
+        math(ml(`Δ${x} =`), num(dw), sep, ml(`${x} =`), applied),
       );
     }
-    check("w + Δw", w0 + dw, w1);
+    check(`${x} + Δ${x}`, w0 + dw, w1);
     return out.join("");
   }
 
-  const mspace = () => `<mspace width="1em"></mspace>`;
-
-  function matrix(rows) {
-    return row(mo("["), `<mtable>${rows.map((r) => `<mtr>${r.map((v) => `<mtd>${num(v)}</mtd>`).join("")}</mtr>`).join("")}</mtable>`, mo("]"));
+    function matrix(rows) {
+    const tr = (r) => `<mtr>${r.map((v) => `<mtd>${num(v)}</mtd>`).join("")}</mtr>`;
+    return row(mo("["), `<mtable>${rows.map(tr).join("")}</mtable>`, mo("]"));
   }
 
   function matrixForm(c, l, m) {
@@ -355,13 +399,19 @@ export function createExplain(root, store, actions) {
     const D = store.view.digits || 4;
     return (
       `<h4>The cost along this weight</h4>` +
-      `<svg class="slice" width="${Wd}" height="${Hd}" role="img" aria-label="Cost as a function of the weight, with the tangent">` +
+      `<svg class="slice" width="${Wd}" height="${Hd}" role="img" ` +
+      `aria-label="Cost as a function of the weight, with the tangent">` +
       `<path d="${path}" class="curve"/>` +
-      `<line class="tangent" x1="${X(s.w - dx)}" y1="${Y(s.cost - s.grad * dx)}" x2="${X(s.w + dx)}" y2="${Y(s.cost + s.grad * dx)}"/>` +
+      `<line class="tangent" x1="${X(s.w - dx)}" y1="${Y(s.cost - s.grad * dx)}" ` +
+      `x2="${X(s.w + dx)}" y2="${Y(s.cost + s.grad * dx)}"/>` +
       `<circle cx="${X(s.w)}" cy="${Y(s.cost)}" r="4" class="here"/>` +
-      `<text x="6" y="${Hd - 2}">${esc(fmt(s.ws[0], 3))}</text><text x="${Wd - 6}" y="${Hd - 2}" text-anchor="end">${esc(fmt(s.ws[s.ws.length - 1], 3))}</text>` +
+      `<text x="6" y="${Hd - 2}">${esc(fmt(s.ws[0], 3))}</text>` +
+      `<text x="${Wd - 6}" y="${Hd - 2}" text-anchor="end">${esc(fmt(s.ws[s.ws.length - 1], 3))}</text>` +
       `</svg>` +
-      p(`C(w) ${when}, holding every other weight fixed. The tangent's slope is ∂C/∂w = ${esc(fmt(s.grad, D))}: how fast the cost changes when w changes. At w = ${esc(fmt(s.w, D))}, C = ${esc(fmt(s.cost, D))}.`)
+      p(
+        `C(w) ${when}, holding every other weight fixed. The tangent's slope is ∂C/∂w = ${esc(fmt(s.grad, D))}: ` +
+          `how fast the cost changes when w changes. At w = ${esc(fmt(s.w, D))}, C = ${esc(fmt(s.cost, D))}.`,
+      )
     );
   }
 
@@ -376,10 +426,11 @@ export function createExplain(root, store, actions) {
     check("∂C/∂b", gPage, back.grad_b[j]);
     out.push(
       p("A bias is a weight on a constant input 1, so its gradient is the batch mean of δ."),
-      math(frac(row(mo("∂"), mi("C")), row(mo("∂"), bName)), eq, frac(mn(1), mi("m")), sum("n"), sym("δ", mn(j + 1), l), eq, num(back.grad_b[j])),
+      math(frac(ml("∂ C"), row(mo("∂"), bName)), eq, frac(mn(1), mi("m")), sum("n"), sym("δ", mn(j + 1), l)),
+      math(eq, num(back.grad_b[j])),
     );
     const upd = c.update[l];
-    if (upd) out.push(updateRule(c.b0[l - 1][j], back.grad_b[j], upd.db[j], upd.biases[j], bName));
+    if (upd) out.push(updateRule(c.b0[l - 1][j], back.grad_b[j], upd.db[j], upd.biases[j], "b"));
     return out.join("");
   }
 
@@ -396,7 +447,10 @@ export function createExplain(root, store, actions) {
       .join("");
     return (
       `<section class="gradcheck" data-gradcheck><h3>Gradient check (step ${gc.step})</h3>` +
-      p(`Every analytic gradient against central differences with ε = ${esc(fmt(gc.epsilon, 2))}: maximum relative error <strong>${esc(fmt(e, 2))}</strong>, so they ${verdict}.`) +
+      p(
+        `Every analytic gradient against central differences with ε = ${esc(fmt(gc.epsilon, 2))}: ` +
+          `maximum relative error <strong>${esc(fmt(e, 2))}</strong>, so they ${verdict}.`,
+      ) +
       `<table><thead><tr><th>layer</th><th>max relative error</th></tr></thead><tbody>${rows}</tbody></table></section>`
     );
   }
@@ -423,7 +477,11 @@ export function createExplain(root, store, actions) {
       if (s.kind === "weight" && sliceStale(s)) actions.requestSlice(s);
       html += s.kind === "neuron" ? neuron(c, s.l, s.j) : s.kind === "weight" ? weight(c, s.l, s.j, s.i) : bias(c, s.l, s.j);
     } else {
-      html += p(training ? "Training flat out: pause, then step to see the equations with numbers." : "Step with → to see each phase; click any neuron, weight or bias to see its equations.");
+      html += p(
+        training
+          ? "Training flat out: pause, then step to see the equations with numbers."
+          : "Step with → to see each phase; click any neuron, weight or bias to see its equations.",
+      );
     }
     if (warns.length) html = `<div class="warn" role="alert">${warns.map((w) => p(esc(w))).join("")}</div>` + html;
     html += gradcheck() + intro();
@@ -436,7 +494,8 @@ export function createExplain(root, store, actions) {
     if (editable) {
       const lab = editForm.querySelector("label");
       const v = s.kind === "weight" ? store.weights[s.l - 1][s.j][s.i] : store.biases[s.l - 1][s.j];
-      lab.textContent = s.kind === "weight" ? `Set w${s.l}[${s.j + 1}←${s.i + 1}] (now ${fmt(v, 6)})` : `Set b${s.l}[${s.j + 1}] (now ${fmt(v, 6)})`;
+      const name = s.kind === "weight" ? `w${s.l}[${s.j + 1}←${s.i + 1}]` : `b${s.l}[${s.j + 1}]`;
+      lab.textContent = `Set ${name} (now ${fmt(v, 6)})`;
     }
     return false;
   }

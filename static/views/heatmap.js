@@ -46,7 +46,7 @@ export function createHeatmap(root, store, actions) {
   let S = 0;
 
   new ResizeObserver(([e]) => {
-    S = Math.floor(Math.min(e.contentRect.width, 420));
+    S = Math.floor(Math.min(e.contentRect.width, document.documentElement.classList.contains("presenter") ? 420 : 280));
     store.touch("data");
   }).observe(root);
 

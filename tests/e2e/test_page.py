@@ -76,8 +76,17 @@ def test_a_tour_of_the_page_logs_no_errors(page: Any, artifacts: Path) -> None:
         page.wait_for_function("n => window.deltaflow.store.server.scenario.name === n", arg=name)
         page.keyboard.press("Shift+ArrowRight")
         wait_phase(page, "Update")
-        page.locator('[data-weight="1:0:0"] .hit').click(force=True)
-        page.locator('[data-bias="1:0"]').click(force=True)
+        out = page.evaluate("window.deltaflow.store.layers.length - 1")
+        for item in (
+            '[data-weight="1:0:0"] .hit',
+            '[data-bias="1:0"]',
+            f'[data-neuron="{out}:0"]',
+            '[data-neuron="1:0"]',
+        ):
+            page.locator(item).click(force=True)
+            page.wait_for_function("window.deltaflow.store.dirty.size === 0")
+            warn = page.locator("[data-explain-body] .warn")
+            assert not warn.count(), f"{name} {item}: {warn.text_content()}"
         page.screenshot(path=artifacts / f"preset-{name}.png")
     page.locator('[data-preset="circle"]').click()
     page.wait_for_function("window.deltaflow.store.server.scenario.name === 'circle'")
