@@ -226,7 +226,7 @@ def engine_vs_floor(doc: dict[str, Any], seconds: float) -> dict[str, float]:
     per = median_timed({"engine": engine_epoch, "floor": floor}, seconds)
     return {
         "steps_per_epoch": steps,
-        "batch": t.batch_size,
+        "batch": min(t.batch_size, len(t.x)),  # a batch larger than the set is the whole set
         "params": sum(p.size for p in t.net.params),
         "engine_step_us": per["engine"] / steps * 1e6,
         "floor_step_us": per["floor"] / steps * 1e6,
@@ -407,9 +407,20 @@ async def step_rows(ws: Any, n: int, warmup: int, until: float) -> dict[str, Any
     return out
 
 
-async def under_load(url: str, trainers: int, steps: int, seconds: float, budget: Budget) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def under_load(server: Server, trainers: int, steps: int, seconds: float, budget: Budget) -> dict[str, Any]:
     """`trainers` sessions training circle at 30 frames/s, read in full; meanwhile one more
-    session steps worked-example `steps` times (if any). Aggregate epochs/s over the window."""
+    session steps worked-example `steps` times (if any). Aggregate epochs/s over the window,
+    and the share of a core that the server and this client used in it."""
+    url, pid = server.ws_url, server.proc.pid if server.proc else 0
     ws_list = await asyncio.gather(*(connect(url, {"preset": "circle"}) for _ in range(trainers)))
     stepper = await connect(url, {"preset": "worked-example"}) if steps else None
     followers = [Follower(ws) for ws in ws_list]
@@ -418,12 +429,16 @@ async def under_load(url: str, trainers: int, steps: int, seconds: float, budget
         for f in followers:
             await f.ws.send(TRAIN)
         await asyncio.sleep(budget.warmup_seconds)
-        t0 = time.perf_counter()
+        t0, server_cpu, client_cpu = time.perf_counter(), cpu_seconds(pid), time.process_time()
         if stepper is not None:
             out.update(await step_rows(stepper, steps, budget.warmup_steps, t0 + seconds))
         else:
             await asyncio.sleep(seconds)
         t1 = time.perf_counter()
+        out["server_cpu"] = (cpu_seconds(pid) - server_cpu) / (t1 - t0)
+        out["client_cpu"] = (time.process_time() - client_cpu) / (t1 - t0)
+        if not 0 < out["server_cpu"] <= 1.5:
+            out["server_cpu"] = None  # no /proc: leave the per-cpu rates out
         errors = [f.error for f in followers if f.error]
         if errors:
             raise ServerError(errors[0])
@@ -431,6 +446,9 @@ async def under_load(url: str, trainers: int, steps: int, seconds: float, budget
         fps = [sum(t0 <= s[0] <= t1 for s in f.frames) / (t1 - t0) for f in followers]
         if followers:
             out["epochs_per_s"] = sum(r or 0.0 for r in rates)
+            # per second of server CPU: the rate without the share of the core that other work took
+            cpu = out["server_cpu"]
+            out["epochs_per_cpu_s"] = out["epochs_per_s"] / cpu if cpu else None
             out["epochs_per_s_per_session"] = out["epochs_per_s"] / trainers
             out["frames_per_s"] = percentile(fps, 50)
             out["frame_bytes"] = max(f.frame_bytes for f in followers)
@@ -545,26 +563,34 @@ def machine() -> dict[str, Any]:
     }
 
 
+def take(dst: dict[str, Any], src: dict[str, Any], **names: str) -> None:
+    """dst[new] = src[old] for each new=old."""
+    for new, old in names.items():
+        dst[new] = src[old]
+
+
 async def server_rows(server: Server, budget: Budget, quick: bool, browser: bool, r: dict[str, Any]) -> None:
     """Fills `r` as it goes, so that a failing part keeps what the parts before it measured."""
-    idle = await under_load(server.ws_url, 0, budget.steps, 0.0, budget)
-    r["step_latency_p50_ms"], r["step_latency_p99_ms"] = idle["step_p50_ms"], idle["step_p99_ms"]
-    r["ws_rtt_p50_ms"], r["ws_app_rtt_p50_ms"] = idle["rtt_p50_ms"], idle["app_rtt_p50_ms"]
-    r["step_text_messages"] = idle["step_text_messages"]
+    idle = await under_load(server, 0, budget.steps, 0.0, budget)
+    take(r, idle, step_latency_p50_ms="step_p50_ms", step_latency_p99_ms="step_p99_ms", ws_rtt_p50_ms="rtt_p50_ms")
+    take(r, idle, ws_app_rtt_p50_ms="app_rtt_p50_ms", step_text_messages="step_text_messages")
+    take(r, idle, idle_server_cpu="server_cpu", idle_client_cpu="client_cpu")
     # the floor right before and after the train window, so that other load on the machine hits both
     _, floor = floor_of(circle_doc())
     epochs = timed({"floor": floor}, budget.engine_seconds / 2)["floor"]
-    train = await under_load(server.ws_url, 1, 0, budget.train_seconds, budget)
+    train = await under_load(server, 1, 0, budget.train_seconds, budget)
     epochs += timed({"floor": floor}, budget.engine_seconds / 2)["floor"]
     r["numpy_floor_epochs_per_s"] = 1.0 / percentile(epochs, 50)
-    r["train_epochs_per_s"], r["train_frames_per_s"] = train["epochs_per_s"], train["frames_per_s"]
-    r["frame_bytes"] = train["frame_bytes"]
+    take(r, train, train_epochs_per_s="epochs_per_s", train_frames_per_s="frames_per_s", frame_bytes="frame_bytes")
+    take(r, train, train_epochs_per_cpu_s="epochs_per_cpu_s")
+    take(r, train, train_server_cpu="server_cpu", train_client_cpu="client_cpu")
     counts = [BUSY_SESSIONS] if quick else SESSION_COUNTS
-    sweep = [await under_load(server.ws_url, n, budget.steps, budget.train_seconds, budget) for n in counts]
+    sweep = [await under_load(server, n, budget.steps, budget.train_seconds, budget) for n in counts]
     busy = next(s for s in sweep if s["sessions"] == BUSY_SESSIONS)
-    r["busy_step_latency_p50_ms"], r["busy_step_latency_p99_ms"] = busy["step_p50_ms"], busy["step_p99_ms"]
-    r["busy_ws_rtt_p99_ms"], r["busy_app_rtt_p99_ms"] = busy["rtt_p99_ms"], busy["app_rtt_p99_ms"]
-    r["busy_epochs_per_s"], r["busy_frames_per_s"] = busy["epochs_per_s"], busy["frames_per_s"]
+    take(r, busy, busy_step_latency_p50_ms="step_p50_ms", busy_step_latency_p99_ms="step_p99_ms")
+    take(r, busy, busy_ws_rtt_p99_ms="rtt_p99_ms", busy_app_rtt_p99_ms="app_rtt_p99_ms")
+    take(r, busy, busy_epochs_per_s="epochs_per_s", busy_frames_per_s="frames_per_s")
+    take(r, busy, busy_server_cpu="server_cpu", busy_client_cpu="client_cpu")
     if not quick:
         r["sweep_sessions"] = sweep
     if browser:
@@ -574,11 +600,9 @@ async def server_rows(server: Server, budget: Budget, quick: bool, browser: bool
 def engine_rows(budget: Budget, quick: bool) -> dict[str, Any]:
     r: dict[str, Any] = {}
     circle = engine_vs_floor(circle_doc(), budget.engine_seconds)
-    r["engine_step_us"], r["numpy_floor_step_us"] = circle["engine_step_us"], circle["floor_step_us"]
-    r["engine_floor_step_ratio"] = circle["ratio"]
-    r["engine_only_epochs_per_s"] = circle["engine_epochs_per_s"]
-    grid = grid_costs(circle_doc(), budget.engine_seconds / 2)
-    r.update(grid)
+    take(r, circle, engine_step_us="engine_step_us", numpy_floor_step_us="floor_step_us")
+    take(r, circle, engine_floor_step_ratio="ratio", engine_only_epochs_per_s="engine_epochs_per_s")
+    r.update(grid_costs(circle_doc(), budget.engine_seconds / 2))
     if not quick:
         sizes = []
         for layers in SIZES:
@@ -633,6 +657,7 @@ BATCH_COLUMNS: list[Column] = [
 SESSION_COLUMNS: list[Column] = [
     ("sessions", "sessions"),
     ("epochs/s all", "epochs_per_s"),
+    ("epochs/cpu-s", "epochs_per_cpu_s"),
     ("epochs/s each", "epochs_per_s_per_session"),
     ("frames/s each", "frames_per_s"),
     ("starved", "starved_sessions"),
@@ -640,6 +665,8 @@ SESSION_COLUMNS: list[Column] = [
     ("step p99 ms", "step_p99_ms"),
     ("app p99 ms", "app_rtt_p99_ms"),
     ("ping p99 ms", "rtt_p99_ms"),
+    ("server cpu", "server_cpu"),
+    ("client cpu", "client_cpu"),
 ]
 SWEEPS = [
     ("sweep_size", "Network size (engine, circle data, batch 10)", SIZE_COLUMNS),
@@ -656,7 +683,9 @@ def report(r: dict[str, Any]) -> str:
         f"load {m['loadavg_1m_start']:.2f} -> {m['loadavg_1m_end']:.2f}"
     ]
     keys = [k for k in r if not k.startswith(("sweep_", "targets", "machine", "errors")) and not isinstance(r[k], dict)]
-    parts.append(table("\nMeasurements", ["key", "value"], [[k, r[k]] for k in keys]))
+    notes = [k for k in keys if isinstance(r[k], str)]
+    rows = [[k, r[k]] for k in keys if k not in notes]
+    parts.append(table("\nMeasurements", ["key", "value"], rows) + "".join(f"\n{k}: {r[k]}" for k in notes))
     rows = []
     for key, op, limit, floor in TARGETS:
         bound, met = verdict(r, key, op, limit, floor)
