@@ -116,7 +116,7 @@ def test_a_weight_is_set_by_clicking_it_and_typing(page: Any) -> None:
     page.keyboard.type("0.75")
     page.keyboard.press("Enter")
     page.wait_for_function("window.deltaflow.store.weights[1][1][1] === 0.75")
-    assert page.locator('[data-weight="2:1:1"]').get_attribute("data-value") == "0.75"
+    page.wait_for_selector('[data-weight="2:1:1"][data-value="0.75"]', state="attached")
     page.keyboard.press("ArrowRight")  # the keys step again once the value is in
     wait_phase(page, "Batch")
 
