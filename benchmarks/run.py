@@ -59,6 +59,7 @@ EPOCH_FIELD = re.compile(r'"epoch":(\d+)')
 RECV_TIMEOUT = 10.0  # seconds; a server that stops answering fails the run instead of hanging it
 WATCHDOG = {True: 120.0, False: 900.0}  # the whole server part, quick and full
 ERROR_PREFIX = '{"type":"error"'
+EPOCH_PREFIX = '{"type":"epoch"'
 SIZES = [[2, 4, 2, 1], [2, 8, 8, 1], [2, 16, 16, 16, 1], [2, 64, 64, 1]]
 BATCHES = [1, 10, 50, None]  # None: the whole training set
 SESSION_COUNTS = [1, 5, 20, 50]
@@ -325,17 +326,20 @@ async def recv(ws: Any) -> str | bytes:
     return m
 
 
-async def until_maps(ws: Any) -> int:
-    """Read up to and including the next binary maps message; the number of text messages before it."""
-    texts = 0
+async def until_maps(ws: Any, last_event: str | None = None) -> tuple[int, float]:
+    """Read up to and including the next binary maps message: the number of text messages
+    before it, and when the text message starting with `last_event` arrived (else 0)."""
+    texts, t_event = 0, 0.0
     while True:
         m = await recv(ws)
         if isinstance(m, bytes):
             if m[:4] != b"DFM1":
                 raise ServerError("a binary message that is not a maps message")
-            return texts
+            return texts, t_event
         if m.startswith(ERROR_PREFIX):
             raise ServerError(m[:400])
+        if last_event and m.startswith(last_event):
+            t_event = time.perf_counter()
         texts += 1
 
 
@@ -380,15 +384,17 @@ class Follower:
 
 
 async def step_rows(ws: Any, n: int, warmup: int, until: float) -> dict[str, Any]:
-    """Round trips on worked-example, in turn: `step` (until its maps arrive), a websocket ping
-    (answered by the protocol layer) and a command the app rejects (one `error` event back)."""
-    probes: dict[str, list[float]] = {"step": [], "rtt": [], "app_rtt": []}
+    """Round trips on worked-example, in turn: `step` (until its last event, the `epoch` that
+    ends it; and until the maps that follow), a websocket ping (answered by the protocol
+    layer) and a command the app rejects (one `error` event back)."""
+    probes: dict[str, list[float]] = {"step": [], "rtt": [], "app_rtt": [], "step_maps": []}
     texts = set()
     i = 0
     while i < warmup + n or time.perf_counter() < until:
         t0 = time.perf_counter()
         await ws.send(STEP)
-        texts.add(await until_maps(ws))
+        count, t_events = await until_maps(ws, EPOCH_PREFIX)
+        texts.add(count)
         t1 = time.perf_counter()
         await asyncio.wait_for(await ws.ping(), RECV_TIMEOUT)
         t2 = time.perf_counter()
@@ -398,7 +404,7 @@ async def step_rows(ws: Any, n: int, warmup: int, until: float) -> dict[str, Any
         if not (isinstance(m, str) and m.startswith(ERROR_PREFIX)):
             raise ServerError(f"expected an error for an unknown command, got {m[:100]!r}")
         if i >= warmup:
-            for key, dt in zip(probes, (t1 - t0, t2 - t1, t3 - t2)):
+            for key, dt in zip(probes, (t_events - t0, t2 - t1, t3 - t2, t1 - t0)):
                 probes[key].append(dt * 1e3)
         i += 1
     out: dict[str, Any] = {"steps": len(probes["step"]), "step_text_messages": sorted(texts)}
@@ -574,6 +580,7 @@ async def server_rows(server: Server, budget: Budget, quick: bool, browser: bool
     idle = await under_load(server, 0, budget.steps, 0.0, budget)
     take(r, idle, step_latency_p50_ms="step_p50_ms", step_latency_p99_ms="step_p99_ms", ws_rtt_p50_ms="rtt_p50_ms")
     take(r, idle, ws_app_rtt_p50_ms="app_rtt_p50_ms", step_text_messages="step_text_messages")
+    take(r, idle, step_maps_latency_p50_ms="step_maps_p50_ms", step_maps_latency_p99_ms="step_maps_p99_ms")
     take(r, idle, idle_server_cpu="server_cpu", idle_client_cpu="client_cpu")
     # the floor right before and after the train window, so that other load on the machine hits both
     _, floor = floor_of(circle_doc())

@@ -16,13 +16,10 @@ class Activation(NamedTuple):
 
 
 def _sigmoid(z: Array) -> Array:
-    # split by sign so exp never overflows
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out
+    # exp(-|z|) never overflows: 1/(1+e) for z >= 0, and e/(1+e) = e^z/(1+e^z) for z < 0
+    e = np.exp(-np.abs(z))
+    d = 1.0 + e
+    return np.where(z >= 0, 1.0 / d, e / d)
 
 
 def _softmax(z: Array) -> Array:

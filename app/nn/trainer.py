@@ -90,21 +90,32 @@ class Trainer:
         With trace, returns the events of every phase (and `epoch` when the step ends one);
         without, returns [] and builds nothing it does not need.
         """
-        idx = self.next_indices()
         epoch = self.epochs_done + 1
-        x, y = self.x[idx], self.y[idx]
+        o = self.offset
+        idx = self.next_indices() if self.shuffle else None
+        if idx is None:  # in order: views, not copies (the data never changes in place)
+            x, y = self.x[o : o + self.batch_size], self.y[o : o + self.batch_size]
+        else:
+            x, y = self.x[idx], self.y[idx]
         zs, as_, deltas, grad_w, grad_b = self.gradients(x, y)
         grads = [g for pair in zip(grad_w, grad_b) for g in pair]
         cost = (lambda p: self.cost(x, y, p)) if self.optimizer.needs_cost else None
         changes = self.optimizer.step(self.net.params, grads, cost)
         self.last_grad_w = grad_w
-        ended = self._advance(len(idx))
+        ended = self._advance(len(x))
         if not trace:
             return []
         s, depth = self.step_count, self.net.depth
         losses = LOSSES[self.loss].e(zs[-1], as_[-1], y)
         events: list[Event] = [
-            {"type": "batch", "step": s, "epoch": epoch, "indices": idx.copy(), "x": x, "y": y},
+            {
+                "type": "batch",
+                "step": s,
+                "epoch": epoch,
+                "indices": np.arange(o, o + len(x)) if idx is None else idx,
+                "x": x,
+                "y": y,
+            },
         ]
         for l in range(1, depth + 1):
             events.append({"type": "forward", "step": s, "layer": l, "z": zs[l], "a": as_[l]})

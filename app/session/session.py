@@ -64,6 +64,7 @@ class Session:
         self._animation: asyncio.Task[None] | None = None
         self._next_frame = 0.0
         self.map_seq = 0
+        self._maps_due = False
         self._build(sc.parse(doc))
 
     # --- building ------------------------------------------------------------------------
@@ -121,6 +122,10 @@ class Session:
         self.subscribers.discard(box)
         box.close()
         self.last_seen = time.monotonic()
+        if not self.subscribers and self.playing:
+            # nobody is watching: don't spend a core on it until someone reconnects
+            self.stop()
+            self.paused_reason = "Paused while no one was connected."
 
     def welcome(self) -> list[Message]:
         """What a new (or resynchronized) subscriber needs: state, dataset, curve start, maps."""
@@ -144,7 +149,14 @@ class Session:
                     box.put(msg)
 
     def publish_maps(self) -> None:
-        if self.points is not None:
+        """Send the maps soon after, so a step's events leave before its maps are computed."""
+        if self.points is not None and not self._maps_due:
+            self._maps_due = True
+            asyncio.get_running_loop().call_soon(self._send_maps)
+
+    def _send_maps(self) -> None:
+        self._maps_due = False
+        with quiet():
             self._put([Message(self._maps(), True)])
 
     def _maps(self) -> bytes:

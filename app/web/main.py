@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import ctypes
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,8 +52,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory rather than trim it back to the kernel.
+
+    The 100x100 map arrays are a few hundred KB; trimmed after every frame, each next frame
+    page-faults them in again, which was most of its cost (0.51 -> 0.17 ms for circle).
+    """
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_trim_threshold, 256 * 2**20)
+    libc.mallopt(m_mmap_threshold, 64 * 2**20)
+
+
 def run(host: str | None = None, port: int | None = None) -> None:
     s = get_settings()
+    keep_freed_memory()
     uvicorn.run(
         create_app(s),
         host=host or s.host,
