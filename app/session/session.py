@@ -238,10 +238,7 @@ class Session:
                 ) from None
         else:
             doc = cmd.scenario  # type: ignore[assignment]
-        try:
-            s = sc.parse(doc)
-        except sc.ScenarioError as e:
-            raise ProtocolError("invalid_scenario", f"scenario: {e}", "load") from None
+        s = _parse(doc, "invalid_scenario", "load", "scenario")
         self.stop()
         self._build(s)
         self._put(self.welcome())
@@ -340,10 +337,7 @@ class Session:
         if cmd.batch_size is not None:
             update["batch_size"] = cmd.batch_size
         doc = {**self.scenario.model_dump(mode="json", exclude_none=True), **update}
-        try:
-            s = sc.parse(doc)
-        except sc.ScenarioError as e:
-            raise ProtocolError("invalid_command", f"set: {e}", "set") from None
+        s = _parse(doc, "invalid_command", "set", "set")
         self._abort()
         self._configure(s)
         self._edited()
@@ -669,6 +663,14 @@ class Session:
         msgs.insert(0, Message(encode(event)))
         for box in list(self.subscribers):
             box.put_frame(msgs)
+
+
+def _parse(doc: Any, code: str, kind: str, where: str) -> sc.Scenario:
+    """A scenario, or the ProtocolError that names what is wrong with it."""
+    try:
+        return sc.parse(doc)
+    except sc.ScenarioError as e:
+        raise ProtocolError(code, f"{where}: {e}", kind) from None
 
 
 class _AtCursor:
