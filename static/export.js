@@ -3,7 +3,7 @@
 
 import { download } from "./util.js";
 
-export function scenarioJSON(store) {
+function scenarioJSON(store) {
   return JSON.stringify(store.server.scenario, null, 2) + "\n";
 }
 
@@ -30,7 +30,7 @@ function networkStyles() {
 }
 
 // A standalone copy of the network SVG: styles inlined, maps embedded as images.
-export function networkSVG(root) {
+function networkSVG(root) {
   const svg = root.querySelector("svg.net-svg");
   const copy = svg.cloneNode(true);
   copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");

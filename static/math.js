@@ -32,8 +32,6 @@ export function predict(weights, biases, acts, x) {
 
 export const norm = (M) => Math.sqrt(M.reduce((s, row) => s + row.reduce((t, v) => t + v * v, 0), 0));
 
-export const maxAbs = (rows) => rows.reduce((m, r) => r.reduce((n, v) => Math.max(n, Math.abs(v)), m), 0);
-
 // Relative agreement, tolerant of the float noise of a different summation order.
 export function agrees(a, b, tol = 1e-9) {
   if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;

@@ -1,7 +1,7 @@
 // Every user setting in one table, with one generic routine to write it to the URL and read
 // it back. Scenario settings are diffed against the preset, so a link names only what changed.
 
-export const GENERATORS = {
+const GENERATORS = {
   circle: { inputs: 2, task: "binary" },
   xor: { inputs: 2, task: "binary" },
   gaussian: { inputs: 2, task: "binary" },
@@ -17,7 +17,7 @@ export const GENERATORS = {
 };
 
 export const ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax"];
-export const LOSSES = ["squared_error", "binary_cross_entropy", "cross_entropy"];
+const LOSSES = ["squared_error", "binary_cross_entropy", "cross_entropy"];
 const OPT_KEYS = {
   sgd: ["learning_rate"],
   momentum: ["learning_rate", "momentum"],
@@ -81,11 +81,11 @@ const DEC = {
 };
 const valid = (v) => (Array.isArray(v) ? v.every((x) => x !== "" && !Number.isNaN(x)) : !Number.isNaN(v));
 
-export function getPath(o, path) {
+function getPath(o, path) {
   return path.split(".").reduce((x, k) => (x == null ? undefined : x[k]), o);
 }
 
-export function setPath(o, path, v) {
+function setPath(o, path, v) {
   const keys = path.split(".");
   let x = o;
   for (const k of keys.slice(0, -1)) x = x[k] = x[k] && typeof x[k] === "object" ? x[k] : {};
@@ -97,7 +97,7 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 export const clone = (o) => JSON.parse(JSON.stringify(o));
 
 // The training-set size a scenario will have, as the server computes it.
-export function trainSize(doc) {
+function trainSize(doc) {
   const d = doc.data || {};
   if (!generated(doc)) return d.train?.x?.length ?? 1;
   const g = GENERATORS[d.generator];

@@ -4,7 +4,7 @@
 const MAGIC = 0x314d4644; // "DFM1" read as a little-endian uint32
 
 // The binary maps message (docs/protocol.md, "Binary maps") -> {seq, step, maps: [...]}.
-export function decodeMaps(buf) {
+function decodeMaps(buf) {
   const v = new DataView(buf);
   if (buf.byteLength < 16 || v.getUint32(0, true) !== MAGIC) return null;
   const seq = v.getUint32(4, true);

@@ -27,7 +27,7 @@ export function phaseName(p) {
 }
 
 // The phase that follows `p` in a step of L weight layers.
-export function nextPhase(p, L) {
+function nextPhase(p, L) {
   const l = p.layer;
   switch (p.event) {
     case "batch":

@@ -5,7 +5,7 @@ import { RANGE } from "../math.js";
 import { el, fitCanvas, lut } from "../util.js";
 
 // Okabe–Ito, readable with every common colour-vision deficiency
-export const CLASS_COLORS = [
+const CLASS_COLORS = [
   [230, 97, 1],
   [33, 102, 172],
   [0, 158, 115],
@@ -18,7 +18,7 @@ export const CLASS_COLORS = [
 const css = ([r, g, b], a = 1) => `rgba(${r},${g},${b},${a})`;
 
 // Labels of a dataset: the binary midpoint between its two target values, or argmax.
-export function labelling(y, task) {
+function labelling(y, task) {
   if (task === "regression") {
     let m = 1e-9;
     for (const r of y) m = Math.max(m, Math.abs(r[0]));

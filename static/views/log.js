@@ -10,7 +10,7 @@ function vec(v, D) {
   return `[${s.join(", ")}${v.length > 4 ? ", …" : ""}]`;
 }
 
-export function describe(ev, store) {
+function describe(ev, store) {
   const D = store.view.digits || 4;
   const ex = store.sel();
   switch (ev.type) {

@@ -132,3 +132,17 @@ def test_back_and_the_timeline_travel_in_time(page: Any) -> None:
     page.wait_for_function("window.deltaflow.store.server.step === 1")
     # the future stays in the history until a new step replaces it
     page.wait_for_function("document.querySelector('[data-timeline-out]').textContent === '1 / 3'")
+
+
+def test_the_page_warns_when_its_derivation_disagrees_with_the_server(page: Any) -> None:
+    open_preset(page, "worked-example")
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    wait_phase(page, "Backward · layer 2")
+    assert not page.locator("[data-explain-body] .warn").count()
+    # a gradient off by 1e-3, as a wrong server would send it
+    page.evaluate("""() => { const s = window.deltaflow.store;
+      s.cur.backward[2].grad_w[0][0] += 1e-3; s.touch("explain"); }""")
+    warn = page.locator("[data-explain-body] .warn")
+    warn.wait_for()
+    assert "∂C/∂w" in warn.text_content()
