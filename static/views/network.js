@@ -69,16 +69,22 @@ export function createNetwork(root, store, actions) {
           svgEl("line", { ...p, class: "hit" }, ge);
           plines.push(svgEl("line", { ...p, class: "pulse", pathLength: 100 }, pl));
           let label = null;
+          let label2 = null;
           if (edgeCount <= LABEL_EDGES) {
-            const t = 0.2 + (0.6 * j) / Math.max(1, n[l] - 1); // staggered so crossing edges keep apart
-            label = svgEl(
-              "text",
-              { class: "elabel", x: lerp(p.x1, p.x2, t), y: lerp(p.y1, p.y2, t) - 4, "text-anchor": "middle" },
+            // along the edge: the weight above the line, its ∂ or Δ below; by the parity of i + j,
+            // so edges that cross carry their labels at opposite ends
+            const t = (i + j) % 2 ? 0.72 : 0.28;
+            const deg = (Math.atan2(p.y2 - p.y1, p.x2 - p.x1) * 180) / Math.PI;
+            const at = svgEl(
+              "g",
+              { transform: `translate(${lerp(p.x1, p.x2, t)},${lerp(p.y1, p.y2, t)}) rotate(${deg.toFixed(1)})` },
               gLabels,
             );
+            label = svgEl("text", { class: "elabel", y: -5, "text-anchor": "middle" }, at);
+            label2 = svgEl("text", { class: "elabel d", y: 12, "text-anchor": "middle" }, at);
             label.dataset.weightLabel = `${l}:${j}:${i}`;
           }
-          row.push({ g: ge, line, grad, label });
+          row.push({ g: ge, line, grad, label, label2 });
         }
         layer.push(row);
       }
@@ -244,13 +250,12 @@ export function createNetwork(root, store, actions) {
             attr(e.grad, "stroke-width", (1 + 5 * Math.min(1, Math.abs(gv) / gRef)).toFixed(2));
           }
           if (e.label) {
+            const d = upd ? `Δ ${fmt(upd.dw[j][i], D)}` : back ? `∂ ${fmt(back.grad_w[j][i], D)}` : "";
             show(e.label, !!view.numbers);
+            show(e.label2, !!view.numbers && !!d);
             if (view.numbers) {
-              const wv = store.weights[l - 1][j][i];
-              let s = `${fmt(wv, D)}`;
-              if (upd) s += ` Δ${fmt(upd.dw[j][i], D)}`;
-              else if (back) s += ` ∂${fmt(back.grad_w[j][i], D)}`;
-              text(e.label, s);
+              text(e.label, fmt(store.weights[l - 1][j][i], D));
+              text(e.label2, d);
             }
           }
         }
