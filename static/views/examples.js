@@ -1,5 +1,5 @@
-// For inputs that are not a plane (gates, the encoder, a 1-D curve): a table of examples with
-// output against target, and for one input a plot of the fitted curve.
+// For inputs that are not a plane (the encoder, a 1-D curve) and for small sets (the gates): a
+// table of examples with output against target, and for one input a plot of the fitted curve.
 
 import { predict, RANGE } from "../math.js";
 import { divColor, el, fitCanvas, fmt } from "../util.js";
@@ -31,10 +31,11 @@ export function createExamples(root, store) {
 
   function draw(now) {
     const ds = store.dataset;
-    const on = !!ds && !ds.extent;
+    // non-plane inputs, and sets small enough to read whole (truth tables, the worked example)
+    const on = !!ds && (!ds.extent || ds.train.x.length <= ROWS);
     root.hidden = !on;
     if (!on || !store.weights.length) return false;
-    if (now - last < 100 && !store.dirty.has("data") && !store.dirty.has("all")) return false;
+    if (now - last < 100 && !store.dirty.has("data") && !store.dirty.has("all")) return true; // again next frame
     last = now;
     const { x, y } = ds.train;
     const acts = store.acts;

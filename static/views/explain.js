@@ -458,7 +458,7 @@ export function createExplain(root, store, actions) {
   function draw(now) {
     if (!store.server) return false;
     const training = store.shown?.event === "frame";
-    if (training && now - last < 250 && !store.dirty.has("select")) return false;
+    if (training && now - last < 250 && !store.dirty.has("select")) return true; // again next frame
     last = now;
     if (!store.pinned) {
       const a = autoSelection();
