@@ -167,3 +167,18 @@ def test_frame_interval_while_animating_and_training(page: Any) -> None:
     page.keyboard.press("Space")
     print(f"first render {first:.0f} ms; median frame interval: animate {animate:.1f} ms, train {train:.1f} ms")
     assert animate <= 18 and train <= 18, (animate, train)
+
+
+def test_clicks_on_the_plane_add_points_of_either_class(page: Any) -> None:
+    open_preset(page, "xor")
+    box = page.locator("[data-heatmap] canvas").bounding_box()
+    page.mouse.click(box["x"] + 20, box["y"] + 20)
+    page.wait_for_function("window.deltaflow.store.dataset.train.x.length === 5")
+    page.keyboard.down("Shift")
+    page.mouse.click(box["x"] + box["width"] - 20, box["y"] + 20)
+    page.keyboard.up("Shift")
+    page.wait_for_function("window.deltaflow.store.dataset.train.x.length === 6")
+    ys = page.evaluate("window.deltaflow.store.dataset.train.y.slice(-2)")
+    assert ys == [[1], [0]]  # class A takes the high label, class B the low one
+    x = page.evaluate("window.deltaflow.store.dataset.train.x[4]")
+    assert x[0] < 0 < x[1]  # top left of the plane
