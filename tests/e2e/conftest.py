@@ -2,16 +2,13 @@
 Chromium through Playwright's sync API (a hand-written fixture, not pytest-playwright)."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.live import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -28,41 +25,19 @@ ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server() -> Iterator[str]:
     """The app under uvicorn, as `deltaflow serve` runs it; its own process keeps its warnings apart."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"the server did not start: {proc.stderr.read() if proc.stderr else ''}")
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    if proc.stderr:
-        proc.stderr.close()
+        with serve() as url:
+            yield url
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
-@pytest.fixture(scope="session")
+# package scope: Playwright's sync API holds an event loop in this thread while it runs,
+# which must be gone before later tests call asyncio.run()
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         reason = f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests"
