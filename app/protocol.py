@@ -251,6 +251,14 @@ class FrameEvent(Event):
     biases: list[list[float]]
     grad_norms: list[float]
     maps: int | None
+    a: list[list[float]]
+    outputs: Matrix
+
+
+class OutputsEvent(Event):
+    type: Literal["outputs"]
+    step: int
+    y: Matrix
 
 
 class LayerCheck(BaseModel):

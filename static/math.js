@@ -12,24 +12,6 @@ export const ACT = {
 // Value range of bounded activations, for colouring; null where unbounded.
 export const RANGE = { sigmoid: [0, 1], tanh: [-1, 1], softmax: [0, 1] };
 
-function softmax(z) {
-  const m = Math.max(...z);
-  const e = z.map((v) => Math.exp(v - m));
-  const s = e.reduce((p, q) => p + q, 0);
-  return e.map((v) => v / s);
-}
-
-// The network's output for one input row (used where the server sends no outputs: tables).
-export function predict(weights, biases, acts, x) {
-  let a = x;
-  for (let l = 0; l < weights.length; l++) {
-    const W = weights[l];
-    const z = W.map((row, j) => row.reduce((s, w, i) => s + w * a[i], biases[l][j]));
-    a = acts[l] === "softmax" ? softmax(z) : z.map((v) => ACT[acts[l]].f(v));
-  }
-  return a;
-}
-
 export const norm = (M) => Math.sqrt(M.reduce((s, row) => s + row.reduce((t, v) => t + v * v, 0), 0));
 
 // Relative agreement, tolerant of the float noise of a different summation order.

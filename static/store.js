@@ -65,6 +65,8 @@ export function createStore() {
     pinned: false, // false: the inspector follows the phase
     slice: null,
     gradcheck: null,
+    outputs: null, // the server's outputs on the first training examples: {step, y}
+    frameActs: null, // train mode: every layer's activations of the highlighted example
     notice: null,
     view: {},
     dirty: new Set(["all"]),
@@ -118,6 +120,7 @@ export function createStore() {
         s.shown = null;
       }
       s.server = ev;
+      s.frameActs = null; // they were for a frame's weights, not these
       s.layers = ev.scenario.layers;
       s.acts = ev.scenario.activations;
       s.weights = ev.weights;
@@ -181,8 +184,14 @@ export function createStore() {
       if (s.server) s.server.epoch = Math.max(s.server.epoch, ev.epoch);
       s.touch("status");
     },
+    outputs(ev) {
+      s.outputs = ev;
+      s.touch("data");
+    },
     frame(ev) {
       s.cur = null;
+      s.frameActs = ev.a;
+      s.outputs = { step: ev.step, y: ev.outputs };
       s.shown = { event: "frame", layer: null, at: performance.now() };
       s.weights = ev.weights;
       s.biases = ev.biases;
@@ -194,7 +203,7 @@ export function createStore() {
         s.server.history.last = ev.step;
         s.server.phase = { event: "batch", layer: null };
       }
-      s.touch("params", "phase", "status");
+      s.touch("params", "phase", "status", "data");
     },
     gradcheck(ev) {
       s.gradcheck = ev;

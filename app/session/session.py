@@ -20,6 +20,7 @@ from app.session.outbox import Message, Outbox
 log = logging.getLogger("deltaflow.session")
 Event = dict[str, Any]
 CURVE_ROWS = 1000  # rows of the learning curve sent in `state`
+OUTPUT_ROWS = 256  # training examples whose outputs are sent (the examples table, a 1-D fit)
 MAX_GRADCHECK_PARAMS = 5000  # two cost evaluations per parameter
 
 
@@ -130,6 +131,7 @@ class Session:
     def welcome(self) -> list[Message]:
         """What a new (or resynchronized) subscriber needs: state, dataset, curve start, maps."""
         out = [Message(encode(self.state())), Message(encode(self.dataset())), Message(encode(self.initial_epoch))]
+        out.append(Message(encode(self.outputs())))
         if self.points is not None:
             out.append(Message(self._maps(), True))
         return out
@@ -149,15 +151,25 @@ class Session:
                     box.put(msg)
 
     def publish_maps(self) -> None:
-        """Send the maps soon after, so a step's events leave before its maps are computed."""
-        if self.points is not None and not self._maps_due:
+        """Send the outputs and maps soon after, so a step's events leave before they are computed."""
+        if not self._maps_due:
             self._maps_due = True
             asyncio.get_running_loop().call_soon(self._send_maps)
 
     def _send_maps(self) -> None:
         self._maps_due = False
         with quiet():
-            self._put([Message(self._maps(), True)])
+            msgs = [Message(encode(self.outputs()))]
+            if self.points is not None:
+                msgs.append(Message(self._maps(), True))
+            self._put(msgs)
+
+    def outputs(self) -> Event:
+        """The network's outputs on the first OUTPUT_ROWS training examples, at the cursor."""
+        t = self.trainer
+        with self._at_cursor():
+            y = t.net.predict(t.x[:OUTPUT_ROWS])
+        return {"type": "outputs", "step": self._cursor_step(), "y": y}
 
     def _maps(self) -> bytes:
         self.map_seq += 1
@@ -652,6 +664,8 @@ class Session:
             data = self._maps()
             seq = self.map_seq
             msgs.append(Message(data, True))
+        idx = t.next_indices()
+        x = t.x[idx[min(self.selected, len(idx) - 1)]][None, :]  # the highlighted example
         event = {
             "type": "frame",
             **row,
@@ -659,6 +673,8 @@ class Session:
             "biases": t.net.b,
             "grad_norms": [float(np.linalg.norm(g)) for g in t.last_grad_w],
             "maps": seq,
+            "a": [a[0] for a in t.net.forward(x)[1]],
+            "outputs": t.net.predict(t.x[:OUTPUT_ROWS]),
         }
         msgs.insert(0, Message(encode(event)))
         for box in list(self.subscribers):

@@ -1,14 +1,14 @@
 // For inputs that are not a plane (the encoder, a 1-D curve) and for small sets (the gates): a
 // table of examples with output against target, and for one input a plot of the fitted curve.
 
-import { predict, RANGE } from "../math.js";
+import { RANGE } from "../math.js";
 import { divColor, el, fitCanvas, fmt } from "../util.js";
 
 const ROWS = 16;
 
 export function createExamples(root, store) {
   const plot = el("canvas", { class: "fit", role: "img", "aria-label": "Targets and the network's curve" }, root);
-  const note = el("p", { class: "hint" }, root, "Outputs computed in the page from the weights on screen.");
+  const note = el("p", { class: "hint" }, root, "");
   const table = el("table", { class: "examples" }, root);
   let W = 0;
   let last = 0;
@@ -34,16 +34,16 @@ export function createExamples(root, store) {
     // non-plane inputs, and sets small enough to read whole (truth tables, the worked example)
     const on = !!ds && (!ds.extent || ds.train.x.length <= ROWS);
     root.hidden = !on;
-    if (!on || !store.weights.length) return false;
+    if (!on || !store.weights.length || !store.outputs) return false;
     if (now - last < 100 && !store.dirty.has("data") && !store.dirty.has("all")) return true; // again next frame
     last = now;
     const { x, y } = ds.train;
     const acts = store.acts;
     const outScale = RANGE[acts[acts.length - 1]] ? 1 : Math.max(1e-9, ...y.flat().map(Math.abs));
-    const outs = x.map((row) => predict(store.weights, store.biases, acts, row));
+    const outs = store.outputs.y; // the server's, for the first examples of the set
     const batch = new Set(store.cur?.batch?.indices || []);
     plot.hidden = x[0].length !== 1;
-    if (!plot.hidden && W) drawPlot(x, y, outs);
+    if (!plot.hidden && W) drawPlot(x.slice(0, outs.length), y.slice(0, outs.length), outs);
     const rows = Math.min(ROWS, x.length);
     if (table.rows.length !== rows + 1) {
       table.replaceChildren();
@@ -64,8 +64,7 @@ export function createExamples(root, store) {
       vec(tr.cells[3], outs[k], outScale);
     }
     note.textContent =
-      `Outputs computed in the page from the weights on screen` +
-      (x.length > rows ? `; the first ${rows} of ${x.length} examples.` : ".");
+      `Outputs at step ${store.outputs.step}` + (x.length > rows ? `; the first ${rows} of ${x.length} examples.` : ".");
     return false;
   }
 

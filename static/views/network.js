@@ -271,7 +271,8 @@ export function createNetwork(root, store, actions) {
     }
     for (let l = 0; l <= L; l++) {
       const fw = l === 0 ? null : c?.forward[l];
-      const xs = l === 0 ? c?.batch?.x[ex] : fw?.a[ex];
+      // between steps in train mode, the frame's activations of the highlighted example
+      const xs = !c && store.frameActs ? store.frameActs[l] : l === 0 ? c?.batch?.x[ex] : fw?.a[ex];
       const zs = fw?.z[ex];
       const scale = xs ? layerScale(l, xs) : 1;
       const current = sh && sh.layer === l && sh.event === "forward";

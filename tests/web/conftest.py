@@ -56,7 +56,7 @@ class Conn:
     def load(self, preset: str | None = None, scenario: dict[str, Any] | None = None) -> dict[str, Any]:
         self.send({"type": "load", "preset": preset} if preset else {"type": "load", "scenario": scenario})
         st = self.until("state")
-        self.until("epoch")
+        self.until("outputs")  # the last text message of the welcome
         return st
 
 
@@ -70,5 +70,5 @@ def client() -> Iterator[TestClient]:
 def conn(client: TestClient) -> Iterator[Conn]:
     with client.websocket_connect("/ws") as ws:
         c = Conn(ws)
-        c.until("epoch")
+        c.until("outputs")
         yield c
