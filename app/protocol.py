@@ -252,7 +252,7 @@ class FrameEvent(Event):
     grad_norms: list[float]
     maps: int | None
     a: list[list[float]]
-    outputs: Matrix
+    outputs: Matrix | None
 
 
 class OutputsEvent(Event):

@@ -191,7 +191,7 @@ export function createStore() {
     frame(ev) {
       s.cur = null;
       s.frameActs = ev.a;
-      s.outputs = { step: ev.step, y: ev.outputs };
+      if (ev.outputs) s.outputs = { step: ev.step, y: ev.outputs };
       s.shown = { event: "frame", layer: null, at: performance.now() };
       s.weights = ev.weights;
       s.biases = ev.biases;

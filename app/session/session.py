@@ -21,6 +21,7 @@ log = logging.getLogger("deltaflow.session")
 Event = dict[str, Any]
 CURVE_ROWS = 1000  # rows of the learning curve sent in `state`
 OUTPUT_ROWS = 256  # training examples whose outputs are sent (the examples table, a 1-D fit)
+SMALL_SET = 64  # a plane's maps show its outputs; only a set this small gets a table too
 MAX_GRADCHECK_PARAMS = 5000  # two cost evaluations per parameter
 
 
@@ -73,6 +74,7 @@ class Session:
         built = sc.build(s)  # may raise; nothing is replaced until it succeeds
         self.scenario, self.trainer, self.task, self.extent = s, built.trainer, built.task, built.extent
         self.points = maps.grid(self.extent) if self.extent else None
+        self.tabled = self.points is None or len(self.trainer.x) <= SMALL_SET  # outputs are sent
         self.pending: list[Event] | None = None  # the step in progress, revealed by `next`
         self.cursor = 0
         self.pre: Snapshot | None = None  # the state before the step in progress
@@ -131,7 +133,8 @@ class Session:
     def welcome(self) -> list[Message]:
         """What a new (or resynchronized) subscriber needs: state, dataset, curve start, maps."""
         out = [Message(encode(self.state())), Message(encode(self.dataset())), Message(encode(self.initial_epoch))]
-        out.append(Message(encode(self.outputs())))
+        if self.tabled:
+            out.append(Message(encode(self.outputs())))
         if self.points is not None:
             out.append(Message(self._maps(), True))
         return out
@@ -159,7 +162,7 @@ class Session:
     def _send_maps(self) -> None:
         self._maps_due = False
         with quiet():
-            msgs = [Message(encode(self.outputs()))]
+            msgs = [Message(encode(self.outputs()))] if self.tabled else []
             if self.points is not None:
                 msgs.append(Message(self._maps(), True))
             self._put(msgs)
@@ -674,7 +677,7 @@ class Session:
             "grad_norms": [float(np.linalg.norm(g)) for g in t.last_grad_w],
             "maps": seq,
             "a": [a[0] for a in t.net.forward(x)[1]],
-            "outputs": t.net.predict(t.x[:OUTPUT_ROWS]),
+            "outputs": t.net.predict(t.x[:OUTPUT_ROWS]) if self.tabled else None,
         }
         msgs.insert(0, Message(encode(event)))
         for box in list(self.subscribers):

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from app.session.session import SMALL_SET
 from app.web.main import create_app
 from app.web.settings import Settings
 
@@ -55,8 +56,15 @@ class Conn:
 
     def load(self, preset: str | None = None, scenario: dict[str, Any] | None = None) -> dict[str, Any]:
         self.send({"type": "load", "preset": preset} if preset else {"type": "load", "scenario": scenario})
+        return self.welcome()
+
+    def welcome(self) -> dict[str, Any]:
+        """Read a welcome (state, dataset, epoch, then outputs where they are sent); the state."""
         st = self.until("state")
-        self.until("outputs")  # the last text message of the welcome
+        ds = self.until("dataset")
+        self.until("epoch")
+        if ds["extent"] is None or len(ds["train"]["x"]) <= SMALL_SET:
+            self.until("outputs")
         return st
 
 
@@ -70,5 +78,5 @@ def client() -> Iterator[TestClient]:
 def conn(client: TestClient) -> Iterator[Conn]:
     with client.websocket_connect("/ws") as ws:
         c = Conn(ws)
-        c.until("outputs")
+        c.welcome()
         yield c
