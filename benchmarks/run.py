@@ -1,6 +1,6 @@
 """Measure Deltaflow against floors taken in the same run, and print a table and one JSON line.
 
-    python benchmarks/run.py [--quick] [--no-browser]
+    python benchmarks/run.py [--quick] [--no-browser] [--server-env KEY=VALUE ...]
 
 Starts `python -m app.cli serve` (the `deltaflow serve` entry point) on a free loopback port,
 drives it with one asyncio websocket client, times the engine and a hand-written numpy loop
@@ -28,15 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python benchmarks/run.py` puts benchmarks/ first, not the checkout
 
+# `app` first, as in the server: it sets OPENBLAS_NUM_THREADS=1, which counts only before numpy loads
+import app  # noqa: E402, F401, I001
+import numpy as np  # noqa: E402
+
 from app import scenario as sc  # noqa: E402
 from app.nn.trainer import Trainer  # noqa: E402
 from app.session import maps  # noqa: E402
+from app.web.main import keep_freed_memory  # noqa: E402
 
 HOST = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"
@@ -394,6 +397,8 @@ async def step_rows(ws: Any, n: int, warmup: int, until: float) -> dict[str, Any
         t0 = time.perf_counter()
         await ws.send(STEP)
         count, t_events = await until_maps(ws, EPOCH_PREFIX)
+        if not t_events:
+            raise ServerError("a worked-example step ended without its `epoch` event")
         texts.add(count)
         t1 = time.perf_counter()
         await asyncio.wait_for(await ws.ping(), RECV_TIMEOUT)
@@ -710,6 +715,7 @@ def report(r: dict[str, Any]) -> str:
 
 def run(quick: bool, browser: bool, server_env: dict[str, str] | None = None) -> dict[str, Any]:
     budget = QUICK if quick else FULL
+    keep_freed_memory()  # the server's process settings, so that the engine rows measure what it runs
     t = time.perf_counter()
     r: dict[str, Any] = {"quick": quick, "machine": machine()}
     r.update(engine_rows(budget, quick))
