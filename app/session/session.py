@@ -319,7 +319,7 @@ class Session:
                 self._finish()
             self.fps = cmd.fps or self.options.frame_rate
             self.playing = "train"
-            self._next_frame = 0.0
+            self._next_frame = time.perf_counter()
             self.scheduler.add(self)
         self.publish(self.state())
 
@@ -639,7 +639,10 @@ class Session:
             return
         now = time.perf_counter()
         if now >= self._next_frame:
-            self._next_frame = now + 1.0 / self.fps
+            # keep the cadence: one period after the last deadline, not after this (late) slice,
+            # unless far behind; with many sessions a round of slices can outlast a period
+            period = 1.0 / self.fps
+            self._next_frame = max(self._next_frame + period, now - period / 2)
             self.frame()
 
     def fail(self, reason: str) -> None:
