@@ -29,3 +29,12 @@ def test_ruff(args: tuple[str, ...]) -> None:
 def test_mypy() -> None:
     r = run("mypy")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = [b.strip() for b in readme.split("```sh")[1:3]]
+    commands = [b.split("```")[0].strip() for b in blocks]
+    assert commands == ["pip install -e . && deltaflow serve", "bash .ci/test"]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci[-1] == commands[1], ".ci/run must end with the README's test command"
