@@ -143,6 +143,7 @@ export function createStore() {
     },
     dataset(ev) {
       s.dataset = ev;
+      s.outputs = null; // they were for the old set; the new ones follow in the welcome
       s.touch("data");
     },
     batch(ev) {

@@ -44,7 +44,7 @@ export function createExamples(root, store) {
     const batch = new Set(store.cur?.batch?.indices || []);
     plot.hidden = x[0].length !== 1;
     if (!plot.hidden && W) drawPlot(x.slice(0, outs.length), y.slice(0, outs.length), outs);
-    const rows = Math.min(ROWS, x.length);
+    const rows = Math.min(ROWS, x.length, outs.length);
     if (table.rows.length !== rows + 1) {
       table.replaceChildren();
       const h = el("tr", {}, el("thead", {}, table));
