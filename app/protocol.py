@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.scenario import LIMITS, OptimizerSpec, Regularizer, describe
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
 Param = Annotated[float, Field(ge=-LIMITS["max_abs_value"], le=LIMITS["max_abs_value"])]
 Layer = Annotated[int, Field(ge=1, le=LIMITS["max_weight_layers"])]
 Unit = Annotated[int, Field(ge=0, lt=LIMITS["max_units"])]

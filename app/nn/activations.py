@@ -40,13 +40,3 @@ ACTIVATIONS: dict[str, Activation] = {
     "linear": Activation(lambda z: z.copy(), lambda z, a: np.ones_like(z)),
     "softmax": Activation(_softmax, _softmax_df),
 }
-
-# ranges of bounded activations; None where unbounded
-RANGES: dict[str, tuple[float, float] | None] = {
-    "sigmoid": (0.0, 1.0),
-    "tanh": (-1.0, 1.0),
-    "relu": None,
-    "leaky_relu": None,
-    "linear": None,
-    "softmax": (0.0, 1.0),
-}

@@ -1,7 +1,6 @@
 """One training session: the phase cursor, history and seek, play modes, and its subscribers."""
 
 import asyncio
-import logging
 import math
 import time
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from app.session import maps
 from app.session.history import History, Snapshot
 from app.session.outbox import Message, Outbox
 
-log = logging.getLogger("deltaflow.session")
 Event = dict[str, Any]
 CURVE_ROWS = 1000  # rows of the learning curve sent in `state`
 OUTPUT_ROWS = 256  # training examples whose outputs are sent (the examples table, a 1-D fit)
