@@ -105,6 +105,7 @@ export function createExplain(root, store, actions) {
     }
     const act = store.acts[l - 1];
     out.push(`<h3>${l === L ? "Output" : "Hidden"} neuron ${j + 1} of layer ${l} <small>(${act})</small></h3>`);
+    out.push(incoming(l, j));
     const fw = c?.forward[l];
     if (!fw) return out.join("") + p("Its values appear when the forward pass reaches this layer.");
     const a = fw.a[ex][j];
@@ -140,6 +141,19 @@ export function createExplain(root, store, actions) {
     else if (l < L && c.backward[l]) out.push(hiddenDelta(c, l, j, ex, act));
     else out.push(p("Its δ appears when the backward pass reaches this layer."));
     return out.join("");
+  }
+
+  // its weights and bias as buttons: the keyboard's way to a weight (edges take only the mouse)
+  function incoming(l, j) {
+    const n = store.layers[l - 1];
+    const b = `<button type="button" data-select="bias:${l}:${j}">b<sub>${j + 1}</sub></button>`;
+    const ws = Array.from(
+      { length: n },
+      (_, i) =>
+        `<button type="button" data-select="weight:${l}:${j}:${i}" ` +
+        `aria-label="weight into neuron ${j + 1} of layer ${l} from unit ${i + 1}">w<sub>${j + 1}←${i + 1}</sub></button>`,
+    );
+    return `<p class="incoming">Explain: ${ws.join(" ")} ${b}</p>`;
   }
 
   function fprime(act, z, a) {
@@ -454,6 +468,13 @@ export function createExplain(root, store, actions) {
       `<table><thead><tr><th>layer</th><th>max relative error</th></tr></thead><tbody>${rows}</tbody></table></section>`
     );
   }
+
+  body.addEventListener("click", (e) => {
+    const t = e.target.closest?.("[data-select]");
+    if (!t) return;
+    const [kind, l, j, i] = t.dataset.select.split(":");
+    actions.select({ kind, l: +l, j: +j, i: i === undefined ? undefined : +i });
+  });
 
   function draw(now) {
     if (!store.server) return false;

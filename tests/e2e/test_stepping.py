@@ -146,3 +146,22 @@ def test_the_page_warns_when_its_derivation_disagrees_with_the_server(page: Any)
     warn = page.locator("[data-explain-body] .warn")
     warn.wait_for()
     assert "∂C/∂w" in warn.text_content()
+
+
+def test_a_weight_is_reached_from_the_keyboard(page: Any) -> None:
+    ev = events()
+    open_preset(page, "worked-example")
+    for _ in range(7):
+        page.keyboard.press("ArrowRight")
+    wait_phase(page, "Update", 1)
+    page.locator('[data-neuron="2:0"]').focus()
+    page.keyboard.press("Enter")  # the neuron's explanation lists its weights as buttons
+    button = page.locator('[data-explain-body] [data-select="weight:2:0:1"]')
+    button.focus()
+    page.keyboard.press("Enter")
+    body = page.locator("[data-explain-body]")
+    page.wait_for_function("() => document.querySelector('[data-explain-body] h3')?.textContent.startsWith('Weight')")
+    assert fmt(ev["backward2"]["grad_w"][0][1]) in " ".join(body.locator("math").all_text_contents())
+    page.keyboard.press("5")  # typing a number edits the selected weight
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.deltaflow.store.weights[1][0][1] === 5")
