@@ -471,9 +471,7 @@ class Session:
     def _begin(self) -> list[Event]:
         """Compute the next step with its events; a diverging step is undone."""
         t = self.trainer
-        if t.step_count < self.history.last:  # stepping on after a seek: the future is discarded
-            self.history.truncate(t.step_count)
-            self.curve = [r for r in self.curve if r[0] is not None and r[0] <= t.step_count]
+        self._branch()
         pre = self.snapshot()
         events = t.step(trace=True)
         loss = next(e["loss"] for e in events if e["type"] == "output_error")
@@ -531,8 +529,7 @@ class Session:
     def _fast_step(self) -> Event | None:
         """An untraced step; its epoch event when it ends one."""
         t = self.trainer
-        if t.step_count < self.history.last:
-            self.history.truncate(t.step_count)
+        self._branch()
         epochs = t.epochs_done
         pre_step = t.step_count
         t.step()
@@ -545,6 +542,13 @@ class Session:
             return e
         return None
 
+    def _branch(self, always: bool = False) -> None:
+        """Stepping on behind the last step (after a seek) or editing: forget the future."""
+        s = self.trainer.step_count
+        if always or s < self.history.last:
+            self.history.truncate(s)
+            self.curve = [r for r in self.curve if r[0] is not None and r[0] <= s]
+
     def _abort(self) -> None:
         """Undo the step in progress (its events were only shown)."""
         if self.pre is not None:
@@ -553,8 +557,7 @@ class Session:
 
     def _edited(self) -> None:
         """An edit is a new branch: the future is discarded and the edit kept as a checkpoint."""
-        self.history.truncate(self.trainer.step_count)
-        self.curve = [r for r in self.curve if r[0] is not None and r[0] <= self.trainer.step_count]
+        self._branch(always=True)
         self.history.save(self.snapshot())
 
     def _goto(self, step: int) -> None:
@@ -578,7 +581,7 @@ class Session:
             if not self.trainer.net.finite():
                 self.trainer.restore(keep)
                 break
-        self.history.truncate(self.trainer.step_count)
+        self._branch(always=True)
         raise Diverged(self._diverged_text(self.trainer.step_count + 1))
 
     # --- play ------------------------------------------------------------------------------
@@ -617,9 +620,7 @@ class Session:
         t = self.trainer
         history = self.history
         end = time.perf_counter() + self.options.slice_seconds
-        if t.step_count < history.last:
-            history.truncate(t.step_count)
-            self.curve = [r for r in self.curve if r[0] is not None and r[0] <= t.step_count]
+        self._branch()
         while True:
             t.step()
             s = t.step_count

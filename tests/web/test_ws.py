@@ -267,3 +267,16 @@ def test_divergence_pauses_with_a_reason(conn: Conn) -> None:
     conn.until("state")
     st = conn.until("state")
     assert st["playing"] is None and "diverged" in st["paused_reason"]
+
+
+@pytest.mark.parametrize("cmd", [{"type": "epoch"}, {"type": "step", "count": 3}], ids=["epoch", "step"])
+def test_going_on_after_seek_also_cuts_the_learning_curve(conn: Conn, cmd: dict) -> None:
+    conn.load("worked-example")  # every step ends an epoch, so every step adds a curve row
+    conn.send({"type": "step", "count": 20})
+    assert [r[0] for r in conn.until("state")["curve"]] == list(range(21))
+    conn.send({"type": "seek", "step": 4})
+    conn.until("state")
+    conn.send(cmd)
+    st = conn.until("state")
+    last = st["history"]["last"]
+    assert last == st["step"] and [r[0] for r in st["curve"]] == list(range(last + 1))
