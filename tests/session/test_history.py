@@ -43,7 +43,7 @@ def test_seek_replays_exactly_with_every_optimizer(preset: str) -> None:
     weights = {0: s.trainer.net.get()}
     for k in range(1, 80):
         s.trainer.step()
-        s._complete([])
+        s.cursor.complete([])
         weights[k] = s.trainer.net.get()
     assert s.history.first > 0  # older checkpoints were pruned
     for k in (79, s.history.first, s.history.first + 7, 33 if s.history.first <= 33 else 79):
