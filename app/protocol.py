@@ -126,10 +126,55 @@ class Select(Command):
     example: Annotated[int, Field(ge=0, lt=LIMITS["max_examples"])]
 
 
+class Claim(Command):
+    """Become a presenter of the room this connection follows, with its presenter token."""
+
+    type: Literal["claim"]
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Fork(Command):
+    """Leave the room for a private session at exactly the room's current state."""
+
+    type: Literal["fork"]
+
+
+class Follow(Command):
+    """Follow the room `room` (a join code) as a viewer."""
+
+    type: Literal["follow"]
+    room: Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class Ping(Command):
+    """Answered by `pong`: a liveness check any member may send."""
+
+    type: Literal["ping"]
+
+
 AnyCommand = Annotated[
-    Load | Next | Step | Epoch | Play | Pause | Reset | Seek | Set | SetWeight | SetBias | Gradcheck | Slice | Select,
+    Load
+    | Next
+    | Step
+    | Epoch
+    | Play
+    | Pause
+    | Reset
+    | Seek
+    | Set
+    | SetWeight
+    | SetBias
+    | Gradcheck
+    | Slice
+    | Select
+    | Claim
+    | Fork
+    | Follow
+    | Ping,
     Field(discriminator="type"),
 ]
+# what a viewer of a room may send; anything else would change the room's session
+VIEWER_COMMANDS = frozenset({"fork", "follow", "claim", "ping"})
 COMMANDS: TypeAdapter[Any] = TypeAdapter(AnyCommand)
 COMMAND_TYPES = sorted(COMMANDS.json_schema()["discriminator"]["mapping"])
 
@@ -152,6 +197,12 @@ class History(BaseModel):
     last: int
 
 
+class RoomInfo(BaseModel):
+    code: str
+    role: Literal["presenter", "viewer"]
+    viewers: int
+
+
 class StateEvent(Event):
     type: Literal["state"]
     session: str
@@ -167,6 +218,7 @@ class StateEvent(Event):
     selected: int
     task: Literal["binary", "multiclass", "regression"]
     curve: list[list[float | None]]
+    room: RoomInfo | None
 
 
 class Points(BaseModel):
@@ -291,6 +343,17 @@ class SliceEvent(Event):
     costs: list[float]
 
 
+class RoomEvent(Event):
+    type: Literal["room"]
+    code: str
+    viewers: int
+    presenter: bool
+
+
+class PongEvent(Event):
+    type: Literal["pong"]
+
+
 class ErrorEvent(Event):
     type: Literal["error"]
     code: str
@@ -310,6 +373,8 @@ AnyEvent = Annotated[
     | FrameEvent
     | GradcheckEvent
     | SliceEvent
+    | RoomEvent
+    | PongEvent
     | ErrorEvent,
     Field(discriminator="type"),
 ]

@@ -1,5 +1,6 @@
 """Where a run stands: its trainer, the step in progress phase by phase, history and seek."""
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ class Options:
     slice_seconds: float = 0.001
     outbox_limit: int = 512
     frame_rate: int = 30
+    viewer_bytes_per_s: float = 48_000
 
 
 class Diverged(Exception):
@@ -61,6 +63,20 @@ class Cursor:
         self.add_curve(self.initial_epoch)
         self.selected = 0
         self.map_seq = 0
+
+    def fork(self) -> "Cursor":
+        """An independent copy at exactly this state. Checkpoints and the data are never changed
+        in place, so the copy shares them; the trainer (weights, optimizer state) is its own."""
+        c = copy.copy(self)
+        t = self.trainer
+        shared = {id(a): a for a in (t.x, t.y, t.x_test, t.y_test, self.points) if a is not None}
+        c.trainer = copy.deepcopy(t, shared)
+        c.history = copy.copy(self.history)
+        c.history.steps = list(self.history.steps)
+        c.history.snaps = dict(self.history.snaps)
+        c.curve = list(self.curve)
+        c.pending = None if self.pending is None else list(self.pending)
+        return c
 
     # --- configuration -----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from app.session import commands, play
 from app.session.cursor import SMALL_SET, Cursor, Diverged, Event, Options
 from app.session.outbox import Message, Outbox
 from app.session.play import quiet
-from app.session.room import Room
+from app.session.room import Role, Room
 
 __all__ = ["SMALL_SET", "Options", "Session"]
 
@@ -18,9 +18,11 @@ __all__ = ["SMALL_SET", "Options", "Session"]
 class Session:
     """A run that a room of members follows; commands change it, events tell them how."""
 
-    def __init__(self, sid: str, doc: dict[str, Any], options: Options, scheduler: Any) -> None:
+    def __init__(
+        self, sid: str, doc: dict[str, Any] | None, options: Options, scheduler: Any, cursor: Cursor | None = None
+    ) -> None:
         self.id, self.options, self.scheduler = sid, options, scheduler
-        self.room = Room(self._welcome)
+        self.room = Room(self._welcome, options.viewer_bytes_per_s)
         self.playing: str | None = None
         self.paused_reason: str | None = None
         self.fps = options.frame_rate
@@ -31,7 +33,13 @@ class Session:
         self.animation: asyncio.Task[None] | None = None
         self.next_frame = 0.0
         self._maps_due = False
-        self.cursor = Cursor(sc.parse(doc), options)
+        self.cursor = cursor if cursor is not None else Cursor(sc.parse(doc), options)
+
+    def fork(self, sid: str) -> "Session":
+        """A private session at exactly this one's state: weights, optimizer, phase cursor, history."""
+        s = Session(sid, None, self.options, self.scheduler, self.cursor.fork())
+        s.speed, s.fps = self.speed, self.fps
+        return s
 
     # the scenario, trainer and history of the run now
     @property
@@ -52,18 +60,19 @@ class Session:
         self.stop()
         self.cursor = cursor
         self.paused_reason = None
-        self.room.put(self._welcome())
+        for box in list(self.room.members):
+            self.room.send(box, self._welcome(box))
 
     # --- members ----------------------------------------------------------------------------
     @property
     def subscribers(self) -> dict[Outbox, Any]:
         return self.room.members
 
-    def attach(self, box: Outbox) -> None:
-        self.room.join(box)
+    def attach(self, box: Outbox, role: Role = "owner") -> None:
+        self.room.join(box, role)
 
-    def detach(self, box: Outbox) -> None:
-        self.room.leave(box)
+    def detach(self, box: Outbox, close: bool = True) -> None:
+        self.room.leave(box, close)
         self.last_seen = time.monotonic()
         if not self.room.members and self.playing:
             # nobody is watching: don't spend a core on it until someone reconnects
@@ -73,7 +82,9 @@ class Session:
     def _welcome(self, box: Outbox | None = None) -> list[Message]:
         """What a new (or resynchronized) member needs: state, dataset, curve start, maps."""
         c = self.cursor
-        out = [Message(encode(self.state())), Message(encode(c.dataset())), Message(encode(c.initial_epoch))]
+        role = self.room.role(box) if box is not None else None
+        state = {**self.state(), "room": self.room.info(role or "owner")}
+        out = [Message(encode(state)), Message(encode(c.dataset())), Message(encode(c.initial_epoch))]
         if c.tabled:
             out.append(Message(encode(c.outputs())))
         if c.points is not None:
@@ -82,6 +93,9 @@ class Session:
 
     def welcome(self) -> list[Message]:
         return self._welcome()
+
+    def welcome_for(self, box: Outbox) -> list[Message]:
+        return self._welcome(box)
 
     # --- events -----------------------------------------------------------------------------
     def state(self) -> Event:
@@ -102,6 +116,7 @@ class Session:
             "selected": c.selected,
             "task": c.task,
             "curve": c.thin_curve(),
+            "room": None,  # the room fills in each member's own
         }
 
     def publish(self, *events: Event) -> None:

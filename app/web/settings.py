@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     history_mb: Annotated[float, Field(gt=0)] = 64.0  # checkpoint memory per session; sets their spacing
     outbox_limit: Annotated[int, Field(ge=16)] = 512  # queued messages per connection before it resyncs
     command_queue: Annotated[int, Field(ge=1)] = 64  # commands waiting per connection before `busy`
+    max_rooms: Annotated[int, Field(ge=1)] = 50  # classroom rooms open at once
+    room_max_viewers: Annotated[int, Field(ge=1)] = 500  # viewers per room
+    room_idle_seconds: Annotated[float, Field(gt=0)] = 7200.0  # a room with no presenter closes after this
+    viewer_bytes_per_second: Annotated[int, Field(ge=1000)] = 48_000  # a viewer's share of the train stream
 
 
 @lru_cache
