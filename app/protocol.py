@@ -205,7 +205,7 @@ class RoomInfo(BaseModel):
 
 class StateEvent(Event):
     type: Literal["state"]
-    session: str
+    session: str | None
     step: int
     epoch: int
     phase: PhaseRef

@@ -16,11 +16,12 @@ const GROUPS = {
 const MAX_UNITS = 64;
 const MAX_LAYERS = 10;
 
-export function createControls(store, socket, defaultPreset) {
+export function createControls(store, socket, defaultPreset, room) {
   const presetDocs = new Map();
   let sliceKey = "";
   let started = false;
   const send = (cmd) => {
+    if (!room.allows(cmd)) return;
     if (!socket.send(cmd)) note("Not connected: the command was not sent.");
   };
   const note = (text) => {
@@ -95,6 +96,7 @@ export function createControls(store, socket, defaultPreset) {
     "import-json": () => $("[data-import]").click(),
     "copy-link": () => copyLink(),
     regenerate: () => load(edit(doc(), "seed", (read(doc(), SETTINGS.find((s) => s.key === "seed")) + 1) >>> 0)),
+    ...room.actions,
   };
 
   function pick(d) {
@@ -342,7 +344,7 @@ export function createControls(store, socket, defaultPreset) {
 
   // --- URL -------------------------------------------------------------------------------
   async function syncURL() {
-    if (!store.server || !started) return;
+    if (!store.server || !started || document.body.dataset.room) return; // a room's page is /r/CODE
     const d = doc();
     const name = presetDocs.has(d.name) || $(`[data-preset="${CSS.escape(d.name)}"]`) ? d.name : defaultPreset;
     const base = await presetDoc(name);
@@ -353,6 +355,10 @@ export function createControls(store, socket, defaultPreset) {
 
   // On the first state of the page: load what the URL asks for, unless it is already there.
   async function start() {
+    if (document.body.dataset.room) {
+      started = true; // a room shows what its presenter loaded
+      return;
+    }
     const q = new URLSearchParams(location.search);
     const name = q.get("preset") || defaultPreset;
     const base = await presetDoc(name);

@@ -1,5 +1,6 @@
 // One websocket to the server: JSON events in, JSON commands out, binary map frames decoded.
-// It reconnects on its own with backoff, to the same session (/ws?session=ID).
+// It reconnects on its own with backoff, to the same session (/ws?session=ID), or to the room
+// it follows as a viewer (/ws?room=CODE).
 
 const MAGIC = 0x314d4644; // "DFM1" read as a little-endian uint32
 
@@ -25,16 +26,18 @@ function decodeMaps(buf) {
   return { seq, step, maps };
 }
 
-export function createSocket({ onEvent, onMaps, onStatus }) {
+export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
   let ws = null;
   let session = null;
+  let follow = room; // a room followed as a viewer (a viewer is not given the session id)
   let retries = 0;
   let timer = 0;
   let closing = false;
 
   function url() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${proto}//${location.host}/ws` + (session ? `?session=${encodeURIComponent(session)}` : "");
+    const q = session ? `?session=${encodeURIComponent(session)}` : follow ? `?room=${encodeURIComponent(follow)}` : "";
+    return `${proto}//${location.host}/ws${q}`;
   }
 
   function open() {
@@ -49,7 +52,10 @@ export function createSocket({ onEvent, onMaps, onStatus }) {
     ws.onmessage = (e) => {
       if (typeof e.data === "string") {
         const ev = JSON.parse(e.data);
-        if (ev.type === "state") session = ev.session;
+        if (ev.type === "state") {
+          session = ev.session;
+          follow = ev.room?.role === "viewer" ? ev.room.code : null;
+        }
         onEvent(ev, e.data);
       } else {
         const m = decodeMaps(e.data);

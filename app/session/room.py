@@ -133,6 +133,14 @@ class Room:
             return None
         return {"code": self.code, "role": "viewer" if role == "viewer" else "presenter", "viewers": self.viewers}
 
+    def state_for(self, state: dict[str, Any], role: Role) -> dict[str, Any]:
+        """A member's `state`: with its room, and without the session id for a viewer, since
+        the id grants control of the session."""
+        out = {**state, "room": self.info(role)}
+        if role == "viewer":
+            out["session"] = None
+        return out
+
     @property
     def viewers(self) -> int:
         return self.count("viewer")
@@ -171,9 +179,7 @@ class Room:
             return
         by_role: dict[Role, list[Message]] = {}
         for role in set(self.members.values()):
-            by_role[role] = [
-                Message(encode({**e, "room": self.info(role)} if e["type"] == "state" else e)) for e in events
-            ]
+            by_role[role] = [Message(encode(self.state_for(e, role) if e["type"] == "state" else e)) for e in events]
         for box, role in list(self.members.items()):
             self.send(box, by_role[role])
 

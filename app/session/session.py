@@ -83,7 +83,7 @@ class Session:
         """What a new (or resynchronized) member needs: state, dataset, curve start, maps."""
         c = self.cursor
         role = self.room.role(box) if box is not None else None
-        state = {**self.state(), "room": self.room.info(role or "owner")}
+        state = self.room.state_for(self.state(), role or "owner")
         out = [Message(encode(state)), Message(encode(c.dataset())), Message(encode(c.initial_epoch))]
         if c.tabled:
             out.append(Message(encode(c.outputs())))
