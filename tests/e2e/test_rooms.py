@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Console
+from tests.e2e.conftest import Console, open_page
 from tests.e2e.helpers import open_preset, wait_phase
 
 
@@ -13,13 +13,8 @@ from tests.e2e.helpers import open_preset, wait_phase
 def viewer_page(browser: Any, server: str) -> Iterator[Any]:
     """A second browser, as a student's phone: its own context and storage."""
     console = Console()
-    ctx = browser.new_context(viewport={"width": 390, "height": 844}, base_url=server)
-    pg = ctx.new_page()
-    pg.set_default_timeout(10_000)
-    pg.on("console", console.on_console)
-    pg.on("pageerror", console.on_error)
-    yield pg
-    ctx.close()
+    with open_page(browser, server, console, 390, 844) as pg:
+        yield pg
     assert not console.errors, "\n".join(console.errors)
 
 
