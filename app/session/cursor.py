@@ -26,7 +26,7 @@ class Options:
     slice_seconds: float = 0.001
     outbox_limit: int = 512
     frame_rate: int = 30
-    viewer_bytes_per_s: float = 48_000
+    viewer_bytes_per_s: float = 40_000
 
 
 class Diverged(Exception):

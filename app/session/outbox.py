@@ -26,6 +26,7 @@ class Outbox:
         self.frame: list[Message] | None = None  # the latest frame and its maps
         self.resync = False
         self.closed = False
+        self.low_priority = False  # a room's viewer: its sends yield to others message by message
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()

@@ -22,6 +22,7 @@ Role = Literal["owner", "presenter", "viewer"]
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 6
 COUNT_INTERVAL = 0.5  # `room` events at most 2 per second
+MAPS_AT_LEAST_EVERY = 2.0  # seconds: a viewer's maps wait for its budget at most this long
 
 
 def new_code() -> str:
@@ -64,19 +65,27 @@ class Budget:
 class Room:
     """Members by outbox, with their role; `welcome` makes what a (re)joining member needs."""
 
-    def __init__(self, welcome: Callable[[Outbox], list[Message]], viewer_bytes_per_s: float = 48_000) -> None:
+    def __init__(self, welcome: Callable[[Outbox], list[Message]], viewer_bytes_per_s: float = 40_000) -> None:
         self.welcome = welcome
         self.members: dict[Outbox, Role] = {}
         self.code: str | None = None
         self.token_hash: bytes | None = None
         self.viewer_bytes_per_s = viewer_bytes_per_s
         self.budgets: dict[Outbox, Budget] = {}
+        self._order: list[Outbox] | None = None  # presenters first: their events leave first
+        self.held: dict[Outbox, tuple[Message, float]] = {}  # a viewer's newest maps, waiting for budget
         self.last_presenter = time.monotonic()  # a room with no presenter expires after its idle time
         self._count_at = 0.0
         self._count_due = False
 
     def __len__(self) -> int:
         return len(self.members)
+
+    def order(self) -> list[Outbox]:
+        """Members with those who drive the session first, so a presenter never waits on viewers."""
+        if self._order is None:
+            self._order = sorted(self.members, key=lambda b: self.members[b] == "viewer")
+        return self._order
 
     # --- becoming a classroom room -------------------------------------------------------------
     def open(self, code: str) -> str:
@@ -97,6 +106,8 @@ class Room:
         if self.code is not None and role == "owner":
             role = "presenter"  # holding the session id of a room is holding its control
         self.members[box] = role
+        self._order = None
+        box.low_priority = role == "viewer"
         if role == "viewer":
             self.budgets[box] = Budget(self.viewer_bytes_per_s)
         for msg in self.welcome(box):
@@ -106,7 +117,9 @@ class Room:
     def leave(self, box: Outbox, close: bool = True) -> None:
         """Remove a member; its outbox is closed unless the connection moves to another session."""
         role = self.members.pop(box, None)
+        self._order = None
         self.budgets.pop(box, None)
+        self.held.pop(box, None)
         if close:
             box.close()
         if role == "presenter":
@@ -116,6 +129,8 @@ class Room:
 
     def promote(self, box: Outbox) -> None:
         self.members[box] = "presenter"
+        self._order = None
+        box.low_priority = False
         self.budgets.pop(box, None)
         for msg in self.welcome(box):
             box.put(msg)
@@ -180,16 +195,22 @@ class Room:
         by_role: dict[Role, list[Message]] = {}
         for role in set(self.members.values()):
             by_role[role] = [Message(encode(self.state_for(e, role) if e["type"] == "state" else e)) for e in events]
-        for box, role in list(self.members.items()):
-            self.send(box, by_role[role])
+        for box in self.order():
+            self.send(box, by_role[self.members[box]])
 
     def put(self, msgs: list[Message]) -> None:
-        for box in list(self.members):
+        for box in self.order():
             self.send(box, msgs)
 
     def send(self, box: Outbox, msgs: list[Message]) -> None:
+        budget = self.budgets.get(box)
         for msg in msgs:
-            box.put(msg)
+            if msg.binary and budget is not None:
+                self._maps_to(box, budget, msg)
+            else:
+                if budget is not None:
+                    budget.charge(len(msg.data))
+                box.put(msg)
         if box.resync:  # it fell behind: start it again from the whole state
             box.resync = False
             box.queue.clear()
@@ -199,15 +220,47 @@ class Room:
     def put_frame(self, msgs: list[Message]) -> None:
         """A train frame and its maps: each member keeps only the latest one not yet sent.
 
-        A viewer's share of the train stream is capped in bytes per second: the frame always
-        goes, its maps only when the viewer's budget allows (a school's Wi-Fi carries 300).
+        A viewer's stream is capped in bytes per second: every frame goes, and its maps when
+        the viewer's budget allows (a school's Wi-Fi carries 300 viewers).
         """
-        frame_only = msgs[:1]
-        size = sum(len(m.data) for m in msgs)
-        for box in list(self.members):
+        for box in self.order():
             budget = self.budgets.get(box)
-            if budget is None or budget.take(size):
+            if budget is None:
                 box.put_frame(msgs)
-            else:
-                budget.charge(len(msgs[0].data))
-                box.put_frame(frame_only)
+                continue
+            budget.charge(len(msgs[0].data))
+            box.put_frame(msgs[:1])
+            for m in msgs[1:]:
+                self._maps_to(box, budget, m)
+
+    def _maps_to(self, box: Outbox, budget: Budget, msg: Message) -> None:
+        """Maps are a picture of the latest state: a viewer gets the newest set its budget
+        allows, and one held back goes out as soon as it does (or after MAPS_AT_LEAST_EVERY)."""
+        first = self.held.get(box, (msg, time.monotonic()))[1]
+        if budget.take(len(msg.data)):
+            self.held.pop(box, None)
+            box.put(msg)
+            return
+        due = box not in self.held
+        self.held[box] = (msg, first)
+        if due:
+            wait = min(MAPS_AT_LEAST_EVERY, max(0.0, (min(len(msg.data), budget.rate) - budget.tokens) / budget.rate))
+            try:
+                asyncio.get_running_loop().call_later(wait + 0.001, self._release, box)
+            except RuntimeError:  # no loop (a unit test): send it now
+                self._release(box, force=True)
+
+    def _release(self, box: Outbox, force: bool = False) -> None:
+        held = self.held.get(box)
+        budget = self.budgets.get(box)
+        if held is None or budget is None:
+            return
+        msg, since = held
+        if force or budget.take(len(msg.data)) or time.monotonic() - since >= MAPS_AT_LEAST_EVERY:
+            if force or time.monotonic() - since >= MAPS_AT_LEAST_EVERY:
+                budget.charge(len(msg.data))
+            del self.held[box]
+            box.put(msg)
+            return
+        wait = min(MAPS_AT_LEAST_EVERY, max(0.0, (min(len(msg.data), budget.rate) - budget.tokens) / budget.rate))
+        asyncio.get_running_loop().call_later(wait + 0.001, self._release, box)

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     max_rooms: Annotated[int, Field(ge=1)] = 50  # classroom rooms open at once
     room_max_viewers: Annotated[int, Field(ge=1)] = 500  # viewers per room
     room_idle_seconds: Annotated[float, Field(gt=0)] = 7200.0  # a room with no presenter closes after this
-    viewer_bytes_per_second: Annotated[int, Field(ge=1000)] = 48_000  # a viewer's share of the train stream
+    viewer_bytes_per_second: Annotated[int, Field(ge=1000)] = 40_000  # a viewer's share of the train stream
 
 
 @lru_cache

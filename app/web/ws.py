@@ -30,6 +30,8 @@ async def send_loop(ws: WebSocket, box: Outbox) -> None:
                 await ws.send_bytes(m.data)
             else:
                 await ws.send_text(m.data.decode())
+            if box.low_priority:
+                await asyncio.sleep(0)
         await asyncio.sleep(0)
 
 
