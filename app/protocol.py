@@ -240,6 +240,8 @@ class BatchEvent(Event):
     indices: list[int]
     x: Matrix
     y: Matrix
+    size: int | None = None  # examples in the batch, when its per-example arrays were trimmed
+    rows: int | None = None  # the examples they hold
 
 
 class ForwardEvent(Event):
@@ -343,6 +345,13 @@ class SliceEvent(Event):
     costs: list[float]
 
 
+class ProgressEvent(Event):
+    type: Literal["progress"]
+    request: str
+    done: int
+    total: int
+
+
 class RoomEvent(Event):
     type: Literal["room"]
     code: str
@@ -373,6 +382,7 @@ AnyEvent = Annotated[
     | FrameEvent
     | GradcheckEvent
     | SliceEvent
+    | ProgressEvent
     | RoomEvent
     | PongEvent
     | ErrorEvent,

@@ -2,6 +2,7 @@
 ProtocolError leaves the session as it was."""
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -11,13 +12,16 @@ from app import protocol as p
 from app import scenario as sc
 from app.nn.gradcheck import gradcheck
 from app.protocol import ProtocolError
-from app.session import play
-from app.session.cursor import Event
+from app.session import play, work
+from app.session.cursor import Cursor, Event
+from app.session.work import Cancelled, Progress
 
 if TYPE_CHECKING:
     from app.session.session import Session
 
 MAX_GRADCHECK_PARAMS = 5000  # two cost evaluations per parameter
+MAX_CHECK_FLOPS = 20_000_000_000  # multiply-adds of one gradcheck or slice: about 10 s of a core
+YIELD_EVERY = 0.002  # seconds of fast steps between turns of the event loop
 
 
 def parse_scenario(doc: Any, code: str, kind: str, where: str) -> sc.Scenario:
@@ -41,16 +45,27 @@ async def load(s: "Session", cmd: p.Load) -> None:
             ) from None
     else:
         doc = cmd.scenario  # type: ignore[assignment]
-    s.load(parse_scenario(doc, "invalid_scenario", "load", "scenario"))
+    # a scenario of 10,000 examples takes a while to check and build: off the loop
+    rows = _rows(doc)
+    scenario = await work.run(parse_scenario, doc, "invalid_scenario", "load", "scenario", flops=rows * 1000)
+    s.install(await work.run(Cursor, scenario, s.options, flops=rows * 1000))
+
+
+def _rows(doc: Any) -> int:
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("train"), dict):
+        return len(data["train"].get("x") or ()) + len((data.get("test") or {}).get("x") or ())
+    return int(data.get("samples", 500)) if isinstance(data, dict) and isinstance(data.get("samples"), int) else 0
 
 
 async def reset(s: "Session", cmd: p.Reset) -> None:
-    s.load(s.scenario)
+    s.install(await work.run(Cursor, s.scenario, s.options, flops=len(s.trainer.x) * 1000))
 
 
 async def next_(s: "Session", cmd: p.Next) -> None:
     s.stop()
-    s.publish(*s.cursor.next_events())
+    c = s.cursor
+    s.publish(*await work.run(c.next_events, flops=c.step_flops() if c.pending is None else 0))
     if s.cursor.pending is None:
         s.publish_maps()
 
@@ -58,23 +73,32 @@ async def next_(s: "Session", cmd: p.Next) -> None:
 async def step(s: "Session", cmd: p.Step) -> None:
     s.stop()
     c = s.cursor
-    events = c.finish() if c.pending is not None else c.traced_step()
+    flops = c.step_flops()
+    events = c.finish() if c.pending is not None else await work.run(c.traced_step, flops=flops)
     if cmd.count > 1:
-        # the last step is sent whole; of the ones before it, only the epochs they end
-        epochs: list[Event] = []
-        for i in range(cmd.count - 1):
-            if s.interrupt:
-                break
-            epochs += [e for e in events if e["type"] == "epoch"]
-            if i < cmd.count - 2:
-                end = c.fast_step()
-                events = [end] if end else []
-            else:
-                events = c.traced_step()
-            if i % 64 == 63:
-                await asyncio.sleep(0)  # let other sessions and connections run
+        # the last step is sent whole; of the ones before it, the last epoch they ended (the
+        # state's curve has them all), so a long step's answer never outgrows an outbox
+        last_epoch = next((e for e in events if e["type"] == "epoch"), None)
+        progress = Progress("step", s.publish, lambda: s.interrupt)
+        turn = time.perf_counter()
+        try:
+            for i in range(cmd.count - 1):
+                progress.report(i + 1, cmd.count)
+                if i < cmd.count - 2:
+                    end = await work.run(c.fast_step, flops=flops)
+                    last_epoch = end or last_epoch
+                    events = []
+                else:
+                    events = await work.run(c.traced_step, flops=flops)
+                    if any(e["type"] == "epoch" for e in events):
+                        last_epoch = None  # the step's own events carry it
+                if time.perf_counter() - turn > YIELD_EVERY:
+                    await asyncio.sleep(0)  # let other sessions and connections run
+                    turn = time.perf_counter()
+        except Cancelled:
+            events = []
         s.interrupt = False
-        events = [*epochs, *events, s.state()]
+        events = [*([last_epoch] if last_epoch else []), *events, s.state()]
     s.publish(*events)
     s.publish_maps()
 
@@ -86,12 +110,20 @@ async def epoch(s: "Session", cmd: p.Epoch) -> None:
     end: Event | None = None
     if c.pending is not None:
         end = next((e for e in c.finish() if e["type"] == "epoch"), None)
-    n = 0
-    while end is None and c.trainer.epochs_done == start and not s.interrupt:
-        end = c.fast_step()
-        n += 1
-        if n % 64 == 0:
-            await asyncio.sleep(0)
+    flops = c.step_flops()
+    per_epoch = -(-len(c.trainer.x) // c.scenario.batch_size)
+    progress = Progress("epoch", s.publish, lambda: s.interrupt)
+    turn, n = time.perf_counter(), 0
+    try:
+        while end is None and c.trainer.epochs_done == start:
+            n += 1
+            progress.report(n, per_epoch)
+            end = await work.run(c.fast_step, flops=flops)
+            if time.perf_counter() - turn > YIELD_EVERY:
+                await asyncio.sleep(0)
+                turn = time.perf_counter()
+    except Cancelled:
+        pass
     s.interrupt = False
     s.publish(*([end] if end else []), s.state())
     s.publish_maps()
@@ -169,6 +201,16 @@ async def set_bias(s: "Session", cmd: p.SetBias) -> None:
     s.publish_maps()
 
 
+def check_work(s: "Session", kind: str, flops: int, hint: str) -> None:
+    if flops > MAX_CHECK_FLOPS:
+        raise ProtocolError(
+            "too_much_work",
+            f"{kind}: this would take about {flops:.2g} multiply-adds, more than the {MAX_CHECK_FLOPS:.0e} "
+            f"one command may use; {hint}",
+            kind,
+        )
+
+
 async def gradcheck_(s: "Session", cmd: p.Gradcheck) -> None:
     c = s.cursor
     n = sum(x.size for x in c.trainer.net.params)
@@ -177,31 +219,48 @@ async def gradcheck_(s: "Session", cmd: p.Gradcheck) -> None:
             "out_of_range", f"gradcheck: the network has {n} parameters; at most {MAX_GRADCHECK_PARAMS}", "gradcheck"
         )
     x, y = c.batch()
+    flops = 2 * n * work.forward_flops(c.trainer.net.layers, len(x))
+    check_work(s, "gradcheck", flops, "use a smaller batch or network")
     eps = 1e-5
-    with c.at_cursor():
-        layers = gradcheck(c.trainer, x, y, eps)
+    t = c.trainer_copy()  # beside the live run, which may go on training
+    progress = Progress("gradcheck", s.publish, lambda: s.interrupt)
+    try:
+        layers = await work.run(gradcheck, t, x, y, eps, progress.report, flops=flops)
+    except Cancelled:
+        s.interrupt = False
+        return
     worst = max(float(max(r["rel_error_w"].max(), r["rel_error_b"].max())) for r in layers)
     s.publish({"type": "gradcheck", "step": c.step_shown(), "epsilon": eps, "max_rel_error": worst, "layers": layers})
+
+
+def cost_slice(t: Any, x: Any, y: Any, cmd: p.Slice, tick: Callable[[int, int], None]) -> dict[str, Any]:
+    """The batch cost along one weight, on a trainer of its own."""
+    w = t.net.w[cmd.layer - 1]
+    w0 = float(w[cmd.to, cmd.from_])
+    grad = float(t.gradients(x, y)[3][cmd.layer - 1][cmd.to, cmd.from_])
+    cost = t.cost(x, y)
+    ws = np.linspace(w0 - cmd.span, w0 + cmd.span, cmd.points)
+    costs = []
+    for k, v in enumerate(ws):
+        w[cmd.to, cmd.from_] = v
+        costs.append(t.cost(x, y))
+        tick(k + 1, cmd.points)
+    w[cmd.to, cmd.from_] = w0
+    return {"w": w0, "cost": cost, "grad": grad, "ws": ws, "costs": costs}
 
 
 async def slice_(s: "Session", cmd: p.Slice) -> None:
     check_weight(s, cmd.layer, cmd.to, cmd.from_, "slice")
     c = s.cursor
     x, y = c.batch()
-    t = c.trainer
-    with c.at_cursor():
-        w = t.net.w[cmd.layer - 1]
-        w0 = float(w[cmd.to, cmd.from_])
-        grad = float(t.gradients(x, y)[3][cmd.layer - 1][cmd.to, cmd.from_])
-        cost = t.cost(x, y)
-        ws = np.linspace(w0 - cmd.span, w0 + cmd.span, cmd.points)
-        costs = []
-        try:
-            for v in ws:
-                w[cmd.to, cmd.from_] = v
-                costs.append(t.cost(x, y))
-        finally:
-            w[cmd.to, cmd.from_] = w0
+    flops = (cmd.points + 3) * work.forward_flops(c.trainer.net.layers, len(x))
+    check_work(s, "slice", flops, "use fewer points or a smaller batch")
+    progress = Progress("slice", s.publish, lambda: s.interrupt)
+    try:
+        out = await work.run(cost_slice, c.trainer_copy(), x, y, cmd, progress.report, flops=flops)
+    except Cancelled:
+        s.interrupt = False
+        return
     s.publish(
         {
             "type": "slice",
@@ -209,11 +268,7 @@ async def slice_(s: "Session", cmd: p.Slice) -> None:
             "layer": cmd.layer,
             "to": cmd.to,
             "from": cmd.from_,
-            "w": w0,
-            "cost": cost,
-            "grad": grad,
-            "ws": ws,
-            "costs": costs,
+            **out,
         }
     )
 
@@ -222,6 +277,13 @@ async def select(s: "Session", cmd: p.Select) -> None:
     m = len(s.cursor.batch()[0])
     if cmd.example >= m:
         raise ProtocolError("out_of_range", f"select.example: the batch has {m} examples (0–{m - 1})", "select")
+    rows = work.trace_rows(s.cursor.trainer.net.layers)
+    if cmd.example >= rows:
+        raise ProtocolError(
+            "out_of_range",
+            f"select.example: a traced step of this network shows its first {rows} examples (0–{rows - 1})",
+            "select",
+        )
     s.cursor.selected = cmd.example
     s.publish(s.state())
 

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from app import scenario as sc
-from app.session import maps
+from app.session import maps, work
 from app.session.history import History, Snapshot
+from app.session.work import cap
 
 Event = dict[str, Any]
 CURVE_ROWS = 1000  # rows of the learning curve sent in `state`
@@ -52,17 +53,27 @@ class Cursor:
         self.points = maps.grid(self.extent) if self.extent else None
         self.tabled = self.points is None or len(self.trainer.x) <= SMALL_SET  # outputs are sent
         self.pending: list[Event] | None = None
+        self.pending_batch: tuple[np.ndarray, np.ndarray] | None = None  # whole, though its events are capped
         self.index = 0
         self.pre: Snapshot | None = None
         floats = sum(x.size for x in self.trainer.net.params) * (3 if s.optimizer.type != "sgd" else 1)
         per_step = max(1, floats * 8 * options.history_steps // options.history_bytes)
-        self.history = History(options.history_steps, max(10, per_step))
+        self.history = History(options.history_steps, max(10, per_step), options.history_bytes)
         self.history.save(self.snapshot())
         self.curve: list[list[float | None]] = []
         self.initial_epoch = self.trainer.epoch_event()
         self.add_curve(self.initial_epoch)
         self.selected = 0
         self.map_seq = 0
+
+    def trainer_copy(self) -> Any:
+        """A trainer of its own at the cursor's parameters, for work done beside the live run."""
+        t = self.trainer
+        shared = {id(a): a for a in (t.x, t.y, t.x_test, t.y_test) if a is not None}
+        copy_ = copy.deepcopy(t, shared)
+        if self.pre is not None:
+            copy_.restore(self.pre)
+        return copy_
 
     def fork(self) -> "Cursor":
         """An independent copy at exactly this state. Checkpoints and the data are never changed
@@ -74,6 +85,7 @@ class Cursor:
         c.history = copy.copy(self.history)
         c.history.steps = list(self.history.steps)
         c.history.snaps = dict(self.history.snaps)
+        c.history.sizes = dict(self.history.sizes)
         c.curve = list(self.curve)
         c.pending = None if self.pending is None else list(self.pending)
         return c
@@ -125,9 +137,8 @@ class Cursor:
 
     def batch(self) -> tuple[np.ndarray, np.ndarray]:
         """The batch of the step at the cursor: in progress, or the next one."""
-        if self.pending is not None:
-            b = self.pending[0]
-            return b["x"], b["y"]
+        if self.pending_batch is not None:
+            return self.pending_batch
         idx = self.trainer.next_indices()
         return self.trainer.x[idx], self.trainer.y[idx]
 
@@ -146,6 +157,13 @@ class Cursor:
         with self.at_cursor():
             y = t.net.predict(t.x[:OUTPUT_ROWS])
         return {"type": "outputs", "step": self.step_shown(), "y": y}
+
+    def step_flops(self) -> int:
+        """About what one step costs: forward, backward and update over a batch."""
+        return 3 * work.forward_flops(self.trainer.net.layers, self.scenario.batch_size)
+
+    def maps_flops(self) -> int:
+        return 0 if self.points is None else work.forward_flops(self.trainer.net.layers, len(self.points))
 
     def maps(self) -> bytes:
         self.map_seq += 1
@@ -179,7 +197,8 @@ class Cursor:
             t.restore(pre)
             raise Diverged(self.diverged_text(pre["step"] + 1))
         self.pre = pre
-        return events
+        self.pending_batch = events[0]["x"], events[0]["y"]
+        return cap(events, t.net.layers)
 
     def diverged_text(self, step: int) -> str:
         lr = self.scenario.optimizer.learning_rate
@@ -190,7 +209,7 @@ class Cursor:
 
     def complete(self, events: list[Event]) -> None:
         t = self.trainer
-        self.pending, self.pre, self.index = None, None, 0
+        self.pending, self.pre, self.index, self.pending_batch = None, None, 0, None
         if self.history.due(t.step_count):
             self.history.save(self.snapshot())
         else:
@@ -268,7 +287,7 @@ class Cursor:
         """Undo the step in progress (its events were only shown)."""
         if self.pre is not None:
             self.restore(self.pre)
-        self.pending, self.pre, self.index = None, None, 0
+        self.pending, self.pre, self.index, self.pending_batch = None, None, 0, None
 
     def edited(self) -> None:
         """An edit is a new branch: the future is discarded and the edit kept as a checkpoint."""

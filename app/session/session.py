@@ -6,7 +6,7 @@ from typing import Any
 
 from app import scenario as sc
 from app.protocol import encode
-from app.session import commands, play
+from app.session import commands, play, work
 from app.session.cursor import SMALL_SET, Cursor, Diverged, Event, Options
 from app.session.outbox import Message, Outbox
 from app.session.play import quiet
@@ -33,6 +33,7 @@ class Session:
         self.animation: asyncio.Task[None] | None = None
         self.next_frame = 0.0
         self._maps_due = False
+        self._maps_task: asyncio.Task[None] | None = None
         self.cursor = cursor if cursor is not None else Cursor(sc.parse(doc), options)
 
     def fork(self, sid: str) -> "Session":
@@ -56,7 +57,10 @@ class Session:
 
     def load(self, s: sc.Scenario) -> None:
         """A new run of `s` from step 0; every member starts again from its welcome."""
-        cursor = Cursor(s, self.options)  # may raise; nothing is replaced until it succeeds
+        self.install(Cursor(s, self.options))  # may raise; nothing is replaced until it succeeds
+
+    def install(self, cursor: Cursor) -> None:
+        """Replace the run by `cursor`'s; every member starts again from its welcome."""
         self.stop()
         self.cursor = cursor
         self.paused_reason = None
@@ -123,19 +127,35 @@ class Session:
         self.room.publish(*events)
 
     def publish_maps(self) -> None:
-        """Send the outputs and maps soon after, so a step's events leave before they are computed."""
-        if not self._maps_due:
-            self._maps_due = True
-            asyncio.get_running_loop().call_soon(self._send_maps)
+        """Send the outputs and maps soon after, so a step's events leave before they are computed.
 
-    def _send_maps(self) -> None:
-        self._maps_due = False
+        Heavy maps are computed in a worker thread, holding the session's lock so that no
+        command changes the network meanwhile."""
+        if self._maps_due:
+            return
+        self._maps_due = True
+        if self.cursor.maps_flops() < work.INLINE_FLOPS:
+            asyncio.get_running_loop().call_soon(self._send_maps)
+        else:
+            self._maps_task = asyncio.get_running_loop().create_task(self._send_heavy_maps())
+
+    def _maps_messages(self) -> list[Message]:
         c = self.cursor
         with quiet():
             msgs = [Message(encode(c.outputs()))] if c.tabled else []
             if c.points is not None:
                 msgs.append(Message(c.maps(), True))
-            self.room.put(msgs)
+        return msgs
+
+    def _send_maps(self) -> None:
+        self._maps_due = False
+        self.room.put(self._maps_messages())
+
+    async def _send_heavy_maps(self) -> None:
+        async with self.lock:
+            self._maps_due = False
+            msgs = await asyncio.to_thread(self._maps_messages)
+        self.room.put(msgs)
 
     # --- commands ---------------------------------------------------------------------------
     async def handle(self, cmd: Any) -> None:
