@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
 from app import scenario as sc
 from app.nn import guard
 from app.protocol import encode
