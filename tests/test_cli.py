@@ -12,6 +12,7 @@ from app import scenario as sc
 from app.nn import guard
 from tests.engine_helpers import doc, on_points, trainer, worked_by_hand, worked_from_events
 from tests.nn import diverging
+from tests.web.largest import largest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,3 +176,13 @@ def test_a_run_that_diverges_on_its_first_step_writes_no_step(tmp_path: Path) ->
         "stopped after step 0\n"
     )
     assert [e["type"] for e in lines(r.stdout)] == ["epoch"]
+
+
+def test_a_scenario_at_every_limit_traces(tmp_path: Path) -> None:
+    doc = largest()
+    r = run(write(tmp_path, doc), "--steps", "1", "--events", "epoch,update")
+    assert r.returncode == 0, r.stderr
+    events = lines(r.stdout)
+    assert [(e["type"], e["step"]) for e in events] == [("epoch", 0)] + [("update", 1)] * 10 + [("epoch", 1)]
+    assert events[1]["dw"] == [[0.0] * 64] * 64  # W1 is frozen
+    assert events[2]["biases"] == [0.0] * 64  # layer 2 is bias-free

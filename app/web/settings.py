@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     history_mb: Annotated[float, Field(gt=0)] = 64.0  # checkpoint memory per session; sets their spacing
     outbox_limit: Annotated[int, Field(ge=16)] = 512  # queued messages per connection before it resyncs
     command_queue: Annotated[int, Field(ge=1)] = 64  # commands waiting per connection before `busy`
+    # an upload's body (POST /api/scenarios, /api/datasets/csv); the largest scenario the limits
+    # allow (10,000 examples x 64 inputs and 64 outputs) is ~27 MB of compact JSON, ~40 MB indented
+    max_upload_bytes: Annotated[int, Field(ge=1024)] = 64 * 2**20
+    scenario_store_mb: Annotated[float, Field(gt=0)] = 128.0  # stored scenarios; least recently used go first
 
 
 @lru_cache

@@ -10,6 +10,7 @@ from starlette.websockets import WebSocketDisconnect
 from app.protocol import ProtocolError, encode, parse_command
 from app.session.outbox import Message, Outbox
 from app.session.session import Session
+from app.web import uploads
 
 log = logging.getLogger("deltaflow.ws")
 router = APIRouter()
@@ -82,6 +83,8 @@ async def websocket(ws: WebSocket, session: str | None = None) -> None:
                 break
             try:
                 cmd = parse_command(data)
+                if cmd.type == "load" and cmd.ref is not None:  # the session gets the stored scenario itself
+                    cmd = uploads.resolve(ws.app, cmd)
             except ProtocolError as e:
                 box.put(Message(encode(e.event())))
                 continue
