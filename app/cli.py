@@ -41,15 +41,15 @@ def trace(doc: dict[str, Any], steps: int | None = None, epochs: int | None = No
     yield t.epoch_event()
     bad = guard.fault(t)
     if bad is not None:
-        raise guard.Diverged(0, *bad)
+        raise guard.Diverged(0, *bad, already=True)
     while (steps is not None and t.step_count < steps) or (epochs is not None and t.epochs_done < epochs):
         yield from guard.step(t, trace=True)
 
 
 def diverged_text(e: guard.Diverged) -> str:
     """The CLI's one line for a divergence: the first bad step, what went non-finite, where it stopped."""
-    if e.step == 0:
-        return f"training cannot start: at step 0 {e.what} is already {e.kind}"
+    if e.already:
+        return f"training cannot start: at step {e.step} {e.what} is already {e.kind}"
     return f"training diverged at step {e.step}: it makes {e.what} {e.kind}; stopped after step {e.step - 1}"
 
 

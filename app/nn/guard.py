@@ -32,18 +32,18 @@ class Diverged(Exception):
 
     `what` is "the loss", "the gradient of w[l][j][i]" (or of b[l][j]), "weight w[l][j][i]",
     "bias b[l][j]" or "the optimizer state"; l counts weight layers from 1, j and i units
-    from 0, as in weights[l-1][j][i]. The trainer has been put back to state `step - 1`
-    (when `step` is 0, the starting state itself is not good and stays as it is).
+    from 0, as in weights[l-1][j][i]. The trainer has been put back to state `step - 1`;
+    with `already`, the state it started from, `step`, was not good itself and stays as it is.
     """
 
-    def __init__(self, step: int, what: str, kind: str) -> None:
-        self.step, self.what, self.kind = step, what, kind
+    def __init__(self, step: int, what: str, kind: str, already: bool = False) -> None:
+        self.step, self.what, self.kind, self.already = step, what, kind, already
         super().__init__(self.reason())
 
     def reason(self, learning_rate: float | None = None) -> str:
         """The sentence a user reads, e.g. as a session's `paused_reason`."""
-        if self.step == 0:
-            return f"Training cannot start: at step 0 {self.what} is already {self.kind}."
+        if self.already:
+            return f"Training cannot go on: at step {self.step} {self.what} is already {self.kind}."
         text = (
             f"Training diverged at step {self.step}: it makes {self.what} {self.kind}. "
             f"Paused at step {self.step - 1}, the last step whose loss, gradients and weights are finite."
@@ -118,7 +118,7 @@ def check(t: "Trainer", good: Snapshot) -> Snapshot:
     t.restore(good)
     bad = fault(t)
     if bad is not None:  # `good` was not: nothing earlier to go back to
-        raise Diverged(good["step"], *bad)
+        raise Diverged(good["step"], *bad, already=True)
     while t.step_count < end:
         step(t, trace=False)
     raise AssertionError("a replayed run differed from the run it replays")

@@ -90,8 +90,19 @@ def test_a_bad_start_is_step_0() -> None:
     t.net.w[0][0, 0] = np.inf
     with pytest.raises(guard.Diverged) as err:
         guard.check(t, t.snapshot())
-    assert err.value.step == 0 and err.value.what == "weight w[1][0][0]"
-    assert "cannot start" in err.value.reason()
+    assert err.value.step == 0 and err.value.already and err.value.what == "weight w[1][0][0]"
+    assert err.value.reason() == "Training cannot go on: at step 0 weight w[1][0][0] is already infinite."
+
+
+def test_a_bad_state_to_check_from_is_named_as_such() -> None:
+    t = minimal()
+    with np.errstate(all="ignore"):
+        for _ in range(600):
+            t.step()
+    with pytest.raises(guard.Diverged) as err:
+        guard.check(t, t.snapshot())
+    assert err.value.already and err.value.step == 600 and t.step_count == 600
+    assert err.value.reason().startswith("Training cannot go on: at step 600 ")
 
 
 # --- what went non-finite ---------------------------------------------------------------------
