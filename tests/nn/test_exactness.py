@@ -24,7 +24,7 @@ OUTPUT_LOSS = [(out, "squared_error") for out in HIDDEN] + [
     ("softmax", "cross_entropy"),
 ]
 KINKED = {"relu", "leaky_relu"}
-ROWS = ["zeros", "ones", "one_hot", "multi_hot", "exact_01", "uniform"]
+ROWS = ["zeros", "ones", "one_hot", "multi_hot", "exact_01", "uniform", "huge"]
 H = 1e-5  # the difference step, scaled by max(1, |v|)
 
 
@@ -37,6 +37,8 @@ def target_row(kind: str, n: int, rng: np.random.Generator, loss: str) -> list[f
         return np.eye(n)[rng.integers(0, n)].tolist()
     if kind in ("multi_hot", "exact_01"):
         return rng.integers(0, 2, n).astype(float).tolist()
+    if kind == "huge" and loss == "squared_error":  # targets may be as large as max_abs_value
+        return rng.uniform(-sc.LIMITS["max_abs_value"], sc.LIMITS["max_abs_value"], n).tolist()
     lo = -3.0 if loss == "squared_error" else 0.0
     return rng.uniform(lo, 1.0, n).tolist()
 
@@ -57,7 +59,7 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     bs = [rng.uniform(-1.0, 1.0, n) for n in sizes[1:]]
     if saturate:
         bs[-1] = rng.choice([-40.0, 40.0], sizes[-1])
-    x = rng.uniform(-2.0, 2.0, (m, sizes[0]))
+    x = rng.uniform(-1.0, 1.0, (m, sizes[0])) * draw(st.sampled_from([2.0, 2.0, 1e3]))
     x[rng.random(m) < 0.25] = 0.0  # all-zero input rows too
     y = [target_row(kind, sizes[-1], rng, loss) for kind in rows]
     return {
