@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from app.scenario import LIMITS, OptimizerSpec, Regularizer, describe
 
@@ -23,11 +23,18 @@ class Command(BaseModel):
 
 
 class Load(Command):
-    """Load a scenario document or a preset by name (exactly one of the two)."""
+    """Load a scenario document, a preset by name, or a stored scenario by `ref` (exactly one)."""
 
     type: Literal["load"]
     scenario: dict[str, Any] | None = None
     preset: str | None = None
+    ref: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # an id from POST /api/scenarios
+
+    @model_validator(mode="after")
+    def _one(self) -> "Load":
+        if sum(v is not None for v in (self.scenario, self.preset, self.ref)) != 1:
+            raise ValueError("give exactly one of scenario, preset and ref")
+        return self
 
 
 class Next(Command):
@@ -270,6 +277,7 @@ class BackwardEvent(Event):
     delta: Matrix
     grad_w: Matrix
     grad_b: list[float]
+    delta_input: Matrix | None = None  # layer 1 only: dE/dx per example, batch x n_0
 
 
 class UpdateEvent(Event):

@@ -3,6 +3,7 @@
 
 import { exportPNG, exportScenario, exportSVG, exportTrace } from "./export.js";
 import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read, toQuery } from "./settings.js";
+import { createUploads } from "./upload.js";
 import { clamp, el, fmt } from "./util.js";
 import { drawThumb } from "./views/thumbs.js";
 
@@ -94,6 +95,7 @@ export function createControls(store, socket, defaultPreset, room) {
     "export-svg": () => exportSVG($("[data-net]")),
     "export-png": () => exportPNG($("[data-net]")),
     "import-json": () => $("[data-import]").click(),
+    "import-csv": () => $("[data-import-csv]").click(),
     "copy-link": () => copyLink(),
     regenerate: () => load(edit(doc(), "seed", (read(doc(), SETTINGS.find((s) => s.key === "seed")) + 1) >>> 0)),
     ...room.actions,
@@ -105,9 +107,9 @@ export function createControls(store, socket, defaultPreset, room) {
     send({ type: "select", example: (store.sel() + d + m) % m });
   }
 
-  function load(scenario) {
-    send({ type: "load", scenario });
-  }
+  // a large scenario (an imported file, a CSV dataset) goes by upload and `load` by ref
+  const uploads = createUploads(store, send, note, $("[data-import-csv]"), $("[data-heatmap]").closest("section"));
+  const load = (scenario) => uploads.load(scenario);
 
   async function copyLink() {
     try {

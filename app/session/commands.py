@@ -33,8 +33,6 @@ def parse_scenario(doc: Any, code: str, kind: str, where: str) -> sc.Scenario:
 
 
 async def load(s: "Session", cmd: p.Load) -> None:
-    if (cmd.scenario is None) == (cmd.preset is None):
-        raise ProtocolError("invalid_command", "load: give exactly one of scenario and preset", "load")
     if cmd.preset is not None:
         try:
             doc = sc.preset(cmd.preset)
@@ -80,7 +78,7 @@ async def step(s: "Session", cmd: p.Step) -> None:
         # state's curve has them all), so a long step's answer never outgrows an outbox
         last_epoch = next((e for e in events if e["type"] == "epoch"), None)
         progress = Progress("step", s.publish, lambda: s.interrupt)
-        turn = time.perf_counter()
+        turn, good = time.perf_counter(), c.trainer.snapshot()
         try:
             for i in range(cmd.count - 1):
                 progress.report(i + 1, cmd.count)
@@ -89,14 +87,17 @@ async def step(s: "Session", cmd: p.Step) -> None:
                     last_epoch = end or last_epoch
                     events = []
                 else:
+                    good = c.check(good)  # the unchecked steps, before the traced one
                     events = await work.run(c.traced_step, flops=flops)
                     if any(e["type"] == "epoch" for e in events):
                         last_epoch = None  # the step's own events carry it
                 if time.perf_counter() - turn > YIELD_EVERY:
+                    good = c.check(good)
                     await asyncio.sleep(0)  # let other sessions and connections run
                     turn = time.perf_counter()
         except Cancelled:
             events = []
+        c.check(good)
         s.interrupt = False
         events = [*([last_epoch] if last_epoch else []), *events, s.state()]
     s.publish(*events)
@@ -113,17 +114,19 @@ async def epoch(s: "Session", cmd: p.Epoch) -> None:
     flops = c.step_flops()
     per_epoch = -(-len(c.trainer.x) // c.scenario.batch_size)
     progress = Progress("epoch", s.publish, lambda: s.interrupt)
-    turn, n = time.perf_counter(), 0
+    turn, n, good = time.perf_counter(), 0, c.trainer.snapshot()
     try:
         while end is None and c.trainer.epochs_done == start:
             n += 1
             progress.report(n, per_epoch)
             end = await work.run(c.fast_step, flops=flops)
             if time.perf_counter() - turn > YIELD_EVERY:
+                good = c.check(good)
                 await asyncio.sleep(0)
                 turn = time.perf_counter()
     except Cancelled:
         pass
+    c.check(good)
     s.interrupt = False
     s.publish(*([end] if end else []), s.state())
     s.publish_maps()

@@ -1,13 +1,13 @@
 """Where a run stands: its trainer, the step in progress phase by phase, history and seek."""
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from app import scenario as sc
+from app.nn import guard
 from app.session import maps, work
 from app.session.history import History, Snapshot
 from app.session.work import cap
@@ -31,11 +31,7 @@ class Options:
 
 
 class Diverged(Exception):
-    """A step would make a weight NaN or inf."""
-
-
-def finite(params: list[np.ndarray]) -> bool:
-    return all(bool(np.isfinite(x).all()) for x in params)
+    """A step would leave the finite numbers (app/nn/guard.py); the message is the paused_reason."""
 
 
 class Cursor:
@@ -191,21 +187,22 @@ class Cursor:
         t = self.trainer
         self.branch()
         pre = self.snapshot()
-        events = t.step(trace=True)
-        loss = next(e["loss"] for e in events if e["type"] == "output_error")
-        if not (math.isfinite(loss) and t.net.finite()):
-            t.restore(pre)
-            raise Diverged(self.diverged_text(pre["step"] + 1))
+        try:
+            events = guard.step(t, trace=True)  # undone when it diverges
+        except guard.Diverged as e:
+            raise Diverged(e.reason(self.scenario.optimizer.learning_rate)) from None
         self.pre = pre
         self.pending_batch = events[0]["x"], events[0]["y"]
         return cap(events, t.net.layers)
 
-    def diverged_text(self, step: int) -> str:
-        lr = self.scenario.optimizer.learning_rate
-        return (
-            f"Training diverged: step {step} makes the loss or a weight NaN or infinite. "
-            f"Paused at step {step - 1}, the last finite one. Try a learning rate below {lr:g}."
-        )
+    def check(self, good: Snapshot) -> Snapshot:
+        """The guard after unchecked steps from the good state `good`: the next good state, or
+        Diverged with the run back at the step before the first bad one and its future dropped."""
+        try:
+            return guard.check(self.trainer, good)
+        except guard.Diverged as e:
+            self.branch(always=True)
+            raise Diverged(e.reason(self.scenario.optimizer.learning_rate)) from None
 
     def complete(self, events: list[Event]) -> None:
         t = self.trainer
@@ -246,14 +243,12 @@ class Cursor:
         return events
 
     def fast_step(self) -> Event | None:
-        """An untraced step; its epoch event when it ends one."""
+        """An unchecked, untraced step; its epoch event when it ends one. The caller runs the
+        guard (`check`) after a stretch of them."""
         t = self.trainer
         self.branch()
         epochs = t.epochs_done
-        pre_step = t.step_count
         t.step()
-        if not t.net.finite():
-            self.rewind(pre_step)
         self.complete([])
         if t.epochs_done != epochs:
             e = t.epoch_event()
@@ -266,6 +261,7 @@ class Cursor:
         t, history = self.trainer, self.history
         end = now() + seconds
         self.branch()
+        good = t.snapshot()
         while True:
             t.step()
             if t.step_count % history.every == 0:
@@ -273,8 +269,7 @@ class Cursor:
             if now() >= end:
                 break
         history.reached(t.step_count)
-        if not t.net.finite():
-            self.rewind(t.step_count)
+        self.check(good)
 
     def branch(self, always: bool = False) -> None:
         """Stepping on behind the last step (after a seek) or editing: forget the future."""
@@ -299,24 +294,6 @@ class Cursor:
         self.restore(self.history.base(step))
         while self.trainer.step_count < step:
             self.trainer.step()
-
-    def rewind(self, step: int) -> None:
-        """Go back to the last finite step at or before `step`, then raise Diverged saying why."""
-        snap = self.history.base(step)
-        while not finite(snap["params"]):
-            prev = self.history.before(snap["step"])
-            if prev is None:
-                break
-            snap = prev
-        self.restore(snap)
-        while self.trainer.step_count < step:
-            keep = self.snapshot()
-            self.trainer.step()
-            if not self.trainer.net.finite():
-                self.trainer.restore(keep)
-                break
-        self.branch(always=True)
-        raise Diverged(self.diverged_text(self.trainer.step_count + 1))
 
 
 class _AtCursor:

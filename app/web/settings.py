@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     room_max_viewers: Annotated[int, Field(ge=1)] = 500  # viewers per room
     room_idle_seconds: Annotated[float, Field(gt=0)] = 7200.0  # a room with no presenter closes after this
     viewer_bytes_per_second: Annotated[int, Field(ge=1000)] = 40_000  # a viewer's share of the train stream
+    # an upload's body (POST /api/scenarios, /api/datasets/csv); the largest scenario the limits
+    # allow (10,000 examples x 64 inputs and 64 outputs) is ~27 MB of compact JSON, ~40 MB indented
+    max_upload_bytes: Annotated[int, Field(ge=1024)] = 64 * 2**20
+    scenario_store_mb: Annotated[float, Field(gt=0)] = 128.0  # stored scenarios; least recently used go first
 
 
 @lru_cache

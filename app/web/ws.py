@@ -10,6 +10,7 @@ from starlette.websockets import WebSocketDisconnect
 from app.protocol import ProtocolError, encode, parse_command
 from app.session.member import Member
 from app.session.outbox import Message, Outbox
+from app.web import uploads
 
 log = logging.getLogger("deltaflow.ws")
 router = APIRouter()
@@ -118,6 +119,8 @@ async def receive_loop(ws: WebSocket, member: Member, commands: "asyncio.Queue[o
                 return
             try:
                 cmd = parse_command(data)
+                if cmd.type == "load" and cmd.ref is not None:  # the session gets the stored scenario itself
+                    cmd = uploads.resolve(ws.app, cmd)
             except ProtocolError as e:
                 box.put(Message(encode(e.event())))
                 continue
