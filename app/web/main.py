@@ -24,6 +24,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # a worker thread computing a gradcheck hands the GIL back to the event loop every 0.5 ms
+        sys.setswitchinterval(0.0005)
         options = Options(
             history_steps=settings.history_steps,
             history_bytes=int(settings.history_mb * 2**20),
