@@ -14,8 +14,11 @@ from fastapi.staticfiles import StaticFiles
 from app import __version__
 from app.session.registry import Registry
 from app.session.session import Options
-from app.web import api, pages, ws
+from app.web import api, logs, pages, ws
+from app.web.apidocs import add_api_docs
+from app.web.limits import AddressLimiter
 from app.web.settings import Settings, get_settings
+from app.web.upgrade import HTTP_PROTOCOL
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logs.install()  # after the server has configured logging
         options = Options(
             history_steps=settings.history_steps,
             history_bytes=int(settings.history_mb * 2**20),
@@ -43,8 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await t
             registry.close()
 
-    app = FastAPI(title="Deltaflow", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Deltaflow", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.addresses = AddressLimiter(settings.connect_per_minute, settings.connect_burst)
+    if settings.api_docs:
+        add_api_docs(app)
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(ws.router)
@@ -76,6 +83,7 @@ def run(host: str | None = None, port: int | None = None) -> None:
         create_app(s),
         host=host or s.host,
         port=port or s.port,
+        http=HTTP_PROTOCOL,  # answers a command sent in the same packet as the upgrade
         ws_per_message_deflate=False,  # deflate costs ~10x throughput on map frames
         ws_max_size=s.max_message_bytes,
     )

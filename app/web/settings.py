@@ -23,7 +23,14 @@ class Settings(BaseSettings):
     history_steps: Annotated[int, Field(ge=1)] = 10_000
     history_mb: Annotated[float, Field(gt=0)] = 64.0  # checkpoint memory per session; sets their spacing
     outbox_limit: Annotated[int, Field(ge=16)] = 512  # queued messages per connection before it resyncs
+    outbox_mb: Annotated[float, Field(ge=1)] = 16.0  # queued bytes per connection before it resyncs
     command_queue: Annotated[int, Field(ge=1)] = 64  # commands waiting per connection before `busy`
+    message_rate: Annotated[float, Field(gt=0)] = 100.0  # messages per second per connection, sustained
+    message_burst: Annotated[int, Field(ge=1)] = 200  # messages per connection at once, beyond the rate
+    connect_per_minute: Annotated[float, Field(gt=0)] = 300.0  # new connections per client address
+    connect_burst: Annotated[int, Field(ge=1)] = 300  # new connections per address at once
+    connections_per_session: Annotated[int, Field(ge=1)] = 8
+    api_docs: bool = True  # /docs and /redoc, served with local assets; /openapi.json is always on
 
 
 @lru_cache
