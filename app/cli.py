@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from app import scenario as sc
+from app.nn import guard
 from app.protocol import encode
 
 TRACE_TYPES = ["batch", "forward", "output_error", "backward", "update", "epoch"]
@@ -32,22 +31,26 @@ def load_document(ref: str) -> dict[str, Any]:
     raise sc.ScenarioError(f"{ref}: no such file, and no preset of that name ({', '.join(sc.preset_names())})")
 
 
-class Diverged(RuntimeError):
-    """Training produced NaN or inf."""
-
-
 def trace(doc: dict[str, Any], steps: int | None = None, epochs: int | None = None) -> Iterator[dict[str, Any]]:
-    """The events of a run from step 0, as the live server streams them."""
+    """The events of a run from step 0, as the live server streams them.
+
+    Every step passes the divergence guard (app/nn/guard.py): the first step that leaves the
+    finite numbers is not written, and guard.Diverged names it and what went non-finite.
+    """
     t = sc.build(sc.parse(doc)).trainer
     yield t.epoch_event()
+    bad = guard.fault(t)
+    if bad is not None:
+        raise guard.Diverged(0, *bad, already=True)
     while (steps is not None and t.step_count < steps) or (epochs is not None and t.epochs_done < epochs):
-        # a diverging run overflows on its way to inf: Diverged reports that, not numpy's warnings
-        with np.errstate(over="ignore", invalid="ignore"):
-            events = t.step(trace=True)
-        yield from events
-        loss = next(e["loss"] for e in events if e["type"] == "output_error")
-        if not (np.isfinite(loss) and t.net.finite()):
-            raise Diverged(f"training diverged at step {t.step_count}: the loss or a weight became NaN or inf")
+        yield from guard.step(t, trace=True)
+
+
+def diverged_text(e: guard.Diverged) -> str:
+    """The CLI's one line for a divergence: the first bad step, what went non-finite, where it stopped."""
+    if e.already:
+        return f"training cannot start: at step {e.step} {e.what} is already {e.kind}"
+    return f"training diverged at step {e.step}: it makes {e.what} {e.kind}; stopped after step {e.step - 1}"
 
 
 def _types(arg: str) -> set[str]:
@@ -96,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     except sc.ScenarioError as e:
         print(f"deltaflow: invalid scenario: {e}", file=sys.stderr)
         return 2
-    except Diverged as e:
+    except guard.Diverged as e:
         sys.stdout.flush()
-        print(f"deltaflow: {e}", file=sys.stderr)
+        print(f"deltaflow: {diverged_text(e)}", file=sys.stderr)
         return 3
     except BrokenPipeError:  # e.g. piped into head
         return 0

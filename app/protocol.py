@@ -26,11 +26,18 @@ class Command(BaseModel):
 
 
 class Load(Command):
-    """Load a scenario document or a preset by name (exactly one of the two)."""
+    """Load a scenario document, a preset by name, or a stored scenario by `ref` (exactly one)."""
 
     type: Literal["load"]
     scenario: dict[str, Any] | None = None
     preset: str | None = None
+    ref: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # an id from POST /api/scenarios
+
+    @model_validator(mode="after")
+    def _one(self) -> "Load":
+        if sum(v is not None for v in (self.scenario, self.preset, self.ref)) != 1:
+            raise ValueError("give exactly one of scenario, preset and ref")
+        return self
 
 
 class Next(Command):
@@ -138,10 +145,55 @@ class Select(Command):
     example: Annotated[int, Field(ge=0, lt=LIMITS["max_examples"])]
 
 
+class Claim(Command):
+    """Become a presenter of the room this connection follows, with its presenter token."""
+
+    type: Literal["claim"]
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Fork(Command):
+    """Leave the room for a private session at exactly the room's current state."""
+
+    type: Literal["fork"]
+
+
+class Follow(Command):
+    """Follow the room `room` (a join code) as a viewer."""
+
+    type: Literal["follow"]
+    room: Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class Ping(Command):
+    """Answered by `pong`: a liveness check any member may send."""
+
+    type: Literal["ping"]
+
+
 AnyCommand = Annotated[
-    Load | Next | Step | Epoch | Play | Pause | Reset | Seek | Set | SetWeight | SetBias | Gradcheck | Slice | Select,
+    Load
+    | Next
+    | Step
+    | Epoch
+    | Play
+    | Pause
+    | Reset
+    | Seek
+    | Set
+    | SetWeight
+    | SetBias
+    | Gradcheck
+    | Slice
+    | Select
+    | Claim
+    | Fork
+    | Follow
+    | Ping,
     Field(discriminator="type"),
 ]
+# what a viewer of a room may send; anything else would change the room's session
+VIEWER_COMMANDS = frozenset({"fork", "follow", "claim", "ping"})
 COMMANDS: TypeAdapter[Any] = TypeAdapter(AnyCommand)
 COMMAND_TYPES = sorted(COMMANDS.json_schema()["discriminator"]["mapping"])
 
@@ -164,9 +216,15 @@ class History(BaseModel):
     last: int
 
 
+class RoomInfo(BaseModel):
+    code: str
+    role: Literal["presenter", "viewer"]
+    viewers: int
+
+
 class StateEvent(Event):
     type: Literal["state"]
-    session: str
+    session: str | None
     step: int
     epoch: int
     phase: PhaseRef
@@ -179,6 +237,7 @@ class StateEvent(Event):
     selected: int
     task: Literal["binary", "multiclass", "regression"]
     curve: list[list[float | None]]
+    room: RoomInfo | None
 
 
 class Points(BaseModel):
@@ -200,6 +259,8 @@ class BatchEvent(Event):
     indices: list[int]
     x: Matrix
     y: Matrix
+    size: int | None = None  # examples in the batch, when its per-example arrays were trimmed
+    rows: int | None = None  # the examples they hold
 
 
 class ForwardEvent(Event):
@@ -228,6 +289,7 @@ class BackwardEvent(Event):
     delta: Matrix
     grad_w: Matrix
     grad_b: list[float]
+    delta_input: Matrix | None = None  # layer 1 only: dE/dx per example, batch x n_0
 
 
 class UpdateEvent(Event):
@@ -303,6 +365,24 @@ class SliceEvent(Event):
     costs: list[float]
 
 
+class ProgressEvent(Event):
+    type: Literal["progress"]
+    request: str
+    done: int
+    total: int
+
+
+class RoomEvent(Event):
+    type: Literal["room"]
+    code: str
+    viewers: int
+    presenter: bool
+
+
+class PongEvent(Event):
+    type: Literal["pong"]
+
+
 class ErrorEvent(Event):
     type: Literal["error"]
     code: str
@@ -323,6 +403,9 @@ AnyEvent = Annotated[
     | FrameEvent
     | GradcheckEvent
     | SliceEvent
+    | ProgressEvent
+    | RoomEvent
+    | PongEvent
     | ErrorEvent,
     Field(discriminator="type"),
 ]

@@ -29,6 +29,7 @@ LIMITS = {
 
 Value = Annotated[float, Field(ge=-LIMITS["max_abs_value"], le=LIMITS["max_abs_value"])]
 LearningRate = Annotated[float, Field(gt=0, le=LIMITS["max_learning_rate"])]
+ParamName = Annotated[str, Field(max_length=8)]  # "W1", "b2": a weight matrix or a bias vector
 ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax"]
 LossName = Literal["squared_error", "binary_cross_entropy", "cross_entropy"]
 GeneratorName = Literal[
@@ -143,6 +144,8 @@ class Scenario(Strict):
     init: Init = Field(default_factory=Init)
     weights: list[list[list[Value]]] | None = None
     biases: list[list[Value]] | None = None
+    frozen: Annotated[list[ParamName], Field(max_length=2 * LIMITS["max_weight_layers"])] = Field(default_factory=list)
+    bias_free: Annotated[list[int], Field(max_length=LIMITS["max_weight_layers"])] = Field(default_factory=list)
     data: DataSpec
 
     @model_validator(mode="after")
@@ -163,8 +166,21 @@ class Scenario(Strict):
         if out == "softmax" and n[-1] < 2:
             raise ValueError("layers: a softmax output needs at least 2 units")
         self._check_params()
+        self._check_frozen()
         self._check_data()
         return self
+
+    def _check_frozen(self) -> None:
+        depth = len(self.layers) - 1
+        names = f"W1–W{depth} or b1–b{depth}" if depth > 1 else "W1 or b1"
+        for k, name in enumerate(self.frozen):
+            if param_index(name, depth) is None:
+                raise ValueError(f"frozen[{k}]: {name!r} names no parameter array; the network has {names}")
+        for k, l in enumerate(self.bias_free):
+            if not 1 <= l <= depth:
+                raise ValueError(f"bias_free[{k}]: there is no weight layer {l}; the layers are 1–{depth}")
+            if self.biases is not None and any(v != 0 for v in self.biases[l - 1]):
+                raise ValueError(f"biases[{l - 1}]: layer {l} is bias_free, so its biases must be 0")
 
     def _check_params(self) -> None:
         n = self.layers
@@ -217,6 +233,21 @@ class Scenario(Strict):
             raise ValueError(
                 f"batch_size: lbfgs works on the full batch; set batch_size to at least {n_train} (the training set)"
             )
+
+
+def param_index(name: str, depth: int) -> int | None:
+    """Where "W<l>" or "b<l>" sits in the parameter list [W1, b1, W2, b2, ...]; None if it names none."""
+    if len(name) < 2 or name[0] not in "Wb" or not name[1:].isdigit() or name[1] == "0":
+        return None
+    l = int(name[1:])
+    return 2 * (l - 1) + (name[0] == "b") if l <= depth else None
+
+
+def frozen_indices(s: "Scenario") -> set[int]:
+    """The parameters training leaves as they are: the `frozen` arrays and the biases of `bias_free` layers."""
+    depth = len(s.layers) - 1
+    found = {param_index(name, depth) for name in s.frozen} | {2 * (l - 1) + 1 for l in s.bias_free}
+    return {k for k in found if k is not None}
 
 
 # a tagged union puts the member's tag into an error's location; the document has no such level
@@ -288,9 +319,10 @@ def make_optimizer(spec: SGD | Momentum | Adam | LBFGS) -> Optimizer:
 def _task_of(y: np.ndarray, n_out: int) -> str:
     """Infer the task of given points: one-hot rows are multiclass, two values binary."""
     values = np.unique(y)
-    if n_out > 1 and set(values) <= {0.0, 1.0} and bool((y.sum(axis=1) == 1).all()):
+    within = lambda allowed: bool(np.isin(values, allowed).all())  # noqa: E731 (no Python set of every value)
+    if n_out > 1 and within((0.0, 1.0)) and bool((y.sum(axis=1) == 1).all()):
         return "multiclass"
-    if n_out == 1 and len(values) <= 2 and (set(values) <= {0.0, 1.0} or set(values) <= {-1.0, 1.0}):
+    if n_out == 1 and len(values) <= 2 and (within((0.0, 1.0)) or within((-1.0, 1.0))):
         return "binary"
     return "regression"
 
@@ -322,6 +354,8 @@ def build(s: Scenario) -> Built:
         ws = [np.array(w, dtype=np.float64) for w in s.weights]
     if s.biases is not None:
         bs = [np.array(b, dtype=np.float64) for b in s.biases]
+    for l in s.bias_free:  # no bias at all: 0, and frozen below
+        bs[l - 1] = np.zeros(s.layers[l])
     net = Network(s.layers, list(s.activations), ws, bs)
     reg = Regularization(s.regularization.type, s.regularization.rate)
     low = binary_low(s) if isinstance(s.data, GeneratedData) else (-1.0 if (y < 0).any() else 0.0)
@@ -340,6 +374,7 @@ def build(s: Scenario) -> Built:
         seed=s.seed,
         task=task,
         threshold=threshold,
+        frozen=frozen_indices(s),
     )
     extent = None
     if s.layers[0] == 2:

@@ -11,6 +11,7 @@ import { createGradnorm } from "./views/gradnorm.js";
 import { createHeatmap } from "./views/heatmap.js";
 import { createLog } from "./views/log.js";
 import { createNetwork } from "./views/network.js";
+import { createRoom } from "./views/room.js";
 import { createStatus } from "./views/status.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -18,26 +19,36 @@ const FRAME_TIMES = 600;
 
 const store = createStore();
 let controls = null;
+let room = null;
+let claimed = false;
 const socket = createSocket({
+  room: document.body.dataset.room || null,
   onEvent(ev, raw) {
     store.apply(ev, raw);
-    if (ev.type === "state") controls.onState();
+    if (ev.type === "state") {
+      controls.onState();
+      if (!claimed) room.claimIfPresenter();
+      claimed = true;
+    }
   },
   onMaps(m) {
     store.applyMaps(m);
   },
   onStatus(status, retries) {
+    if (status === "open") claimed = false;
     store.conn.status = status;
     store.conn.retries = retries;
     store.touch("status");
   },
 });
-controls = createControls(store, socket, document.body.dataset.defaultPreset || "circle");
+room = createRoom(store, socket);
+controls = createControls(store, socket, document.body.dataset.defaultPreset || "circle", room);
 controls.initView();
 const { actions } = controls;
 
 const views = [
   createStatus(store),
+  room.view,
   // explain first: following the phase, it moves the selection the network outlines
   createExplain($("[data-explain]"), store, actions),
   createNetwork($("[data-net]"), store, actions),

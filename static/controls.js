@@ -3,6 +3,7 @@
 
 import { exportPNG, exportScenario, exportSVG, exportTrace } from "./export.js";
 import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read, toQuery } from "./settings.js";
+import { createUploads } from "./upload.js";
 import { clamp, el, fmt } from "./util.js";
 import { drawThumb } from "./views/thumbs.js";
 
@@ -16,11 +17,12 @@ const GROUPS = {
 const MAX_UNITS = 64;
 const MAX_LAYERS = 10;
 
-export function createControls(store, socket, defaultPreset) {
+export function createControls(store, socket, defaultPreset, room) {
   const presetDocs = new Map();
   let sliceKey = "";
   let started = false;
   const send = (cmd) => {
+    if (!room.allows(cmd)) return;
     if (!socket.send(cmd)) note("Not connected: the command was not sent.");
   };
   const note = (text) => {
@@ -93,8 +95,10 @@ export function createControls(store, socket, defaultPreset) {
     "export-svg": () => exportSVG($("[data-net]")),
     "export-png": () => exportPNG($("[data-net]")),
     "import-json": () => $("[data-import]").click(),
+    "import-csv": () => $("[data-import-csv]").click(),
     "copy-link": () => copyLink(),
     regenerate: () => load(edit(doc(), "seed", (read(doc(), SETTINGS.find((s) => s.key === "seed")) + 1) >>> 0)),
+    ...room.actions,
   };
 
   function pick(d) {
@@ -103,9 +107,9 @@ export function createControls(store, socket, defaultPreset) {
     send({ type: "select", example: (store.sel() + d + m) % m });
   }
 
-  function load(scenario) {
-    send({ type: "load", scenario });
-  }
+  // a large scenario (an imported file, a CSV dataset) goes by upload and `load` by ref
+  const uploads = createUploads(store, send, note, $("[data-import-csv]"), $("[data-heatmap]").closest("section"));
+  const load = (scenario) => uploads.load(scenario);
 
   async function copyLink() {
     try {
@@ -342,7 +346,7 @@ export function createControls(store, socket, defaultPreset) {
 
   // --- URL -------------------------------------------------------------------------------
   async function syncURL() {
-    if (!store.server || !started) return;
+    if (!store.server || !started || document.body.dataset.room) return; // a room's page is /r/CODE
     const d = doc();
     const name = presetDocs.has(d.name) || $(`[data-preset="${CSS.escape(d.name)}"]`) ? d.name : defaultPreset;
     const base = await presetDoc(name);
@@ -353,6 +357,10 @@ export function createControls(store, socket, defaultPreset) {
 
   // On the first state of the page: load what the URL asks for, unless it is already there.
   async function start() {
+    if (document.body.dataset.room) {
+      started = true; // a room shows what its presenter loaded
+      return;
+    }
     const q = new URLSearchParams(location.search);
     const name = q.get("preset") || defaultPreset;
     const base = await presetDoc(name);

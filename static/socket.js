@@ -1,6 +1,7 @@
 // One websocket to the server: JSON events in, JSON commands out, binary map frames decoded.
-// It reconnects on its own with backoff, to the same session (/ws?session=ID). A server that
-// is full closes with 1013 (try again later): then it waits longer each time, up to 30 s.
+// It reconnects on its own with backoff, to the same session (/ws?session=ID), or to the room
+// it follows as a viewer (/ws?room=CODE).
+// A server that is full closes with 1013 (try again later): then it waits longer each time, up to 30 s.
 
 const MAGIC = 0x314d4644; // "DFM1" read as a little-endian uint32
 const TRY_AGAIN_LATER = 1013;
@@ -29,16 +30,18 @@ function decodeMaps(buf) {
   return { seq, step, maps };
 }
 
-export function createSocket({ onEvent, onMaps, onStatus }) {
+export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
   let ws = null;
   let session = null;
+  let follow = room; // a room followed as a viewer (a viewer is not given the session id)
   let retries = 0;
   let timer = 0;
   let closing = false;
 
   function url() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${proto}//${location.host}/ws` + (session ? `?session=${encodeURIComponent(session)}` : "");
+    const q = session ? `?session=${encodeURIComponent(session)}` : follow ? `?room=${encodeURIComponent(follow)}` : "";
+    return `${proto}//${location.host}/ws${q}`;
   }
 
   function open() {
@@ -52,6 +55,7 @@ export function createSocket({ onEvent, onMaps, onStatus }) {
         const ev = JSON.parse(e.data);
         if (ev.type === "state") {
           session = ev.session;
+          follow = ev.room?.role === "viewer" ? ev.room.code : null;
           if (!welcomed) {
             // connected once a session is given: a server that is full also opens, then refuses
             welcomed = true;

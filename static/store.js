@@ -68,6 +68,7 @@ export function createStore() {
     outputs: null, // the server's outputs on the first training examples: {step, y}
     frameActs: null, // train mode: every layer's activations of the highlighted example
     notice: null,
+    room: null, // {code, role, viewers, presenter} in a classroom room
     view: {},
     dirty: new Set(["all"]),
   };
@@ -139,7 +140,8 @@ export function createStore() {
       if (ev.playing) s.lastMode = ev.playing;
       if (s.conn.session !== ev.session) s.norms = [];
       s.conn.session = ev.session;
-      s.touch("all");
+      s.room = ev.room ? { presenter: s.room?.presenter ?? ev.room.role === "presenter", ...ev.room } : null;
+      s.touch("all", "room");
     },
     dataset(ev) {
       s.dataset = ev;
@@ -213,6 +215,10 @@ export function createStore() {
     slice(ev) {
       s.slice = ev;
       s.touch("explain");
+    },
+    room(ev) {
+      if (s.room) Object.assign(s.room, { viewers: ev.viewers, presenter: ev.presenter });
+      s.touch("room");
     },
     error(ev) {
       s.notice = { kind: "error", text: ev.message, code: ev.code, at: performance.now() };

@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from app import scenario as sc
+from app.nn import guard
 from tests.engine_helpers import doc, on_points, trainer, worked_by_hand, worked_from_events
+from tests.nn import diverging
+from tests.web.largest import largest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,3 +141,48 @@ def test_a_diverging_run_exits_3(tmp_path: Path) -> None:
     assert r.stderr.startswith("deltaflow: training diverged at step ") and r.stderr.count("\n") == 1
     events = lines(r.stdout)
     assert events[0]["epoch"] == 0 and 1 < len(events) < 50  # what came before the divergence was written
+
+
+def test_the_minimal_diverging_case_stops_before_its_first_bad_step(tmp_path: Path) -> None:
+    r = run(write(tmp_path, diverging.minimal()), "--steps", "600", "--events", "output_error,update")
+    assert r.returncode == 3, r.stderr
+    s = diverging.FIRST_BAD
+    assert (
+        r.stderr
+        == f"deltaflow: training diverged at step {s}: it makes the loss infinite; stopped after step {s - 1}\n"
+    )
+    events = lines(r.stdout)
+    # the bad step itself is not written: the run ends at the state before it
+    assert events[-1]["type"] == "update" and events[-1]["step"] == s - 1
+    assert all(e["loss"] is not None for e in events if e["type"] == "output_error")  # inf would be null
+    # the same step as the guard gives the untraced trainer
+    t = trainer(diverging.minimal())
+    with pytest.raises(guard.Diverged) as err:
+        t.train(10 * s)
+    assert err.value.step == s and t.step_count == s - 1
+    w = events[-1]["weights"][0][0]
+    assert w == t.net.w[0][0, 0]
+
+
+def test_a_run_that_diverges_on_its_first_step_writes_no_step(tmp_path: Path) -> None:
+    # at the limits the start is finite (|z| <= (64e6)^10 1e6 ~ 1e84), but lr 100 overflows the first update
+    n = [64] * 11
+    weights = [[[1e6] * 64 for _ in range(64)] for _ in range(10)]
+    d = on_points([[1e6] * 64], [[0.0] * 64], layers=n, activations=["linear"] * 10, weights=weights, batch_size=1)
+    d["optimizer"] = {"type": "sgd", "learning_rate": 100}
+    r = run(write(tmp_path, d), "--steps", "5")
+    assert r.returncode == 3
+    assert r.stderr.startswith("deltaflow: training diverged at step 1: ") and r.stderr.endswith(
+        "stopped after step 0\n"
+    )
+    assert [e["type"] for e in lines(r.stdout)] == ["epoch"]
+
+
+def test_a_scenario_at_every_limit_traces(tmp_path: Path) -> None:
+    doc = largest()
+    r = run(write(tmp_path, doc), "--steps", "1", "--events", "epoch,update")
+    assert r.returncode == 0, r.stderr
+    events = lines(r.stdout)
+    assert [(e["type"], e["step"]) for e in events] == [("epoch", 0)] + [("update", 1)] * 10 + [("epoch", 1)]
+    assert events[1]["dw"] == [[0.0] * 64] * 64  # W1 is frozen
+    assert events[2]["biases"] == [0.0] * 64  # layer 2 is bias-free

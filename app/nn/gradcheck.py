@@ -1,5 +1,6 @@
 """Numerical check of the analytic gradient by central differences."""
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,12 +15,16 @@ def rel_error(a: Array, n: Array) -> Array:
     return np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), 1e-12)
 
 
-def gradcheck(t: Trainer, x: Array, y: Array, eps: float = 1e-5) -> list[dict[str, Any]]:
+def gradcheck(
+    t: Trainer, x: Array, y: Array, eps: float = 1e-5, tick: Callable[[int, int], None] | None = None
+) -> list[dict[str, Any]]:
     """Per layer: analytic and numeric dC/dW, dC/db and their relative errors.
 
     C is the batch cost, penalty included. The parameters are restored exactly afterwards.
+    `tick(done, total)` is called after each parameter; an exception it raises stops the check.
     """
     _, _, _, grad_w, grad_b = t.gradients(x, y)
+    total, done = sum(p.size for p in t.net.params), 0
     out = []
     for l, (w, b) in enumerate(zip(t.net.w, t.net.b), start=1):
         nums = []
@@ -33,6 +38,9 @@ def gradcheck(t: Trainer, x: Array, y: Array, eps: float = 1e-5) -> list[dict[st
                 c_minus = t.cost(x, y)
                 p[k] = old
                 num[k] = (c_plus - c_minus) / (2 * eps)
+                done += 1
+                if tick is not None:
+                    tick(done, total)
             nums.append(num)
         gw, gb = grad_w[l - 1], grad_b[l - 1]
         out.append(

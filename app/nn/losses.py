@@ -52,8 +52,15 @@ REQUIRED_OUTPUT = {"binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"
 
 
 def output_delta(loss: str, act: Activation, z: Array, a: Array, y: Array) -> Array:
-    """dE/dz at the output: dE/da * f'(z), or its exact simplification a - y."""
-    if loss in REQUIRED_OUTPUT:
-        # sigmoid+BCE and softmax+CE both reduce to a - y, which stays exact when a saturates
+    """dE/dz at the output (batch x n_L): dE/da * f'(z), or its exact closed form for a matched pair.
+
+    sigmoid + binary_cross_entropy: E = sum_k log(1 + e^z_k) - y_k z_k, so dE/dz = a - y for any y.
+    softmax + cross_entropy: E = -sum_k y_k (z_k - lse(z)), so dE/dz_k = a_k sum_j y_j - y_k;
+    that is a - y only where the row of targets sums to 1 (a multi-hot or all-zero row does not).
+    Both forms stay exact when a saturates, where dE/da * f'(z) would be 0 * inf.
+    """
+    if loss == "binary_cross_entropy":
         return a - y
+    if loss == "cross_entropy":
+        return a * y.sum(axis=1, keepdims=True) - y
     return LOSSES[loss].de(a, y) * act.df(z, a)

@@ -27,6 +27,14 @@ class Optimizer(ABC):
     def load(self, state: dict[str, object]) -> None:
         pass
 
+    def finite(self) -> bool:
+        """Whether every array the optimizer keeps (velocities, moments, curvature pairs) is finite."""
+        for v in vars(self).values():
+            for a in v if isinstance(v, list) else [v]:
+                if isinstance(a, np.ndarray) and not np.isfinite(a).all():
+                    return False
+        return True
+
 
 class SGD(Optimizer):
     """w <- w - lr * dC/dw."""

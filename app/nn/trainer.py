@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 
+from app.nn import guard
 from app.nn.losses import LOSSES
 from app.nn.network import Network
 from app.nn.optimizers import Optimizer
@@ -31,8 +32,12 @@ class Trainer:
         seed: int = 0,
         task: str = "regression",
         threshold: float = 0.5,
+        frozen: set[int] | None = None,
     ) -> None:
         self.net, self.optimizer, self.loss, self.reg = net, optimizer, loss, reg
+        # indices into net.params ([W1, b1, W2, b2, ...]) that training leaves as they are
+        self.frozen = frozenset(frozen or ())
+        self._zeros = {k: np.zeros_like(net.params[k]) for k in self.frozen}
         self.x, self.y, self.x_test, self.y_test = x, y, x_test, y_test
         self.batch_size, self.shuffle, self.seed, self.task = batch_size, shuffle, seed, task
         self.threshold = threshold  # binary tasks: outputs at or above it mean the high label
@@ -54,6 +59,14 @@ class Trainer:
     def next_indices(self) -> Array:
         """The next batch's indices; a last partial batch is a batch of its own."""
         return self.order(self.epochs_done + 1)[self.offset : self.offset + self.batch_size]
+
+    def next_batch(self) -> tuple[Array, Array, Array | None]:
+        """The next batch's x and y, and its indices when shuffled (None: rows offset.. in order)."""
+        o = self.offset
+        idx = self.next_indices() if self.shuffle else None
+        if idx is None:  # in order: views, not copies (the data never changes in place)
+            return self.x[o : o + self.batch_size], self.y[o : o + self.batch_size], None
+        return self.x[idx], self.y[idx], idx
 
     def _advance(self, m: int) -> bool:
         self.step_count += 1
@@ -92,19 +105,21 @@ class Trainer:
         """
         epoch = self.epochs_done + 1
         o = self.offset
-        idx = self.next_indices() if self.shuffle else None
-        if idx is None:  # in order: views, not copies (the data never changes in place)
-            x, y = self.x[o : o + self.batch_size], self.y[o : o + self.batch_size]
-        else:
-            x, y = self.x[idx], self.y[idx]
+        x, y, idx = self.next_batch()
         zs, as_, deltas, grad_w, grad_b = self.gradients(x, y)
         grads = [g for pair in zip(grad_w, grad_b) for g in pair]
+        if self.frozen:  # shown as computed, but the optimizer sees no slope: no change at all
+            grads = [self._zeros.get(k, g) for k, g in enumerate(grads)]
+        # dE/dx per example, with W_1 from before the update (which changes it in place)
+        delta_input = deltas[0] @ self.net.w[0] if trace else None
         cost = (lambda p: self.cost(x, y, p)) if self.optimizer.needs_cost else None
         changes = self.optimizer.step(self.net.params, grads, cost)
         self.last_grad_w = grad_w
         ended = self._advance(len(x))
         if not trace:
             return []
+        for k in self.frozen:  # the optimizers add -0.0; show the change as the 0 it is
+            changes[k] = self._zeros[k].copy()
         s, depth = self.step_count, self.net.depth
         losses = LOSSES[self.loss].e(zs[-1], as_[-1], y)
         events: list[Event] = [
@@ -132,16 +147,17 @@ class Trainer:
             }
         )
         for l in range(depth, 0, -1):
-            events.append(
-                {
-                    "type": "backward",
-                    "step": s,
-                    "layer": l,
-                    "delta": deltas[l - 1],
-                    "grad_w": grad_w[l - 1],
-                    "grad_b": grad_b[l - 1],
-                }
-            )
+            back: Event = {
+                "type": "backward",
+                "step": s,
+                "layer": l,
+                "delta": deltas[l - 1],
+                "grad_w": grad_w[l - 1],
+                "grad_b": grad_b[l - 1],
+            }
+            if l == 1:
+                back["delta_input"] = delta_input
+            events.append(back)
         for l in range(1, depth + 1):
             events.append(
                 {
@@ -157,6 +173,22 @@ class Trainer:
         if ended:
             events.append(self.epoch_event())
         return events
+
+    def train(self, steps: int, chunk: int = 64) -> None:
+        """`steps` untraced steps under the divergence guard, checked once every `chunk` steps.
+
+        Raises guard.Diverged, with the trainer at the state before the first bad step, when a
+        step leaves the finite numbers (see app/nn/guard.py).
+        """
+        good = guard.check(self, self.snapshot())
+        done = 0
+        while done < steps:
+            n = min(chunk, steps - done)
+            with np.errstate(all="ignore"):  # overflow on the way to inf is the guard's to report
+                for _ in range(n):
+                    self.step()
+            good = guard.check(self, good)
+            done += n
 
     # --- evaluation ------------------------------------------------------------------------
     def evaluate(self, x: Array | None, y: Array | None) -> tuple[float | None, float | None]:

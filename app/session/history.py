@@ -1,22 +1,38 @@
 """Checkpoints of a run, so any recent step can be brought back exactly.
 
 A checkpoint every `every` steps, plus one wherever the user changed something; a step
-between two is recomputed from the one before it (steps are deterministic).
+between two is recomputed from the one before it (steps are deterministic). Every checkpoint,
+forced ones included, counts against `max_bytes`: the oldest go first.
 """
 
 from bisect import bisect_right
 from typing import Any
 
+import numpy as np
+
 Snapshot = dict[str, Any]
+
+
+def nbytes(x: Any) -> int:
+    """Bytes of the arrays in a snapshot (parameters, optimizer state), however nested."""
+    if isinstance(x, np.ndarray):
+        return int(x.nbytes)
+    if isinstance(x, dict):
+        return sum(nbytes(v) for v in x.values())
+    if isinstance(x, list | tuple):
+        return sum(nbytes(v) for v in x)
+    return 0
 
 
 class History:
     """Checkpoints by step; `first`..`last` are the steps that can be brought back."""
 
-    def __init__(self, keep_steps: int, every: int) -> None:
-        self.keep_steps, self.every = keep_steps, every
+    def __init__(self, keep_steps: int, every: int, max_bytes: int = 64 * 2**20) -> None:
+        self.keep_steps, self.every, self.max_bytes = keep_steps, every, max_bytes
         self.steps: list[int] = []
         self.snaps: dict[int, Snapshot] = {}
+        self.sizes: dict[int, int] = {}
+        self.bytes = 0
         self.last = 0
 
     @property
@@ -33,17 +49,25 @@ class History:
         """Keep a checkpoint (replacing one at the same step, as an edit does)."""
         s = snap["step"]
         self.reached(s)
-        if s not in self.snaps:
+        if s in self.snaps:
+            self.bytes -= self.sizes[s]
+        else:
             self.steps.insert(bisect_right(self.steps, s), s)
         self.snaps[s] = snap
-        # drop checkpoints once the next one alone still covers the last keep_steps
-        while len(self.steps) > 1 and self.steps[1] <= self.last - self.keep_steps:
-            del self.snaps[self.steps.pop(0)]
+        self.sizes[s] = nbytes(snap)
+        self.bytes += self.sizes[s]
+        # drop checkpoints once the next one alone still covers the last keep_steps, or over budget
+        while len(self.steps) > 1 and (self.steps[1] <= self.last - self.keep_steps or self.bytes > self.max_bytes):
+            self._drop(self.steps.pop(0))
+
+    def _drop(self, step: int) -> None:
+        del self.snaps[step]
+        self.bytes -= self.sizes.pop(step)
 
     def truncate(self, step: int) -> None:
         """Forget the future after `step` (stepping on after a seek, or an edit)."""
         while self.steps and self.steps[-1] > step:
-            del self.snaps[self.steps.pop()]
+            self._drop(self.steps.pop())
         self.last = step
 
     def base(self, step: int) -> Snapshot:

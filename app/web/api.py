@@ -1,4 +1,4 @@
-"""The JSON API: presets and the protocol's schema."""
+"""The JSON API: presets, the protocol's schema, and the uploads (app/web/uploads.py)."""
 
 from typing import Any
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException
 
 from app import protocol
 from app import scenario as sc
+from app.web import uploads
 from app.web.pages import preset_list
 
 router = APIRouter(prefix="/api")
@@ -30,3 +31,6 @@ async def preset(name: str) -> dict[str, Any]:
 async def protocol_schema() -> dict[str, Any]:
     """The JSON Schema of every command and event."""
     return protocol.schema()
+
+
+router.include_router(uploads.router)

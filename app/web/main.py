@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
+from app.session.directory import Directory
 from app.session.registry import Registry
 from app.session.session import Options
-from app.web import api, logs, pages, ws
+from app.web import api, logs, netinfo, pages, rooms, ws
 from app.web.apidocs import add_api_docs
 from app.web.limits import AddressLimiter
 from app.web.settings import Settings, get_settings
@@ -33,8 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             slice_seconds=settings.slice_ms / 1000,
             outbox_limit=settings.outbox_limit,
             frame_rate=settings.frame_rate,
+            viewer_bytes_per_s=settings.viewer_bytes_per_second,
         )
-        registry = Registry(options, settings.default_preset, settings.session_idle_seconds, settings.max_sessions)
+        rooms = Directory(settings.max_rooms, settings.room_idle_seconds, settings.room_max_viewers)
+        registry = Registry(
+            options, settings.default_preset, settings.session_idle_seconds, settings.max_sessions, rooms
+        )
         app.state.registry = registry
         tasks = [asyncio.create_task(registry.scheduler.run()), asyncio.create_task(registry.reap())]
         try:
@@ -54,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         add_api_docs(app)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(rooms.router)
     app.include_router(ws.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app
@@ -76,13 +82,25 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_mmap_threshold, 64 * 2**20)
 
 
+def urls(host: str, port: int) -> list[str]:
+    """Where the app can be opened: this machine, then (on every interface) the network's addresses."""
+    if not netinfo.is_wildcard(host):
+        return [f"http://{host}:{port}"]
+    return [f"http://127.0.0.1:{port}"] + [f"http://{a}:{port}" for a in netinfo.lan_addresses()]
+
+
 def run(host: str | None = None, port: int | None = None) -> None:
     s = get_settings()
+    s = s.model_copy(update={"host": host or s.host, "port": port or s.port})
     keep_freed_memory()
+    found = urls(s.host, s.port)
+    print(f"Deltaflow on this machine: {found[0]}", flush=True)
+    for u in found[1:]:
+        print(f"  from other machines on the network: {u}", flush=True)
     uvicorn.run(
         create_app(s),
-        host=host or s.host,
-        port=port or s.port,
+        host=s.host,
+        port=s.port,
         http=HTTP_PROTOCOL,  # answers a command sent in the same packet as the upgrade
         ws_per_message_deflate=False,  # deflate costs ~10x throughput on map frames
         ws_max_size=s.max_message_bytes,

@@ -36,14 +36,20 @@ def preset_list() -> list[dict[str, str]]:
     return out
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def index(request: Request) -> HTMLResponse:
+def render(request: Request, room: str = "", status_code: int = 200) -> HTMLResponse:
+    """The page; with `room`, it follows that classroom room."""
     settings = request.app.state.settings
     return templates.TemplateResponse(
         request,
         "index.html",
-        {"static_url": static_url, "presets": preset_list(), "default_preset": settings.default_preset},
+        {"static_url": static_url, "presets": preset_list(), "default_preset": settings.default_preset, "room": room},
+        status_code=status_code,
     )
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def index(request: Request) -> HTMLResponse:
+    return render(request)
 
 
 DEGRADED_AT = 0.9  # sessions as a share of the maximum

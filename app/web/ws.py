@@ -1,4 +1,4 @@
-"""/ws: one connection, one subscriber of a session, with its own outgoing queue and limits."""
+"""/ws: one connection, one member of a session's room, with its own outgoing queue and limits."""
 
 import asyncio
 import contextlib
@@ -10,14 +10,16 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from app.protocol import ProtocolError, encode, parse_command
+from app.session.member import Member
 from app.session.outbox import Outbox
 from app.session.registry import Registry
-from app.session.session import Session
+from app.web import uploads
 from app.web.limits import TokenBucket
 
 log = logging.getLogger("deltaflow.ws")
 router = APIRouter()
 LONG = frozenset({"step", "epoch", "play", "gradcheck", "slice"})  # what `pause` cancels while they wait
+TRY_AGAIN_LATER = 1013
 
 
 def error(code: str, message: str, request: str | None = None) -> dict[str, Any]:
@@ -35,6 +37,8 @@ async def send_loop(ws: WebSocket, box: Outbox) -> None:
                 await ws.send_bytes(m.data)
             else:
                 await ws.send_text(m.data.decode())
+            if box.low_priority:
+                await asyncio.sleep(0)
         await asyncio.sleep(0)
 
 
@@ -43,7 +47,7 @@ class Commands:
 
     def __init__(self, size: int) -> None:
         self.queue: asyncio.Queue[Any] = asyncio.Queue(size)
-        self.waiting: Any = None  # taken from the queue, waiting for room or the session's lock
+        self.waiting: Any = None  # taken from the queue, waiting for room or its turn on the session
 
     def cancel_long(self) -> list[str]:
         """Drop the waiting long commands (LONG); their types, in order."""
@@ -63,25 +67,32 @@ class Commands:
         return cancelled
 
 
-async def command_loop(s: Session, box: Outbox, commands: Commands, registry: Registry) -> None:
+async def command_loop(member: Member, commands: Commands, registry: Registry) -> None:
     """One command at a time, in order; waits while this client is behind on its events."""
+    box = member.box
     while True:
         cmd = await commands.queue.get()
         commands.waiting = cmd
         await box.room()
-        async with s.lock:
-            if commands.waiting is not cmd:
-                continue  # a `pause` cancelled it meanwhile
-            commands.waiting = None
-            s.interrupt = False  # a pause sent before this command was meant for an earlier one
+        s = member.session
+        if s is not None and cmd.type in LONG:
+            while s.lock.locked():  # wait for its turn here, where a `pause` can still cancel it
+                async with s.lock:
+                    pass
+        if commands.waiting is not cmd:
+            continue  # a `pause` cancelled it meanwhile
+        commands.waiting = None
+        if s is not None:
             registry.used(s)
-            try:
-                await s.handle(cmd)
-            except ProtocolError as e:
-                box.put_error(e.event())
-            except Exception:
-                log.exception("command failed")
-                box.put_error(error("internal", "the server could not carry out this command", cmd.type))
+            if cmd.type in LONG and not s.lock.locked():
+                s.interrupt = False  # a pause sent before this command was meant for an earlier one
+        try:
+            await member.handle(cmd)
+        except ProtocolError as e:
+            box.put_error(e.event())
+        except Exception:
+            log.exception("command failed")
+            box.put_error(error("internal", "the server could not carry out this command", cmd.type))
 
 
 def cancelled_error(types: list[str]) -> dict[str, Any]:
@@ -90,14 +101,19 @@ def cancelled_error(types: list[str]) -> dict[str, Any]:
     return error("cancelled", f"pause cancelled {len(types)} waiting command(s): {listed}", "pause")
 
 
-async def refuse(ws: WebSocket, code: str, message: str) -> None:
-    """Tell a connection why it cannot go on, then close it with 1013 (try again later)."""
+async def refuse(ws: WebSocket, code: str, message: str, close: int = TRY_AGAIN_LATER) -> None:
+    """Tell a connection why it cannot go on, then close it (1013: try again later)."""
     await ws.send_text(encode(error(code, message)).decode())
-    await ws.close(1013, message[:120])  # a close reason is at most 123 bytes
+    await ws.close(close, message[:120])  # a close reason is at most 123 bytes
+
+
+def owners(s: Any) -> int:
+    """Connections that drive session `s` (a room's viewers have their own limit)."""
+    return sum(1 for role in s.subscribers.values() if role != "viewer")
 
 
 @router.websocket("/ws")
-async def websocket(ws: WebSocket, session: str | None = None) -> None:
+async def websocket(ws: WebSocket, session: str | None = None, room: str | None = None) -> None:
     settings = ws.app.state.settings
     registry: Registry = ws.app.state.registry
     await ws.accept()
@@ -106,33 +122,67 @@ async def websocket(ws: WebSocket, session: str | None = None) -> None:
         per_minute = f"{settings.connect_per_minute:g}"
         await refuse(ws, "rate_limited", f"too many new connections from your address (at most {per_minute} a minute)")
         return
-    s = registry.get(session) if session else None
-    unknown = session is not None and s is None
-    if s is not None and len(s.subscribers) >= settings.connections_per_session:
-        limit = settings.connections_per_session
-        await refuse(ws, "too_many_connections", f"this session already has {limit} connections, the most it may")
-        return
-    if s is None:
-        s = registry.create()
-        if s is None:
-            await refuse(ws, "busy", "the server is full: every session is in use; try again later")
-            return
     box = Outbox(settings.outbox_limit, int(settings.outbox_mb * 2**20))
-    s.attach(box)
-    if unknown:
-        box.put_error(error("unknown_session", "that session is unknown or expired; this is a new session"))
+    member = Member(registry, box)
+    if room is not None:
+        s = registry.rooms.get(room)
+        if s is None:
+            await refuse(ws, "unknown_room", f"no open room {room!r}: check the code", 1008)
+            return
+        try:
+            member.join(s, "viewer")
+        except ProtocolError as e:
+            await refuse(ws, e.code, e.message)
+            return
+    else:
+        s = registry.get(session) if session else None
+        unknown = session is not None and s is None
+        if s is not None and owners(s) >= settings.connections_per_session:
+            limit = settings.connections_per_session
+            await refuse(ws, "too_many_connections", f"this session already has {limit} connections, the most it may")
+            return
+        if s is None:
+            s = registry.create()
+            if s is None:
+                await refuse(ws, "busy", "the server is full: every session is in use; try again later")
+                return
+        member.join(s)
+        if unknown:
+            box.put_error(error("unknown_session", "that session is unknown or expired; this is a new session"))
     commands = Commands(settings.command_queue)
-    bucket = TokenBucket(settings.message_rate, settings.message_burst)
-    tasks = [asyncio.create_task(send_loop(ws, box)), asyncio.create_task(command_loop(s, box, commands, registry))]
+    sender = asyncio.create_task(send_loop(ws, box))
+    tasks = [sender, asyncio.create_task(command_loop(member, commands, registry))]
+    receiver = asyncio.create_task(receive_loop(ws, member, commands, settings))
     try:
+        # the server ends a connection by closing its outbox (a room that closed); the client by leaving
+        await asyncio.wait([receiver, sender], return_when=asyncio.FIRST_COMPLETED)
+        if sender.done() and not receiver.done():
+            with contextlib.suppress(Exception):
+                await ws.close(1001)
+    finally:
+        for t in [*tasks, receiver]:
+            t.cancel()
+        for t in [*tasks, receiver]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        last = member.session
+        member.leave()
+        if last is not None:
+            registry.release(last)
+
+
+async def receive_loop(ws: WebSocket, member: Member, commands: Commands, settings: Any) -> None:
+    box = member.box
+    bucket = TokenBucket(settings.message_rate, settings.message_burst)
+    with contextlib.suppress(WebSocketDisconnect):
         while True:
             msg = await ws.receive()
             if msg["type"] == "websocket.disconnect":
-                break
+                return
             text, data = msg.get("text"), msg.get("bytes")
             if len(text if text is not None else data or b"") > settings.max_message_bytes:
                 await ws.close(1009, "message too big")
-                break
+                return
             if not bucket.take():
                 box.put_error(error("rate_limited", rate_text(settings)))
                 continue
@@ -141,11 +191,14 @@ async def websocket(ws: WebSocket, session: str | None = None) -> None:
                 continue
             try:
                 cmd = parse_command(text)
+                if cmd.type == "load" and cmd.ref is not None:  # the session gets the stored scenario itself
+                    cmd = uploads.resolve(ws.app, cmd)
             except ProtocolError as e:
                 box.put_error(e.event())
                 continue
+            s = member.session
             if cmd.type == "pause":
-                if s.lock.locked():
+                if s is not None and s.lock.locked():
                     s.interrupt = True  # stop a long step/epoch at its next slice
                 cancelled = commands.cancel_long()
                 if cancelled:
@@ -154,16 +207,6 @@ async def websocket(ws: WebSocket, session: str | None = None) -> None:
                 commands.queue.put_nowait(cmd)
             except asyncio.QueueFull:
                 box.put_error(error("busy", f"too many commands waiting (at most {settings.command_queue})", cmd.type))
-    except WebSocketDisconnect:
-        pass
-    finally:
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        s.detach(box)
-        registry.release(s)
 
 
 def rate_text(settings: Any) -> str:

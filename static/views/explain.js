@@ -101,6 +101,22 @@ export function createExplain(root, store, actions) {
         const m = c.batch.x.length;
         out.push(p(`Example ${ex + 1} of a batch of ${m} (dataset row ${c.batch.indices[ex] + 1}).`));
       }
+      const dx = c?.backward[1]?.delta_input;
+      if (dx) {
+        check(`∂E/∂x${j + 1}`, c.backward[1].delta[ex].reduce((s, d, k) => s + d * c.w0[0][k][j], 0), dx[ex][j]);
+        out.push(
+          p("The gradient of this example's loss with respect to the input: δ of layer 1 taken one layer further back."),
+          math(
+            frac(ml("∂ E"), row(mo("∂"), sym("x", mn(j + 1)))),
+            eq,
+            sum("k"),
+            sym("w", row(mi("k"), mn(j + 1)), 1),
+            sym("δ", mi("k"), 1),
+            eq,
+            num(dx[ex][j]),
+          ),
+        );
+      }
       return out.join("");
     }
     const act = store.acts[l - 1];
@@ -217,11 +233,21 @@ export function createExplain(root, store, actions) {
         fprimeMath(act, z, a),
       );
     } else {
-      check(`δ of output ${j + 1}`, a - t, d);
-      out.push(
-        p(`With ${act} and ${loss.replaceAll("_", " ")}, ∂E/∂a · f′(z) simplifies to a − t:`),
-        math(dName, eq, row(mi("a"), mo("−"), mi("t")), eq, num(a), mo("−"), num(t, true), eq, num(d)),
-      );
+      // softmax + cross entropy: ∂E/∂z = a Σt − t, which is a − t only when the targets sum to 1
+      const st = loss === "cross_entropy" ? oe.target[ex].reduce((s, v) => s + v, 0) : 1;
+      check(`δ of output ${j + 1}`, a * st - t, d);
+      if (st === 1) {
+        out.push(
+          p(`With ${act} and ${loss.replaceAll("_", " ")}, ∂E/∂a · f′(z) simplifies to a − t:`),
+          math(dName, eq, row(mi("a"), mo("−"), mi("t")), eq, num(a), mo("−"), num(t, true), eq, num(d)),
+        );
+      } else {
+        out.push(
+          p(`With softmax and cross entropy, ∂E/∂z is a Σ t − t; this example's targets sum to ${fmt(st, 6)}, not 1:`),
+          math(dName, eq, mi("a"), sum("k"), sym("t", mi("k")), mo("−"), mi("t")),
+          math(eq, num(a), times, num(st, true), mo("−"), num(t, true), eq, num(d)),
+        );
+      }
     }
     return out.join("");
   }
@@ -309,13 +335,26 @@ export function createExplain(root, store, actions) {
       ),
     );
     const upd = c.update[l];
-    if (upd) out.push(updateRule(w0, g, upd.dw[j][i], upd.weights[j][i]));
+    if (upd) out.push(updateRule(w0, g, upd.dw[j][i], upd.weights[j][i], "w", l));
     else out.push(p("The update follows once the backward pass is done."));
     out.push(matrixForm(c, l, m));
     return out.join("") + slice(l, j, i);
   }
 
-  function updateRule(w0, g, dw, w1, x = "w") {
+  // a parameter training leaves alone: named in `frozen`, or the bias of a `bias_free` layer
+  function frozen(x, l) {
+    const s = store.server.scenario;
+    return (s.frozen || []).includes(`${x === "w" ? "W" : "b"}${l}`) || (x === "b" && (s.bias_free || []).includes(l));
+  }
+
+  function updateRule(w0, g, dw, w1, x = "w", l = 0) {
+    if (l && frozen(x, l)) {
+      check(`${x} after the update`, w0, w1);
+      return (
+        p(`Frozen: the optimizer gets a zero gradient for ${x === "w" ? "W" : "b"}${l}, so Δ${x} = 0 and it keeps its value.`) +
+        math(ml(`${x} =`), num(w1))
+      );
+    }
     const o = store.server.scenario.optimizer;
     const eta = o.learning_rate;
     const gs = frac(ml("∂ C"), ml(`∂ ${x}`));
@@ -431,6 +470,9 @@ export function createExplain(root, store, actions) {
 
   function bias(c, l, j) {
     const out = [`<h3>Bias b<sub>${j + 1}</sub><sup>(${l})</sup></h3>`];
+    if ((store.server.scenario.bias_free || []).includes(l)) {
+      out.push(p(`Layer ${l} has no bias (bias_free): b is 0 and never changes.`));
+    }
     const back = c?.backward[l];
     const bName = sym("b", mn(j + 1), l);
     out.push(math(bName, eq, num(store.biases[l - 1][j])));
@@ -444,7 +486,7 @@ export function createExplain(root, store, actions) {
       math(eq, num(back.grad_b[j])),
     );
     const upd = c.update[l];
-    if (upd) out.push(updateRule(c.b0[l - 1][j], back.grad_b[j], upd.db[j], upd.biases[j], "b"));
+    if (upd) out.push(updateRule(c.b0[l - 1][j], back.grad_b[j], upd.db[j], upd.biases[j], "b", l));
     return out.join("");
   }
 

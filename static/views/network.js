@@ -29,6 +29,7 @@ export function createNetwork(root, store, actions) {
   function build() {
     const n = store.layers;
     const L = n.length - 1;
+    const { frozen = [], bias_free: biasFree = [] } = store.server?.scenario ?? {};
     svg.replaceChildren();
     overlay.replaceChildren();
     attr(svg, "viewBox", `0 0 ${W} ${H}`);
@@ -63,7 +64,8 @@ export function createNetwork(root, store, actions) {
         const row = [];
         for (let i = 0; i < n[l - 1]; i++) {
           const p = { x1: X(l - 1) + r, y1: Y(l - 1, i), x2: X(l) - r, y2: Y(l, j) };
-          const ge = svgEl("g", { class: "edge", "data-weight": `${l}:${j}:${i}` }, gEdges);
+          const cls = frozen.includes(`W${l}`) ? "edge frozen" : "edge";
+          const ge = svgEl("g", { class: cls, "data-weight": `${l}:${j}:${i}` }, gEdges);
           const line = svgEl("line", { ...p, class: "w" }, ge);
           const grad = svgEl("line", { ...p, class: "gw", visibility: "hidden" }, ge);
           svgEl("line", { ...p, class: "hit" }, ge);
@@ -114,12 +116,11 @@ export function createNetwork(root, store, actions) {
         const val = svgEl("text", right ? { class: "val", x: r + 8, y: -3 } : { class: "val", y: r + 13, "text-anchor": "middle" }, ng);
         const dval = svgEl("text", right ? { class: "dval", x: r + 66, y: 12 } : { class: "dval", y: r + 26, "text-anchor": "middle" }, ng);
         const out = { g: ng, ring, body, val, dval, x, y };
-        if (l > 0) {
-          out.bias = svgEl(
-            "rect",
-            { class: "bias", "data-bias": `${l}:${j}`, x: x - r - 9, y: y - r - 3, width: 9, height: 9, rx: 2 },
-            gNeurons,
-          );
+        if (l > 0 && !biasFree.includes(l)) {
+          // a bias-free layer has none to draw; a frozen bias is drawn dashed
+          const cls = frozen.includes(`b${l}`) ? "bias frozen" : "bias";
+          const at = { x: x - r - 9, y: y - r - 3, width: 9, height: 9, rx: 2 };
+          out.bias = svgEl("rect", { class: cls, "data-bias": `${l}:${j}`, ...at }, gNeurons);
         }
         if (l === 0) svgEl("text", { class: "name", x: -r - 6, y: 4, "text-anchor": "end" }, ng).textContent = `x${j + 1}`;
         if (l === L) {
@@ -143,7 +144,8 @@ export function createNetwork(root, store, actions) {
     store.touch("maps");
   }
 
-  const key = () => JSON.stringify([store.layers, W, H, !!store.dataset?.extent]);
+  const sc = () => store.server?.scenario;
+  const key = () => JSON.stringify([store.layers, W, H, !!store.dataset?.extent, sc()?.frozen, sc()?.bias_free]);
 
   function layerScale(l, values) {
     if (l === 0) return inputScale;
@@ -264,8 +266,13 @@ export function createNetwork(root, store, actions) {
 
     // neurons: fill = activation of the highlighted example; rings = δ
     let dRef = 1e-12;
-    const deltaOf = (l) => (c ? (c.backward[l]?.delta ?? (l === L ? c.outErr?.delta : null)) : null);
-    for (let l = 1; l <= L; l++) {
+    // δ per layer; the inputs get ∂E/∂x (delta_input) once the backward pass reaches layer 1
+    const deltaOf = (l) => {
+      if (!c) return null;
+      if (l === 0) return c.backward[1]?.delta_input ?? null;
+      return c.backward[l]?.delta ?? (l === L ? c.outErr?.delta : null);
+    };
+    for (let l = 0; l <= L; l++) {
       const d = deltaOf(l);
       if (d) for (const v of d[ex]) dRef = Math.max(dRef, Math.abs(v));
     }
@@ -299,7 +306,7 @@ export function createNetwork(root, store, actions) {
         if (dv !== null) {
           attr(N.ring, "r", (g.r + 3 + g.ringMax * ringT * Math.sqrt(Math.abs(dv) / dRef)).toFixed(1));
           attr(N.ring, "stroke", signColor(dv));
-          text(N.dval, `δ ${fmt(dv, D)}`);
+          text(N.dval, `${l ? "δ" : "∂E/∂x"} ${fmt(dv, D)}`);
         }
         if (N.bias) {
           const b = store.biases[l - 1][j];
@@ -344,14 +351,17 @@ export function createNetwork(root, store, actions) {
     const lines = [];
     const { kind, l, j, i } = hover;
     if (kind === "weight") {
-      lines.push(`w${l}[${j + 1}←${i + 1}] = ${fmt(store.weights[l - 1][j][i], D)}`);
+      const fz = sc().frozen?.includes(`W${l}`) ? " (frozen)" : "";
+      lines.push(`w${l}[${j + 1}←${i + 1}] = ${fmt(store.weights[l - 1][j][i], D)}${fz}`);
       if (c?.backward[l]) lines.push(`∂C/∂w = ${fmt(c.backward[l].grad_w[j][i], D)}`);
       if (c?.update[l]) lines.push(`Δw = ${fmt(c.update[l].dw[j][i], D)}`);
     } else if (kind === "bias") {
-      lines.push(`b${l}[${j + 1}] = ${fmt(store.biases[l - 1][j], D)}`);
+      const fz = sc().frozen?.includes(`b${l}`) ? " (frozen)" : "";
+      lines.push(`b${l}[${j + 1}] = ${fmt(store.biases[l - 1][j], D)}${fz}`);
       if (c?.backward[l]) lines.push(`∂C/∂b = ${fmt(c.backward[l].grad_b[j], D)}`);
     } else {
       if (l === 0 && c?.batch) lines.push(`x${j + 1} = ${fmt(c.batch.x[ex][j], D)}`);
+      if (l === 0 && c?.backward[1]?.delta_input) lines.push(`∂E/∂x = ${fmt(c.backward[1].delta_input[ex][j], D)}`);
       const fw = c?.forward[l];
       if (fw) lines.push(`z = ${fmt(fw.z[ex][j], D)}`, `a = ${fmt(fw.a[ex][j], D)}`);
       const d = c?.backward[l]?.delta ?? (l === g.L ? c?.outErr?.delta : null);

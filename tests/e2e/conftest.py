@@ -3,6 +3,7 @@ Chromium through Playwright's sync API (a hand-written fixture, not pytest-playw
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +62,23 @@ def console() -> Console:
     return Console()
 
 
-@pytest.fixture
-def page(browser: Any, server: str, console: Console) -> Iterator[Any]:
-    """A fresh 1280x720 page; the test fails on any console error it leaves behind."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=server)
+@contextmanager
+def open_page(browser: Any, server: str, console: Console, width: int = 1280, height: int = 720) -> Iterator[Any]:
+    """A fresh page in its own context (its own storage, as another person's browser)."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, base_url=server)
     pg = ctx.new_page()
     pg.set_default_timeout(10_000)
     pg.on("console", console.on_console)
     pg.on("pageerror", console.on_error)
     yield pg
     ctx.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str, console: Console) -> Iterator[Any]:
+    """A fresh 1280x720 page; the test fails on any console error it leaves behind."""
+    with open_page(browser, server, console) as pg:
+        yield pg
     assert not console.errors, "\n".join(console.errors)
 
 

@@ -43,7 +43,7 @@ def test_seek_replays_exactly_with_every_optimizer(preset: str) -> None:
     weights = {0: s.trainer.net.get()}
     for k in range(1, 80):
         s.trainer.step()
-        s._complete([])
+        s.cursor.complete([])
         weights[k] = s.trainer.net.get()
     assert s.history.first > 0  # older checkpoints were pruned
     for k in (79, s.history.first, s.history.first + 7, 33 if s.history.first <= 33 else 79):
@@ -73,3 +73,23 @@ def test_a_slow_subscriber_is_resynchronized_with_a_fresh_state() -> None:
     assert len(box) <= 16
     msgs = asyncio.run(box.take())
     assert msgs[0].data.startswith(b'{"type":"state"')  # it starts again from the whole state
+
+
+def test_edits_at_every_step_stay_within_the_history_budget() -> None:
+    # a hostile client edits a bias after every step: each edit is a forced checkpoint
+    doc = copy.deepcopy(sc.preset("circle"))
+    doc.update(layers=[1] + [64] * 9 + [1], activations=["tanh"] * 10, optimizer={"type": "adam"})
+    doc["data"] = {"train": {"x": [[0.0], [1.0]], "y": [[0.0], [1.0]]}}
+    budget = 4 * 2**20
+    s = Session("t", doc, Options(history_bytes=budget), Scheduler())
+    per_snap = 3 * 8 * sum(p.size for p in s.trainer.net.params)
+    for k in range(300):
+        run(s, '{"type": "step"}')
+        run(s, f'{{"type": "set_bias", "layer": 1, "unit": 0, "value": {k / 1000}}}')
+    assert s.history.bytes <= budget + per_snap
+    assert 300 * per_snap > 2 * budget  # without the budget they would not fit
+    # the newest steps still come back exactly
+    want = s.trainer.net.get()
+    run(s, f'{{"type": "seek", "step": {s.history.first}}}')
+    run(s, f'{{"type": "seek", "step": {s.history.last}}}')
+    assert all(np.array_equal(a, b) for a, b in zip(s.trainer.net.get(), want, strict=True))

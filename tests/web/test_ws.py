@@ -79,15 +79,26 @@ def test_step_finishes_the_current_step(conn: Conn) -> None:
     assert conn.state()["step"] == 1
 
 
-def test_step_count_sends_last_step_epochs_and_state(conn: Conn) -> None:
+def test_step_count_sends_the_last_step_its_epoch_and_state(conn: Conn) -> None:
     conn.load("worked-example")  # one example: every step ends an epoch
     conn.send({"type": "step", "count": 5})
     events = conn.collect("state")
     epochs = [e for e in events if e["type"] == "epoch"]
-    assert [e["epoch"] for e in epochs] == [1, 2, 3, 4, 5]
+    assert [e["epoch"] for e in epochs] == [5]  # the last step's own; the curve has them all
     assert [e["type"] for e in events if e["type"] not in ("epoch", "state")] == PHASES
     assert all(e["step"] == 5 for e in events if e["type"] in PHASES)
     assert events[-1]["step"] == 5 and events[-1]["history"]["last"] == 5
+    assert [row[1] for row in events[-1]["curve"]] == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_long_step_answers_in_bounded_size_and_keeps_its_answer(conn: Conn) -> None:
+    conn.load("circle")  # 25 steps an epoch: 12,800 steps cross 512 epochs
+    conn.send({"type": "step", "count": 12_800})
+    events = conn.collect("state")
+    kinds = [e["type"] for e in events if e["type"] != "progress"]
+    assert kinds.count("epoch") == 1 and events[-1]["step"] == 12_800
+    assert not [e for e in events if e["type"] == "error"]
+    assert len(events[-1]["curve"]) >= 500  # every epoch crossed is in the learning curve
 
 
 def test_epoch_runs_to_the_end_of_the_epoch(conn: Conn) -> None:

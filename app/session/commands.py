@@ -1,0 +1,328 @@
+"""One handler per command. Each checks everything before it changes anything, so a
+ProtocolError leaves the session as it was."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app import protocol as p
+from app import scenario as sc
+from app.nn.gradcheck import gradcheck
+from app.protocol import ProtocolError
+from app.session import play, work
+from app.session.cursor import Cursor, Event
+from app.session.work import Cancelled, Progress
+
+if TYPE_CHECKING:
+    from app.session.session import Session
+
+MAX_GRADCHECK_PARAMS = 5000  # two cost evaluations per parameter
+MAX_CHECK_FLOPS = 20_000_000_000  # multiply-adds of one gradcheck or slice: about 10 s of a core
+YIELD_EVERY = 0.002  # seconds of fast steps between turns of the event loop
+
+
+def parse_scenario(doc: Any, code: str, kind: str, where: str) -> sc.Scenario:
+    """A scenario, or the ProtocolError that names what is wrong with it."""
+    try:
+        return sc.parse(doc)
+    except sc.ScenarioError as e:
+        raise ProtocolError(code, f"{where}: {e}", kind) from None
+
+
+async def load(s: "Session", cmd: p.Load) -> None:
+    if cmd.preset is not None:
+        try:
+            doc = sc.preset(cmd.preset)
+        except KeyError:
+            names = ", ".join(sc.preset_names())
+            raise ProtocolError(
+                "unknown_preset", f"load.preset: no preset {cmd.preset!r}; one of {names}", "load"
+            ) from None
+    else:
+        doc = cmd.scenario  # type: ignore[assignment]
+    # a scenario of 10,000 examples takes a while to check and build: off the loop
+    rows = _rows(doc)
+    scenario = await work.run(parse_scenario, doc, "invalid_scenario", "load", "scenario", flops=rows * 1000)
+    s.install(await work.run(Cursor, scenario, s.options, flops=rows * 1000))
+
+
+def _rows(doc: Any) -> int:
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("train"), dict):
+        return len(data["train"].get("x") or ()) + len((data.get("test") or {}).get("x") or ())
+    return int(data.get("samples", 500)) if isinstance(data, dict) and isinstance(data.get("samples"), int) else 0
+
+
+async def reset(s: "Session", cmd: p.Reset) -> None:
+    s.install(await work.run(Cursor, s.scenario, s.options, flops=len(s.trainer.x) * 1000))
+
+
+async def next_(s: "Session", cmd: p.Next) -> None:
+    s.stop()
+    c = s.cursor
+    s.publish(*await work.run(c.next_events, flops=c.step_flops() if c.pending is None else 0))
+    if s.cursor.pending is None:
+        s.publish_maps()
+
+
+async def step(s: "Session", cmd: p.Step) -> None:
+    s.stop()
+    c = s.cursor
+    flops = c.step_flops()
+    events = c.finish() if c.pending is not None else await work.run(c.traced_step, flops=flops)
+    if cmd.count > 1:
+        # the last step is sent whole; of the ones before it, the last epoch they ended (the
+        # state's curve has them all), so a long step's answer never outgrows an outbox
+        last_epoch = next((e for e in events if e["type"] == "epoch"), None)
+        progress = Progress("step", s.publish, lambda: s.interrupt)
+        turn, good = time.perf_counter(), c.trainer.snapshot()
+        try:
+            for i in range(cmd.count - 1):
+                progress.report(i + 1, cmd.count)
+                if i < cmd.count - 2:
+                    end = await work.run(c.fast_step, flops=flops)
+                    last_epoch = end or last_epoch
+                    events = []
+                else:
+                    good = c.check(good)  # the unchecked steps, before the traced one
+                    events = await work.run(c.traced_step, flops=flops)
+                    if any(e["type"] == "epoch" for e in events):
+                        last_epoch = None  # the step's own events carry it
+                if time.perf_counter() - turn > YIELD_EVERY:
+                    good = c.check(good)
+                    await asyncio.sleep(0)  # let other sessions and connections run
+                    turn = time.perf_counter()
+        except Cancelled:
+            events = []
+        c.check(good)
+        s.interrupt = False
+        events = [*([last_epoch] if last_epoch else []), *events, s.state()]
+    s.publish(*events)
+    s.publish_maps()
+
+
+async def epoch(s: "Session", cmd: p.Epoch) -> None:
+    s.stop()
+    c = s.cursor
+    start = c.trainer.epochs_done
+    end: Event | None = None
+    if c.pending is not None:
+        end = next((e for e in c.finish() if e["type"] == "epoch"), None)
+    flops = c.step_flops()
+    per_epoch = -(-len(c.trainer.x) // c.scenario.batch_size)
+    progress = Progress("epoch", s.publish, lambda: s.interrupt)
+    turn, n, good = time.perf_counter(), 0, c.trainer.snapshot()
+    try:
+        while end is None and c.trainer.epochs_done == start:
+            n += 1
+            progress.report(n, per_epoch)
+            end = await work.run(c.fast_step, flops=flops)
+            if time.perf_counter() - turn > YIELD_EVERY:
+                good = c.check(good)
+                await asyncio.sleep(0)
+                turn = time.perf_counter()
+    except Cancelled:
+        pass
+    c.check(good)
+    s.interrupt = False
+    s.publish(*([end] if end else []), s.state())
+    s.publish_maps()
+
+
+async def play_(s: "Session", cmd: p.Play) -> None:
+    s.stop()
+    s.paused_reason = None
+    if cmd.mode == "animate":
+        play.start_animation(s, cmd.speed)
+    else:
+        play.start_training(s, cmd.fps or s.options.frame_rate)
+    s.publish(s.state())
+
+
+async def pause(s: "Session", cmd: p.Pause) -> None:
+    s.stop()
+    s.publish(s.state())
+    s.publish_maps()
+
+
+async def seek(s: "Session", cmd: p.Seek) -> None:
+    h = s.cursor.history
+    if not h.first <= cmd.step <= h.last:
+        raise ProtocolError(
+            "out_of_history", f"seek.step: step {cmd.step} is outside the history ({h.first}–{h.last})", "seek"
+        )
+    s.stop()
+    s.cursor.abort()
+    s.cursor.goto(cmd.step)
+    s.publish(s.state())
+    s.publish_maps()
+
+
+async def set_(s: "Session", cmd: p.Set) -> None:
+    c = s.cursor
+    update: dict[str, Any] = {}
+    if cmd.optimizer is not None:
+        update["optimizer"] = cmd.optimizer.model_dump()
+    if cmd.learning_rate is not None:
+        update["optimizer"] = {**c.scenario.optimizer.model_dump(), **update.get("optimizer", {})}
+        update["optimizer"]["learning_rate"] = cmd.learning_rate
+    if cmd.regularization is not None:
+        update["regularization"] = cmd.regularization.model_dump()
+    if cmd.batch_size is not None:
+        update["batch_size"] = cmd.batch_size
+    doc = {**c.scenario.model_dump(mode="json", exclude_none=True), **update}
+    new = parse_scenario(doc, "invalid_command", "set", "set")
+    c.abort()
+    c.configure(new)
+    c.edited()
+    s.publish(s.state())
+
+
+async def set_weight(s: "Session", cmd: p.SetWeight) -> None:
+    check_weight(s, cmd.layer, cmd.to, cmd.from_, "set_weight")
+    c = s.cursor
+    c.abort()
+    c.trainer.net.w[cmd.layer - 1][cmd.to, cmd.from_] = cmd.value
+    c.edited()
+    s.publish(s.state())
+    s.publish_maps()
+
+
+async def set_bias(s: "Session", cmd: p.SetBias) -> None:
+    check_layer(s, cmd.layer, "set_bias")
+    c = s.cursor
+    n = c.trainer.net.layers[cmd.layer]
+    if cmd.unit >= n:
+        raise ProtocolError("out_of_range", f"set_bias.unit: layer {cmd.layer} has {n} units (0–{n - 1})", "set_bias")
+    c.abort()
+    c.trainer.net.b[cmd.layer - 1][cmd.unit] = cmd.value
+    c.edited()
+    s.publish(s.state())
+    s.publish_maps()
+
+
+def check_work(s: "Session", kind: str, flops: int, hint: str) -> None:
+    if flops > MAX_CHECK_FLOPS:
+        raise ProtocolError(
+            "too_much_work",
+            f"{kind}: this would take about {flops:.2g} multiply-adds, more than the {MAX_CHECK_FLOPS:.0e} "
+            f"one command may use; {hint}",
+            kind,
+        )
+
+
+async def gradcheck_(s: "Session", cmd: p.Gradcheck) -> None:
+    c = s.cursor
+    n = sum(x.size for x in c.trainer.net.params)
+    if n > MAX_GRADCHECK_PARAMS:
+        raise ProtocolError(
+            "out_of_range", f"gradcheck: the network has {n} parameters; at most {MAX_GRADCHECK_PARAMS}", "gradcheck"
+        )
+    x, y = c.batch()
+    flops = 2 * n * work.forward_flops(c.trainer.net.layers, len(x))
+    check_work(s, "gradcheck", flops, "use a smaller batch or network")
+    eps = 1e-5
+    t = c.trainer_copy()  # beside the live run, which may go on training
+    progress = Progress("gradcheck", s.publish, lambda: s.interrupt)
+    try:
+        layers = await work.run(gradcheck, t, x, y, eps, progress.report, flops=flops)
+    except Cancelled:
+        s.interrupt = False
+        return
+    worst = max(float(max(r["rel_error_w"].max(), r["rel_error_b"].max())) for r in layers)
+    s.publish({"type": "gradcheck", "step": c.step_shown(), "epsilon": eps, "max_rel_error": worst, "layers": layers})
+
+
+def cost_slice(t: Any, x: Any, y: Any, cmd: p.Slice, tick: Callable[[int, int], None]) -> dict[str, Any]:
+    """The batch cost along one weight, on a trainer of its own."""
+    w = t.net.w[cmd.layer - 1]
+    w0 = float(w[cmd.to, cmd.from_])
+    grad = float(t.gradients(x, y)[3][cmd.layer - 1][cmd.to, cmd.from_])
+    cost = t.cost(x, y)
+    ws = np.linspace(w0 - cmd.span, w0 + cmd.span, cmd.points)
+    costs = []
+    for k, v in enumerate(ws):
+        w[cmd.to, cmd.from_] = v
+        costs.append(t.cost(x, y))
+        tick(k + 1, cmd.points)
+    w[cmd.to, cmd.from_] = w0
+    return {"w": w0, "cost": cost, "grad": grad, "ws": ws, "costs": costs}
+
+
+async def slice_(s: "Session", cmd: p.Slice) -> None:
+    check_weight(s, cmd.layer, cmd.to, cmd.from_, "slice")
+    c = s.cursor
+    x, y = c.batch()
+    flops = (cmd.points + 3) * work.forward_flops(c.trainer.net.layers, len(x))
+    check_work(s, "slice", flops, "use fewer points or a smaller batch")
+    progress = Progress("slice", s.publish, lambda: s.interrupt)
+    try:
+        out = await work.run(cost_slice, c.trainer_copy(), x, y, cmd, progress.report, flops=flops)
+    except Cancelled:
+        s.interrupt = False
+        return
+    s.publish(
+        {
+            "type": "slice",
+            "step": c.step_shown(),
+            "layer": cmd.layer,
+            "to": cmd.to,
+            "from": cmd.from_,
+            **out,
+        }
+    )
+
+
+async def select(s: "Session", cmd: p.Select) -> None:
+    m = len(s.cursor.batch()[0])
+    if cmd.example >= m:
+        raise ProtocolError("out_of_range", f"select.example: the batch has {m} examples (0–{m - 1})", "select")
+    rows = work.trace_rows(s.cursor.trainer.net.layers)
+    if cmd.example >= rows:
+        raise ProtocolError(
+            "out_of_range",
+            f"select.example: a traced step of this network shows its first {rows} examples (0–{rows - 1})",
+            "select",
+        )
+    s.cursor.selected = cmd.example
+    s.publish(s.state())
+
+
+# --- checks ------------------------------------------------------------------------------------
+def check_layer(s: "Session", layer: int, kind: str) -> None:
+    depth = s.cursor.trainer.net.depth
+    if layer > depth:
+        raise ProtocolError("out_of_range", f"{kind}.layer: the network has {depth} weight layers (1–{depth})", kind)
+
+
+def check_weight(s: "Session", layer: int, to: int, frm: int, kind: str) -> None:
+    check_layer(s, layer, kind)
+    n = s.cursor.trainer.net.layers
+    if to >= n[layer]:
+        raise ProtocolError("out_of_range", f"{kind}.to: layer {layer} has {n[layer]} units (0–{n[layer] - 1})", kind)
+    if frm >= n[layer - 1]:
+        raise ProtocolError(
+            "out_of_range", f"{kind}.from: layer {layer - 1} has {n[layer - 1]} units (0–{n[layer - 1] - 1})", kind
+        )
+
+
+Handler = Callable[["Session", Any], Awaitable[None]]
+HANDLERS: dict[str, Handler] = {
+    "load": load,
+    "reset": reset,
+    "next": next_,
+    "step": step,
+    "epoch": epoch,
+    "play": play_,
+    "pause": pause,
+    "seek": seek,
+    "set": set_,
+    "set_weight": set_weight,
+    "set_bias": set_bias,
+    "gradcheck": gradcheck_,
+    "slice": slice_,
+    "select": select,
+}

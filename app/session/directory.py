@@ -1,0 +1,55 @@
+"""The room directory: join code -> the session it broadcasts, with limits and idle expiry.
+
+In one process it is a dict; across workers it would live in a shared store behind the same
+methods (create, get, expire).
+"""
+
+import time
+
+from app.session.room import new_code, normalize_code
+from app.session.session import Session
+
+
+class RoomsFull(Exception):
+    """DELTAFLOW_MAX_ROOMS rooms are open."""
+
+
+class Directory:
+    """Open rooms by code."""
+
+    def __init__(self, max_rooms: int, idle_seconds: float, max_viewers: int) -> None:
+        self.max_rooms, self.idle_seconds, self.max_viewers = max_rooms, idle_seconds, max_viewers
+        self.rooms: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self.rooms)
+
+    def create(self, s: Session) -> tuple[str, str]:
+        """Open a room on session `s` (or return its code with a fresh token): (code, token)."""
+        self.expire()
+        if s.room.code is not None and self.rooms.get(s.room.code) is s:
+            return s.room.code, s.room.open(s.room.code)
+        if len(self.rooms) >= self.max_rooms:
+            raise RoomsFull(f"the server has {self.max_rooms} rooms open, its limit")
+        code = new_code()
+        while code in self.rooms:
+            code = new_code()
+        token = s.room.open(code)
+        self.rooms[code] = s
+        return code, token
+
+    def get(self, code: str) -> Session | None:
+        return self.rooms.get(normalize_code(code))
+
+    def sessions(self) -> set[int]:
+        return {id(s) for s in self.rooms.values()}
+
+    def expire(self) -> list[Session]:
+        """Close rooms whose presenters have been away for idle_seconds; returns their sessions."""
+        now = time.monotonic()
+        closed = []
+        for code, s in list(self.rooms.items()):
+            if not s.room.presenting and now - max(s.room.last_presenter, s.last_seen) > self.idle_seconds:
+                del self.rooms[code]
+                closed.append(s)
+        return closed

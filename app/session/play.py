@@ -1,0 +1,117 @@
+"""Play modes: animate phase by phase on a timer, or train in short slices with frames at a fixed rate."""
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.protocol import encode
+from app.session.cursor import OUTPUT_ROWS, Diverged
+from app.session.outbox import Message
+
+if TYPE_CHECKING:
+    from app.session.session import Session
+
+
+# overflow is expected when training diverges; it is caught by finite checks, not warnings
+def quiet() -> np.errstate:
+    return np.errstate(all="ignore")
+
+
+def start_animation(s: "Session", speed: float) -> None:
+    s.speed = speed
+    s.playing = "animate"
+    s.animation = asyncio.get_running_loop().create_task(animate(s))
+
+
+def start_training(s: "Session", fps: int) -> None:
+    if s.cursor.pending is not None:
+        s.cursor.finish()
+    s.fps = fps
+    s.playing = "train"
+    s.next_frame = time.perf_counter()
+    s.scheduler.add(s)
+
+
+def stop(s: "Session") -> None:
+    if s.playing == "train":
+        s.scheduler.remove(s)
+    if s.animation is not None:
+        s.animation.cancel()
+        s.animation = None
+    s.playing = None
+
+
+async def animate(s: "Session") -> None:
+    """One phase event every 1/speed seconds until paused or diverged."""
+    try:
+        while s.playing == "animate":
+            try:
+                with quiet():
+                    s.publish(*s.cursor.next_events())
+            except Diverged as e:
+                s.playing = None
+                s.paused_reason = str(e)
+                s.publish(s.state())
+                break
+            if s.cursor.pending is None:
+                s.publish_maps()
+            await asyncio.sleep(1.0 / s.speed)
+    finally:
+        if s.animation is asyncio.current_task():
+            s.animation = None
+
+
+def train_slice(s: "Session") -> None:
+    """Train for about one slice, then send a frame when one is due (called by the scheduler)."""
+    with quiet():
+        try:
+            s.cursor.train_for(s.options.slice_seconds, time.perf_counter)
+        except Diverged as e:
+            s.fail(str(e))
+            s.publish_maps()
+            return
+        now = time.perf_counter()
+        if now >= s.next_frame:
+            # keep the cadence: one period after the last deadline, not after this (late) slice,
+            # unless far behind; with many sessions a round of slices can outlast a period
+            period = 1.0 / s.fps
+            s.next_frame = max(s.next_frame + period, now - period / 2)
+            frame(s)
+
+
+def frame(s: "Session") -> None:
+    """The train-mode frame: curve row, parameters, gradient norms, and the maps after it."""
+    c = s.cursor
+    t = c.trainer
+    tr_loss, tr_acc = t.evaluate(t.x, t.y)
+    te_loss, te_acc = t.evaluate(t.x_test, t.y_test)
+    row = {
+        "step": t.step_count,
+        "epoch": t.epochs_done,
+        "train_loss": tr_loss,
+        "test_loss": te_loss,
+        "train_accuracy": tr_acc,
+        "test_accuracy": te_acc,
+    }
+    c.add_curve(row)
+    seq = None
+    msgs = []
+    if c.points is not None:
+        data = c.maps()
+        seq = c.map_seq
+        msgs.append(Message(data, True))
+    idx = t.next_indices()
+    x = t.x[idx[min(c.selected, len(idx) - 1)]][None, :]  # the highlighted example
+    event = {
+        "type": "frame",
+        **row,
+        "weights": t.net.w,
+        "biases": t.net.b,
+        "grad_norms": [float(np.linalg.norm(g)) for g in t.last_grad_w],
+        "maps": seq,
+        "a": [a[0] for a in t.net.forward(x)[1]],
+        "outputs": t.net.predict(t.x[:OUTPUT_ROWS]) if c.tabled else None,
+    }
+    s.room.put_frame([Message(encode(event)), *msgs])

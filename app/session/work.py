@@ -1,0 +1,96 @@
+"""Heavy work kept off the event loop: what a command costs, the cap on a traced step's size,
+and running the costly parts in a worker thread with progress and cancellation.
+
+The loop must answer every connection within a few milliseconds. Small work runs inline (a
+thread hop costs ~0.1 ms, as much as a whole step of a small net); work above INLINE_FLOPS
+runs in a thread, where numpy releases the GIL and the server's short switch interval gives
+the loop its turns.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+INLINE_FLOPS = 2_000_000  # about 1 ms of numpy on this class of machine
+TRACE_NUMBERS = 262_144  # per-example numbers in one traced step (about 5 MB of JSON)
+PROGRESS_AFTER = 1.0  # seconds before a long command reports progress
+PROGRESS_EVERY = 0.5
+
+# per-example arrays of each traced event, trimmed to the first `rows` examples
+PER_EXAMPLE = {
+    "batch": ("indices", "x", "y"),
+    "forward": ("z", "a"),
+    "output_error": ("losses", "output", "target", "dloss", "delta"),
+    "backward": ("delta", "delta_input"),
+}
+
+
+class Cancelled(Exception):
+    """`pause` stopped a long command."""
+
+
+def forward_flops(layers: list[int], rows: int) -> int:
+    """Multiply-adds of one forward pass over `rows` examples."""
+    return rows * sum(a * b for a, b in zip(layers, layers[1:]))
+
+
+def trace_rows(layers: list[int]) -> int:
+    """How many examples of a traced step fit within TRACE_NUMBERS: the numbers per example
+    are its x, y and index, z and a of every layer, five output rows and a loss, every delta,
+    and dE/dx."""
+    n0, nl, hidden = layers[0], layers[-1], sum(layers[1:])
+    width = (n0 + nl + 1) + 2 * hidden + (4 * nl + 1) + hidden + n0
+    return max(1, TRACE_NUMBERS // width)
+
+
+def cap(events: list[dict[str, Any]], layers: list[int]) -> list[dict[str, Any]]:
+    """Trim the per-example arrays of a traced step to its first `rows` examples.
+
+    Batch means (loss, grad_w, grad_b, dw, db) stay whole. A trimmed step's batch event
+    carries `size`, the examples in the batch, and `rows`, the examples kept; an untrimmed
+    one is exactly the engine's (as `deltaflow trace` writes it).
+    """
+    m = len(events[0]["x"])
+    rows = trace_rows(layers)
+    if rows >= m:
+        return events
+    events[0]["size"], events[0]["rows"] = m, rows
+    for e in events:
+        for key in PER_EXAMPLE.get(e["type"], ()):
+            if isinstance(e.get(key), np.ndarray):
+                e[key] = e[key][:rows]
+    return events
+
+
+class Progress:
+    """Reports a long command's progress: after PROGRESS_AFTER, at most every PROGRESS_EVERY.
+
+    `report(done, total)` may be called from a worker thread; `cancelled()` tells it to stop.
+    """
+
+    def __init__(self, request: str, publish: Callable[[dict[str, Any]], None], cancelled: Callable[[], bool]):
+        self.request, self.publish, self.cancelled = request, publish, cancelled
+        self.start = time.monotonic()
+        self.next = self.start + PROGRESS_AFTER
+        self.loop = asyncio.get_running_loop()
+
+    def report(self, done: int, total: int) -> None:
+        if self.cancelled():
+            raise Cancelled
+        now = time.monotonic()
+        if now < self.next:
+            return
+        self.next = now + PROGRESS_EVERY
+        event = {"type": "progress", "request": self.request, "done": done, "total": total}
+        self.loop.call_soon_threadsafe(self.publish, event)
+
+
+async def run(fn: Callable[..., T], *args: Any, flops: int) -> T:
+    """fn(*args) inline when small, else in a worker thread."""
+    if flops < INLINE_FLOPS:
+        return fn(*args)
+    return await asyncio.to_thread(fn, *args)

@@ -1,0 +1,107 @@
+// Bulk data over HTTP. A scenario too large for one websocket message (they stop at 1 MiB) is
+// stored with POST /api/scenarios and loaded by reference; a CSV file, picked or dropped onto
+// the output plane, is read by POST /api/datasets/csv and becomes a scenario the same way.
+
+const INLINE_CHARS = 256 * 1024; // a scenario's JSON up to this size goes in the `load` itself
+const OUTPUT = {
+  binary: ["sigmoid", "binary_cross_entropy"],
+  multiclass: ["softmax", "cross_entropy"],
+  regression: ["linear", "squared_error"],
+};
+
+// The answer's JSON, or an Error whose message is the server's own words.
+async function answer(r) {
+  if (r.ok) return r.json();
+  let detail = `the server answered ${r.status} ${r.statusText}`;
+  try {
+    const body = await r.json();
+    if (typeof body.detail === "string") detail = body.detail;
+  } catch {
+    // not JSON: keep the status line
+  }
+  throw new Error(detail);
+}
+
+async function post(url, type, body) {
+  return answer(await fetch(url, { method: "POST", headers: { "content-type": type }, body }));
+}
+
+// A scenario for a CSV dataset: the current hidden layers and training settings, as many
+// inputs as the file has, and the output and loss its task needs. Every row trains.
+export function scenarioFromCSV(ds, cur, fileName) {
+  const n = ds.x.length;
+  const [out, loss] = OUTPUT[ds.task];
+  const opt = cur.optimizer ?? { type: "sgd" };
+  const base = fileName.replace(/\.[^.]*$/, "") || "data";
+  const inputs = ds.columns.slice(0, -1);
+  const label = ds.columns[ds.columns.length - 1];
+  const what = ds.task === "regression" ? "targets" : `classes ${ds.classes.join(", ")}`;
+  return {
+    name: base.slice(0, 100),
+    title: `${base} (CSV)`.slice(0, 200),
+    description: `${n} rows of ${fileName}: inputs ${inputs.join(", ")}; ${label} as ${what}.`.slice(0, 4000),
+    layers: [inputs.length, ...cur.layers.slice(1, -1), ds.y[0].length],
+    activations: [...cur.activations.slice(0, -1), out],
+    loss,
+    optimizer: opt,
+    regularization: cur.regularization ?? { type: "none", rate: 0 },
+    batch_size: opt.type === "lbfgs" ? n : Math.min(cur.batch_size ?? 10, n),
+    shuffle: !!cur.shuffle,
+    seed: cur.seed ?? 0,
+    init: cur.init ?? { scheme: "xavier" },
+    data: { train: { x: ds.x, y: ds.y } },
+  };
+}
+
+// `load` for any scenario, by upload when it is large; CSV by picker and by drop onto `zone`.
+export function createUploads(store, send, note, picker, zone) {
+  async function load(scenario) {
+    const text = JSON.stringify(scenario);
+    if (text.length <= INLINE_CHARS) return send({ type: "load", scenario });
+    note(`Uploading the scenario (${(text.length / 1e6).toFixed(1)} MB)…`);
+    try {
+      const { id } = await post("/api/scenarios", "application/json", text);
+      send({ type: "load", ref: id });
+    } catch (err) {
+      note(`The scenario was not loaded: ${err.message}`);
+    }
+  }
+
+  async function loadCSV(file) {
+    if (!file) return;
+    note(`Reading ${file.name}…`);
+    try {
+      const ds = await post("/api/datasets/csv", "text/csv", file);
+      const doc = scenarioFromCSV(ds, store.server.scenario, file.name);
+      const { id } = await post("/api/scenarios", "application/json", JSON.stringify(doc));
+      send({ type: "load", ref: id });
+      note(`${file.name}: ${ds.x.length} examples, ${ds.columns.length - 1} inputs, ${ds.task}.`);
+    } catch (err) {
+      note(`${file.name} was not loaded: ${err.message}`);
+    }
+  }
+
+  picker.addEventListener("change", () => {
+    const f = picker.files[0];
+    picker.value = "";
+    loadCSV(f);
+  });
+  zone.addEventListener("dragover", (e) => {
+    if (![...e.dataTransfer.types].includes("Files")) return;
+    e.preventDefault(); // allow the drop
+    e.dataTransfer.dropEffect = "copy";
+    zone.classList.add("dropping");
+  });
+  zone.addEventListener("dragleave", (e) => {
+    if (!zone.contains(e.relatedTarget)) zone.classList.remove("dropping");
+  });
+  zone.addEventListener("drop", (e) => {
+    const f = e.dataTransfer.files[0];
+    if (!f) return;
+    e.preventDefault();
+    zone.classList.remove("dropping");
+    loadCSV(f);
+  });
+
+  return { load, loadCSV };
+}
