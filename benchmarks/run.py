@@ -263,11 +263,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# the probes send back to back, faster than a person's per-connection message rate allows
+UNLIMITED = {"DELTAFLOW_MESSAGE_RATE": "1000000", "DELTAFLOW_MESSAGE_BURST": "1000000"}
+
+
 class Server:
     """`deltaflow serve` as a subprocess on a free port, ready once /healthz answers."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        self.env = {**os.environ, **(env or {})}
+        self.env = {**os.environ, **UNLIMITED, **(env or {})}
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
         self.ws_url = f"ws://{HOST}:{self.port}/ws"

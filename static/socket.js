@@ -1,8 +1,12 @@
 // One websocket to the server: JSON events in, JSON commands out, binary map frames decoded.
 // It reconnects on its own with backoff, to the same session (/ws?session=ID), or to the room
 // it follows as a viewer (/ws?room=CODE).
+// A server that is full closes with 1013 (try again later): then it waits longer each time, up to 30 s.
 
 const MAGIC = 0x314d4644; // "DFM1" read as a little-endian uint32
+const TRY_AGAIN_LATER = 1013;
+const MAX_DELAY = 8000; // ms, after a blip or a restart
+const MAX_DELAY_FULL = 30000; // ms, while the server has no room
 
 // The binary maps message (docs/protocol.md, "Binary maps") -> {seq, step, maps: [...]}.
 function decodeMaps(buf) {
@@ -45,16 +49,19 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
     onStatus("connecting", retries);
     ws = new WebSocket(url());
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => {
-      retries = 0;
-      onStatus("open", 0);
-    };
+    let welcomed = false;
     ws.onmessage = (e) => {
       if (typeof e.data === "string") {
         const ev = JSON.parse(e.data);
         if (ev.type === "state") {
           session = ev.session;
           follow = ev.room?.role === "viewer" ? ev.room.code : null;
+          if (!welcomed) {
+            // connected once a session is given: a server that is full also opens, then refuses
+            welcomed = true;
+            retries = 0;
+            onStatus("open", 0);
+          }
         }
         onEvent(ev, e.data);
       } else {
@@ -62,12 +69,14 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
         if (m) onMaps(m);
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       if (closing) return;
-      // exponential backoff with jitter, capped: a restarting server is not stampeded
-      const delay = Math.min(8000, 250 * 2 ** retries) * (0.75 + Math.random() / 2);
+      // exponential backoff with jitter, capped: a restarting or full server is not stampeded
+      const full = e.code === TRY_AGAIN_LATER;
+      const cap = full ? MAX_DELAY_FULL : MAX_DELAY;
+      const delay = Math.min(cap, (full ? 1000 : 250) * 2 ** retries) * (0.75 + Math.random() / 2);
       retries++;
-      onStatus("closed", retries, delay);
+      onStatus(full ? "full" : "closed", retries, delay);
       timer = setTimeout(open, delay);
     };
   }

@@ -1,5 +1,6 @@
 """A real server, as `deltaflow serve` runs it, in its own process on a free loopback port."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,11 +22,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(timeout: float = 20.0) -> Iterator[str]:
-    """Yields the base URL once /healthz answers; stops the server afterwards."""
+def serve(timeout: float = 20.0, env: dict[str, str] | None = None, log: IO[str] | None = None) -> Iterator[str]:
+    """Yields the base URL once /healthz answers; stops the server afterwards.
+
+    `env` adds DELTAFLOW_* settings; `log`, a file, receives the server's output (its logs).
+    """
     port = free_port()
     cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out = log if log is not None else subprocess.DEVNULL
+    err = subprocess.STDOUT if log is not None else subprocess.PIPE
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:

@@ -1,13 +1,23 @@
 """A subscriber's bounded outgoing queue.
 
 Events are kept in order and never dropped while there is room; train frames coalesce (the
-latest wins). When a slow subscriber lets the queue fill, it is emptied and the subscriber
-is marked to receive a fresh `state` instead, so memory stays bounded and nobody waits.
+latest wins). When a slow subscriber lets the queue fill, in messages or in bytes, it is
+emptied and the subscriber is marked to receive a fresh `state` instead, so memory stays
+bounded and nobody waits.
+
+Errors are kept apart from the queue, so that neither a flood of them nor a resync loses
+one: while an error waits to be sent, more errors of the same code and request are counted
+into it, and it goes out once with `count`, the number of rejected messages it stands for.
 """
 
 import asyncio
 from collections import deque
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from app.protocol import encode
+
+MAX_ERROR_KINDS = 32  # pending errors told apart by (code, request); beyond, by code alone
 
 
 class Message(NamedTuple):
@@ -17,13 +27,41 @@ class Message(NamedTuple):
     binary: bool = False
 
 
-class Outbox:
-    """Bounded: at most `limit` messages plus one coalesced frame."""
+class _Queue(deque[Message]):
+    """A deque of messages that keeps the sum of their sizes."""
 
-    def __init__(self, limit: int = 512) -> None:
-        self.limit = limit
-        self.queue: deque[Message] = deque()
+    nbytes = 0
+
+    def append(self, m: Message) -> None:
+        super().append(m)
+        self.nbytes += len(m.data)
+
+    def clear(self) -> None:
+        super().clear()
+        self.nbytes = 0
+
+
+@dataclass
+class _Error:
+    event: dict[str, Any]
+    at: int  # how many messages had been put before it: where it goes in the order
+    count: int = 1
+
+    def message(self) -> Message:
+        event = {**self.event, "count": self.count} if self.count > 1 else self.event
+        return Message(encode(event))
+
+
+class Outbox:
+    """Bounded: at most `limit` messages and `limit_bytes` bytes (or one larger message),
+    plus one coalesced frame and the pending errors (at most one per code and request)."""
+
+    def __init__(self, limit: int = 512, limit_bytes: int = 64 * 2**20) -> None:
+        self.limit, self.limit_bytes = limit, limit_bytes
+        self.queue = _Queue()
         self.frame: list[Message] | None = None  # the latest frame and its maps
+        self.errors: dict[tuple[str, str | None], _Error] = {}
+        self.puts = 0  # messages ever put; the queue holds the last len(queue) of them
         self.resync = False
         self.closed = False
         self.low_priority = False  # a room's viewer: its sends yield to others message by message
@@ -32,33 +70,57 @@ class Outbox:
         self._room.set()
 
     def put(self, msg: Message) -> None:
-        if len(self.queue) >= self.limit:
-            self.queue.clear()
+        q = self.queue
+        if len(q) >= self.limit or (q and q.nbytes + len(msg.data) > self.limit_bytes):
+            q.clear()
             self.resync = True
-        self.queue.append(msg)
+        q.append(msg)
+        self.puts += 1
         self._changed()
 
     def put_frame(self, msgs: list[Message]) -> None:
         self.frame = msgs
         self._changed()
 
+    def put_error(self, event: dict[str, Any], count: int = 1) -> None:
+        """An `error` event, counted into a waiting one of the same code and request."""
+        key = (event["code"], event.get("request"))
+        if key not in self.errors and len(self.errors) >= MAX_ERROR_KINDS:
+            key = (event["code"], None)  # codes are few; requests come from the client
+        pending = self.errors.get(key)
+        if pending is None:
+            self.errors[key] = _Error(event, self.puts, count)
+        else:
+            pending.count += count
+        self._changed()
+
     def _changed(self) -> None:
         self._ready.set()
-        if len(self.queue) >= self.limit // 2:
+        if len(self.queue) >= self.limit // 2 or self.queue.nbytes >= self.limit_bytes // 2:
             self._room.clear()
 
     def __len__(self) -> int:
-        return len(self.queue) + (1 if self.frame else 0)
+        return len(self.queue) + len(self.errors) + (1 if self.frame else 0)
 
     async def take(self) -> list[Message]:
         """Everything queued, in order, then the latest frame; waits while there is none."""
-        while not self.queue and not self.frame:
+        while not self.queue and not self.frame and not self.errors:
             if self.closed:
                 return []
             self._ready.clear()
             await self._ready.wait()
-        out = list(self.queue)
+        out: list[Message] = []
+        errors = sorted(self.errors.values(), key=lambda e: e.at)
+        first = self.puts - len(self.queue)  # the number of the oldest queued message
+        i = 0
+        for n, m in enumerate(self.queue, first):
+            while i < len(errors) and errors[i].at <= n:
+                out.append(errors[i].message())
+                i += 1
+            out.append(m)
+        out.extend(e.message() for e in errors[i:])
         self.queue.clear()
+        self.errors.clear()
         if self.frame:
             out.extend(self.frame)
             self.frame = None

@@ -15,8 +15,11 @@ from app import __version__
 from app.session.directory import Directory
 from app.session.registry import Registry
 from app.session.session import Options
-from app.web import api, netinfo, pages, rooms, ws
+from app.web import api, logs, netinfo, pages, rooms, ws
+from app.web.apidocs import add_api_docs
+from app.web.limits import AddressLimiter
 from app.web.settings import Settings, get_settings
+from app.web.upgrade import HTTP_PROTOCOL
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # a worker thread computing a gradcheck hands the GIL back to the event loop every 0.5 ms
         sys.setswitchinterval(0.0005)
+        logs.install()  # after the server has configured logging
         options = Options(
             history_steps=settings.history_steps,
             history_bytes=int(settings.history_mb * 2**20),
@@ -50,8 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await t
             registry.close()
 
-    app = FastAPI(title="Deltaflow", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Deltaflow", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.addresses = AddressLimiter(settings.connect_per_minute, settings.connect_burst)
+    if settings.api_docs:
+        add_api_docs(app)
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(rooms.router)
@@ -96,6 +103,7 @@ def run(host: str | None = None, port: int | None = None) -> None:
         create_app(s),
         host=s.host,
         port=s.port,
+        http=HTTP_PROTOCOL,  # answers a command sent in the same packet as the upgrade
         ws_per_message_deflate=False,  # deflate costs ~10x throughput on map frames
         ws_max_size=s.max_message_bytes,
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -51,6 +52,14 @@ async def index(request: Request) -> HTMLResponse:
     return render(request)
 
 
+DEGRADED_AT = 0.9  # sessions as a share of the maximum
+
+
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, Any]:
+    """ "ok", or "degraded" with its reasons when sessions near their limit; the counts."""
+    counts = request.app.state.registry.counts()
+    reasons = []
+    if counts["sessions"] >= DEGRADED_AT * counts["max_sessions"]:
+        reasons.append(f"sessions: {counts['sessions']} of at most {counts['max_sessions']}")
+    return {"status": "degraded" if reasons else "ok", "reasons": reasons, **counts}

@@ -1,23 +1,29 @@
-"""/ws: one connection, one member of a session's room, with its own outgoing queue."""
+"""/ws: one connection, one member of a session's room, with its own outgoing queue and limits."""
 
 import asyncio
 import contextlib
 import logging
+from collections import Counter
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from app.protocol import ProtocolError, encode, parse_command
 from app.session.member import Member
-from app.session.outbox import Message, Outbox
+from app.session.outbox import Outbox
+from app.session.registry import Registry
 from app.web import uploads
+from app.web.limits import TokenBucket
 
 log = logging.getLogger("deltaflow.ws")
 router = APIRouter()
+LONG = frozenset({"step", "epoch", "play", "gradcheck", "slice"})  # what `pause` cancels while they wait
+TRY_AGAIN_LATER = 1013
 
 
-def error(code: str, message: str, request: str | None = None) -> Message:
-    return Message(encode(ProtocolError(code, message, request).event()))
+def error(code: str, message: str, request: str | None = None) -> dict[str, Any]:
+    return ProtocolError(code, message, request).event()
 
 
 async def send_loop(ws: WebSocket, box: Outbox) -> None:
@@ -36,32 +42,87 @@ async def send_loop(ws: WebSocket, box: Outbox) -> None:
         await asyncio.sleep(0)
 
 
-async def command_loop(member: Member, commands: "asyncio.Queue[object]") -> None:
+class Commands:
+    """One connection's commands waiting to be carried out, in order."""
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(size)
+        self.waiting: Any = None  # taken from the queue, waiting for room or its turn on the session
+
+    def cancel_long(self) -> list[str]:
+        """Drop the waiting long commands (LONG); their types, in order."""
+        cancelled: list[str] = []
+        if self.waiting is not None and self.waiting.type in LONG:
+            cancelled.append(self.waiting.type)
+            self.waiting = None
+        keep = []
+        while not self.queue.empty():
+            cmd = self.queue.get_nowait()
+            if cmd.type in LONG:
+                cancelled.append(cmd.type)
+            else:
+                keep.append(cmd)
+        for cmd in keep:
+            self.queue.put_nowait(cmd)
+        return cancelled
+
+
+async def command_loop(member: Member, commands: Commands, registry: Registry) -> None:
     """One command at a time, in order; waits while this client is behind on its events."""
     box = member.box
     while True:
-        cmd = await commands.get()
+        cmd = await commands.queue.get()
+        commands.waiting = cmd
         await box.room()
+        s = member.session
+        if s is not None and cmd.type in LONG:
+            while s.lock.locked():  # wait for its turn here, where a `pause` can still cancel it
+                async with s.lock:
+                    pass
+        if commands.waiting is not cmd:
+            continue  # a `pause` cancelled it meanwhile
+        commands.waiting = None
+        if s is not None:
+            registry.used(s)
+            if cmd.type in LONG and not s.lock.locked():
+                s.interrupt = False  # a pause sent before this command was meant for an earlier one
         try:
             await member.handle(cmd)
         except ProtocolError as e:
-            box.put(Message(encode(e.event())))
+            box.put_error(e.event())
         except Exception:
             log.exception("command failed")
-            box.put(error("internal", "the server could not carry out this command", getattr(cmd, "type", None)))
+            box.put_error(error("internal", "the server could not carry out this command", cmd.type))
 
 
-async def refuse(ws: WebSocket, code: str, message: str, close: int) -> None:
-    await ws.send_text(encode(ProtocolError(code, message).event()).decode())
-    await ws.close(close)
+def cancelled_error(types: list[str]) -> dict[str, Any]:
+    """One `error` telling which waiting commands a `pause` cancelled."""
+    listed = ", ".join(f"{t} ×{n}" if n > 1 else t for t, n in Counter(types).items())
+    return error("cancelled", f"pause cancelled {len(types)} waiting command(s): {listed}", "pause")
+
+
+async def refuse(ws: WebSocket, code: str, message: str, close: int = TRY_AGAIN_LATER) -> None:
+    """Tell a connection why it cannot go on, then close it (1013: try again later)."""
+    await ws.send_text(encode(error(code, message)).decode())
+    await ws.close(close, message[:120])  # a close reason is at most 123 bytes
+
+
+def owners(s: Any) -> int:
+    """Connections that drive session `s` (a room's viewers have their own limit)."""
+    return sum(1 for role in s.subscribers.values() if role != "viewer")
 
 
 @router.websocket("/ws")
 async def websocket(ws: WebSocket, session: str | None = None, room: str | None = None) -> None:
     settings = ws.app.state.settings
-    registry = ws.app.state.registry
+    registry: Registry = ws.app.state.registry
     await ws.accept()
-    box = Outbox(settings.outbox_limit)
+    address = ws.client.host if ws.client else "unknown"
+    if not ws.app.state.addresses.allow(address):
+        per_minute = f"{settings.connect_per_minute:g}"
+        await refuse(ws, "rate_limited", f"too many new connections from your address (at most {per_minute} a minute)")
+        return
+    box = Outbox(settings.outbox_limit, int(settings.outbox_mb * 2**20))
     member = Member(registry, box)
     if room is not None:
         s = registry.rooms.get(room)
@@ -71,22 +132,26 @@ async def websocket(ws: WebSocket, session: str | None = None, room: str | None 
         try:
             member.join(s, "viewer")
         except ProtocolError as e:
-            await refuse(ws, e.code, e.message, 1013)
+            await refuse(ws, e.code, e.message)
             return
     else:
         s = registry.get(session) if session else None
         unknown = session is not None and s is None
+        if s is not None and owners(s) >= settings.connections_per_session:
+            limit = settings.connections_per_session
+            await refuse(ws, "too_many_connections", f"this session already has {limit} connections, the most it may")
+            return
         if s is None:
             s = registry.create()
             if s is None:
-                await refuse(ws, "busy", "the server has no room for another session", 1013)
+                await refuse(ws, "busy", "the server is full: every session is in use; try again later")
                 return
         member.join(s)
         if unknown:
-            box.put(error("unknown_session", f"session {session!r} is unknown or expired; this is a new session"))
-    commands: asyncio.Queue[object] = asyncio.Queue(settings.command_queue)
+            box.put_error(error("unknown_session", "that session is unknown or expired; this is a new session"))
+    commands = Commands(settings.command_queue)
     sender = asyncio.create_task(send_loop(ws, box))
-    tasks = [sender, asyncio.create_task(command_loop(member, commands))]
+    tasks = [sender, asyncio.create_task(command_loop(member, commands, registry))]
     receiver = asyncio.create_task(receive_loop(ws, member, commands, settings))
     try:
         # the server ends a connection by closing its outbox (a room that closed); the client by leaving
@@ -100,34 +165,52 @@ async def websocket(ws: WebSocket, session: str | None = None, room: str | None 
         for t in [*tasks, receiver]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        last = member.session
         member.leave()
+        if last is not None:
+            registry.release(last)
 
 
-async def receive_loop(ws: WebSocket, member: Member, commands: "asyncio.Queue[object]", settings: object) -> None:
+async def receive_loop(ws: WebSocket, member: Member, commands: Commands, settings: Any) -> None:
     box = member.box
-    max_bytes = settings.max_message_bytes  # type: ignore[attr-defined]
+    bucket = TokenBucket(settings.message_rate, settings.message_burst)
     with contextlib.suppress(WebSocketDisconnect):
         while True:
             msg = await ws.receive()
             if msg["type"] == "websocket.disconnect":
                 return
-            data = msg.get("text")
-            if data is None:
-                data = msg.get("bytes") or b""
-            if len(data) > max_bytes:
+            text, data = msg.get("text"), msg.get("bytes")
+            if len(text if text is not None else data or b"") > settings.max_message_bytes:
                 await ws.close(1009, "message too big")
                 return
+            if not bucket.take():
+                box.put_error(error("rate_limited", rate_text(settings)))
+                continue
+            if text is None:
+                box.put_error(error("binary_not_allowed", "commands are JSON text messages, not binary ones"))
+                continue
             try:
-                cmd = parse_command(data)
+                cmd = parse_command(text)
                 if cmd.type == "load" and cmd.ref is not None:  # the session gets the stored scenario itself
                     cmd = uploads.resolve(ws.app, cmd)
             except ProtocolError as e:
-                box.put(Message(encode(e.event())))
+                box.put_error(e.event())
                 continue
             s = member.session
-            if cmd.type == "pause" and s is not None and s.lock.locked():
-                s.interrupt = True  # stop a long step/epoch at its next slice
+            if cmd.type == "pause":
+                if s is not None and s.lock.locked():
+                    s.interrupt = True  # stop a long step/epoch at its next slice
+                cancelled = commands.cancel_long()
+                if cancelled:
+                    box.put_error(cancelled_error(cancelled), len(cancelled))
             try:
-                commands.put_nowait(cmd)
+                commands.queue.put_nowait(cmd)
             except asyncio.QueueFull:
-                box.put(error("busy", f"too many commands waiting (at most {settings.command_queue})", cmd.type))  # type: ignore[attr-defined]
+                box.put_error(error("busy", f"too many commands waiting (at most {settings.command_queue})", cmd.type))
+
+
+def rate_text(settings: Any) -> str:
+    return (
+        f"too many messages: at most {settings.message_rate:g} a second"
+        f" (bursts of {settings.message_burst}); this one was not read"
+    )

@@ -27,12 +27,20 @@ export function createStatus(store) {
 
   function draw(now) {
     const c = store.conn;
-    const label = { open: "connected", connecting: "connecting…", closed: `offline · retrying (${c.retries})` }[c.status];
+    const label = {
+      open: "connected",
+      connecting: "connecting…",
+      closed: `offline · retrying (${c.retries})`,
+      full: `The server is full · retrying, less often each time (${c.retries})`,
+    }[c.status];
     set(conn, label);
     conn.dataset.status = c.status;
+    const n = store.notice;
+    notice.hidden = !n || now - n.at > 6000;
+    if (n) set(notice, n.text);
     const sv = store.server;
     set(phase, phaseName(store.shown));
-    if (!sv) return false;
+    if (!sv) return !notice.hidden; // e.g. refused by a full server before any state
     set(title, sv.scenario.title || sv.scenario.name);
     set(step, store.cur && !store.cur.update[store.layers.length - 1] ? `${sv.step} → ${store.cur.step}` : sv.step);
     set(epoch, sv.epoch);
@@ -42,9 +50,6 @@ export function createStatus(store) {
     set(hint, np.event === "update" ? `next: Update · layer ${np.layer}` : `next: ${phaseName(np)}`);
     banner.hidden = !sv.paused_reason;
     if (sv.paused_reason) set(banner, sv.paused_reason);
-    const n = store.notice;
-    notice.hidden = !n || now - n.at > 6000;
-    if (n) set(notice, n.text);
     animate.setAttribute("aria-pressed", sv.playing === "animate");
     train.setAttribute("aria-pressed", sv.playing === "train");
     set(animate.querySelector("span"), sv.playing === "animate" ? "Pause" : "Animate");

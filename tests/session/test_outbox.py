@@ -1,8 +1,12 @@
-"""The per-subscriber queue: ordered, bounded, frames coalesced."""
+"""The per-subscriber queue: ordered, bounded in messages and bytes, frames and errors coalesced."""
 
 import asyncio
+import json
 
-from app.session.outbox import Message, Outbox
+from app import scenario as sc
+from app.session.outbox import MAX_ERROR_KINDS, Message, Outbox
+from app.session.scheduler import Scheduler
+from app.session.session import Options, Session
 
 
 def msg(i: int) -> Message:
@@ -59,3 +63,97 @@ def test_close_wakes_a_waiting_sender() -> None:
         return await task
 
     assert asyncio.run(scenario()) == []
+
+
+def err(code: str, request: str | None = None, message: str = "no") -> dict:
+    return {"type": "error", "code": code, "message": message, "request": request}
+
+
+def events(msgs: list[Message]) -> list[dict]:
+    return [json.loads(m.data) for m in msgs]
+
+
+def test_a_queue_over_its_bytes_resyncs_but_one_large_message_fits() -> None:
+    box = Outbox(limit=100, limit_bytes=1000)
+    box.put(Message(b"x" * 5000))  # alone: queued whole
+    assert not box.resync and box.queue.nbytes == 5000
+    asyncio.run(box.take())
+    assert box.queue.nbytes == 0
+    for _ in range(9):
+        box.put(Message(b"y" * 100))
+    assert not box.resync and box.queue.nbytes == 900
+    box.put(Message(b"z" * 101))  # 1001 bytes: over
+    assert box.resync and [m.data for m in box.queue] == [b"z" * 101]
+
+
+def test_bytes_hold_back_commands_at_half() -> None:
+    box = Outbox(limit=100, limit_bytes=1000)
+    box.put(Message(b"y" * 499))
+    assert box._room.is_set()
+    box.put(Message(b"y"))
+    assert not box._room.is_set()
+
+
+def test_errors_coalesce_by_code_and_request_with_a_count() -> None:
+    box = Outbox()
+    for _ in range(5):
+        box.put_error(err("invalid_json", message="first"))
+    box.put_error(err("invalid_command", "step"))
+    box.put_error(err("invalid_command", "seek"))
+    box.put_error(err("invalid_command", "step", "later"))
+    got = events(asyncio.run(box.take()))
+    assert got == [
+        {**err("invalid_json", message="first"), "count": 5},
+        {**err("invalid_command", "step"), "count": 2},
+        err("invalid_command", "seek"),  # one message: no count
+    ]
+    box.put_error(err("invalid_json"))
+    assert events(asyncio.run(box.take())) == [err("invalid_json")]  # sent: the next one starts anew
+
+
+def test_errors_keep_their_place_among_events() -> None:
+    box = Outbox()
+    box.put(msg(1))
+    box.put_error(err("a"))
+    box.put(msg(2))
+    box.put_error(err("b"))
+    box.put_error(err("a"))
+    out = [m.data for m in asyncio.run(box.take())]
+    assert out[0] == b"1" and out[2] == b"2"
+    assert json.loads(out[1])["code"] == "a" and json.loads(out[1])["count"] == 2
+    assert json.loads(out[3])["code"] == "b"
+
+
+def test_many_kinds_of_error_stay_bounded_and_counted() -> None:
+    box = Outbox()
+    for i in range(1000):
+        box.put_error(err("unknown_type", f"kind{i}"))
+    assert len(box.errors) <= MAX_ERROR_KINDS + 1
+    got = events(asyncio.run(box.take()))
+    assert sum(e.get("count", 1) for e in got) == 1000
+
+
+def test_errors_survive_a_resync() -> None:
+    box = Outbox(limit=16)
+    box.put_error(err("busy", "step"), count=3)
+    for i in range(40):  # twice over the limit
+        box.put(msg(i))
+    box.queue.clear()  # as a session does before it puts a fresh welcome
+    box.put(msg(100))
+    got = [m.data for m in asyncio.run(box.take())]
+    assert json.loads(got[0]) == {**err("busy", "step"), "count": 3} and got[1:] == [b"100"]
+
+
+def test_a_session_resync_keeps_the_pending_errors() -> None:
+    async def scenario() -> list[dict]:
+        s = Session("s", sc.preset("worked-example"), Options(), Scheduler())
+        box = Outbox(limit=16)
+        s.attach(box)
+        box.put_error(err("invalid_command", "seek"), count=2)
+        for _ in range(20):  # overflows: the backlog gives way to a fresh welcome
+            s.publish({"type": "epoch", "epoch": 0})
+        return events([m for m in await box.take() if not m.binary])
+
+    got = asyncio.run(scenario())
+    assert got[0] == {**err("invalid_command", "seek"), "count": 2}
+    assert [e["type"] for e in got[1:3]] == ["state", "dataset"]

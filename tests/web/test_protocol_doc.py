@@ -32,3 +32,17 @@ def test_every_documented_example_is_valid() -> None:
 def test_every_setting_is_documented() -> None:
     missing = [name for name in Settings.model_fields if f"DELTAFLOW_{name.upper()}" not in DOC]
     assert not missing, f"docs/protocol.md lacks the settings {missing}"
+
+
+def test_every_documented_default_is_the_settings_default() -> None:
+    table = dict(re.findall(r"^\| `DELTAFLOW_(\w+)` \| ([^|]+?) \|", DOC.split("## Server settings", 1)[1], re.M))
+    defaults = Settings.model_construct()
+    for name in Settings.model_fields:
+        documented = table[name.upper()]
+        value = getattr(defaults, name)
+        if isinstance(value, bool):
+            assert documented == str(value).lower(), name
+        elif isinstance(value, int | float):
+            assert float(documented) == value, name
+        else:
+            assert documented == str(value), name
