@@ -206,9 +206,9 @@ async def measure(n: int, clients: int, seconds: float) -> dict[str, Any]:
         await pres.send(json.dumps({"type": "claim", "token": room["presenter_token"]}))
         await until_maps(pres)
         _, steps0 = await train(pres, seconds)  # alone: the training rate the viewers will cost
+        await until_maps(pres)  # the maps after the pause
         idle = await step_rtts(pres, 100)
-        base_steps = steps0
-        await until_maps(pres)
+        base_steps = steps0 + len(idle)  # where the run with viewers starts
         rss0 = rss_mb(pid)
 
         procs = spawn(view_url, n, clients, seconds + 14, tmp)
@@ -251,8 +251,8 @@ async def measure(n: int, clients: int, seconds: float) -> dict[str, Any]:
     r["presenter_fps"] = len(seen) / window if window > 0 else 0.0
     r["viewer_kbps_mean"] = sum(kbps) / len(kbps)  # over the training window, maps included
     r["rss_growth_mb"] = rss1 - rss0
-    r["train_steps_alone"], r["train_steps_viewers"] = base_steps, steps1 - base_steps
-    lost = 1 - r["train_steps_viewers"] / max(1, base_steps)
+    r["train_steps_alone"], r["train_steps_viewers"] = steps0, steps1 - base_steps
+    lost = 1 - r["train_steps_viewers"] / max(1, steps0)
     r["cpu_per_viewer_pct"] = 100 * max(lost, 0.0) / n
     r["viewers_per_core"] = n / max(lost, 1e-9)
     r["animate_in_order"] = all(
