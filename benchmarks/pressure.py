@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import Server, percentile, until_maps  # noqa: E402
 from benchmarks.rooms import rss_mb, ws_connect  # noqa: E402
-from benchmarks.run import Server, percentile, until_maps  # noqa: E402
 
 STEP = '{"type":"step"}'
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import Server, cpu_seconds, percentile, recv, until_maps  # noqa: E402
+from benchmarks.common import Server, cpu_seconds, percentile, recv, until_maps  # noqa: E402
 
 STEP_FIELD = re.compile(r'"step":(\d+)')
 STEP_EVERY = 0.1  # seconds between the presenter's steps: a key held down repeats at about 10/s

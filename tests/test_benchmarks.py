@@ -5,15 +5,10 @@ import pytest
 
 from app import scenario as sc
 from app.protocol import encode
-from benchmarks.run import (
-    circle_doc,
-    floor_epoch,
-    floor_loss,
-    frame_epoch,
-    percentile,
-    rate_between,
-    verdict,
-)
+from benchmarks.common import percentile
+from benchmarks.engine import circle_doc, floor_epoch, floor_loss
+from benchmarks.run import verdict
+from benchmarks.server import frame_epoch, rate_between
 
 
 @pytest.mark.parametrize(

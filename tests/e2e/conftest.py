@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.run import CHROMIUM, CHROMIUM_ARGS  # one list of flags for both
+from benchmarks.common import CHROMIUM, CHROMIUM_ARGS  # one list of flags for both
 from tests.live import serve
 
 ROOT = Path(__file__).resolve().parents[2]
