@@ -263,8 +263,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# the probes send back to back, faster than a person's per-connection message rate allows
-UNLIMITED = {"DELTAFLOW_MESSAGE_RATE": "1000000", "DELTAFLOW_MESSAGE_BURST": "1000000"}
+# the probes send back to back and connect from one address, beyond what one person would
+UNLIMITED = {
+    "DELTAFLOW_MESSAGE_RATE": "1000000",
+    "DELTAFLOW_MESSAGE_BURST": "1000000",
+    "DELTAFLOW_CONNECT_BURST": "1000000",
+}
 
 
 class Server:
