@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 
 from app.scenario import LIMITS, OptimizerSpec, Regularizer, describe
 
@@ -32,6 +32,8 @@ class Load(Command):
     scenario: dict[str, Any] | None = None
     preset: str | None = None
     ref: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # an id from POST /api/scenarios
+    # the stored scenario's JSON for a `ref`, found by the web layer and read off the event loop
+    _stored: bytes | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one(self) -> "Load":
@@ -243,6 +245,7 @@ class StateEvent(Event):
 class Points(BaseModel):
     x: Matrix
     y: Matrix
+    size: int | None = None  # the examples in the set, when x and y hold only its first rows
 
 
 class DatasetEvent(Event):

@@ -251,7 +251,8 @@ export function createControls(store, socket, defaultPreset, room) {
     }
     const custom = !("generator" in d.data);
     $("[data-custom-data]").hidden = !custom;
-    if (custom) $("[data-custom-data]").textContent = `Given data: ${d.data.train.x.length} training examples.`;
+    const n = d.data.omitted ? d.data.train : d.data.train?.x.length;
+    if (custom) $("[data-custom-data]").textContent = `Given data: ${n} training examples.`;
     drawArch(d);
     $$("[data-preset]").forEach((b) => b.setAttribute("aria-pressed", b.dataset.preset === d.name));
   }

@@ -8,6 +8,11 @@ function scenarioJSON(store) {
 }
 
 export function exportScenario(store) {
+  if (store.server.scenario.data?.omitted) {
+    store.notice = { kind: "info", text: "This data is too large to export from the page: the file you imported has it.", at: performance.now() };
+    store.touch("status");
+    return;
+  }
   download(`${store.server.scenario.name || "scenario"}.json`, scenarioJSON(store), "application/json");
 }
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 
 from app import protocol as p
 from app import scenario as sc
@@ -41,8 +42,15 @@ async def load(s: "Session", cmd: p.Load) -> None:
             raise ProtocolError(
                 "unknown_preset", f"load.preset: no preset {cmd.preset!r}; one of {names}", "load"
             ) from None
+    elif cmd.ref is not None:
+        if cmd._stored is None:
+            raise ProtocolError("unknown_ref", f"load.ref: no stored scenario {cmd.ref!r}", "load")
+        doc = await work.run(orjson.loads, cmd._stored, flops=len(cmd._stored) * 20)
     else:
         doc = cmd.scenario  # type: ignore[assignment]
+        data = doc.get("data")
+        if isinstance(data, dict) and data.get("omitted") is True:  # as `state` summed it up: this run's data
+            doc = {**doc, "data": s.scenario.data.model_dump(mode="json", exclude_none=True)}
     # a scenario of 10,000 examples takes a while to check and build: off the loop
     rows = _rows(doc)
     scenario = await work.run(parse_scenario, doc, "invalid_scenario", "load", "scenario", flops=rows * 1000)
@@ -161,6 +169,12 @@ async def seek(s: "Session", cmd: p.Seek) -> None:
     s.publish_maps()
 
 
+def reconfigured(scenario: sc.Scenario, update: dict[str, Any]) -> sc.Scenario:
+    """The scenario with `update` applied, checked as a whole (a large one in a worker thread)."""
+    doc = {**scenario.model_dump(mode="json", exclude_none=True), **update}
+    return parse_scenario(doc, "invalid_command", "set", "set")
+
+
 async def set_(s: "Session", cmd: p.Set) -> None:
     c = s.cursor
     update: dict[str, Any] = {}
@@ -173,8 +187,7 @@ async def set_(s: "Session", cmd: p.Set) -> None:
         update["regularization"] = cmd.regularization.model_dump()
     if cmd.batch_size is not None:
         update["batch_size"] = cmd.batch_size
-    doc = {**c.scenario.model_dump(mode="json", exclude_none=True), **update}
-    new = parse_scenario(doc, "invalid_command", "set", "set")
+    new = await work.run(reconfigured, c.scenario, update, flops=len(c.trainer.x) * 1000)
     c.abort()
     c.configure(new)
     c.edited()

@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from app import scenario as sc
 from app.nn import guard
+from app.protocol import encode
 from app.session import maps, work
 from app.session.history import History, Snapshot
 from app.session.work import cap
@@ -16,6 +18,7 @@ Event = dict[str, Any]
 CURVE_ROWS = 1000  # rows of the learning curve sent in `state`
 OUTPUT_ROWS = 256  # training examples whose outputs are sent (the examples table, a 1-D fit)
 SMALL_SET = 64  # a plane's maps show its outputs; only a set this small gets a table too
+STATE_DATA_BYTES = 2**20  # given data larger than a websocket message is not repeated in `state`
 
 
 @dataclass
@@ -61,6 +64,16 @@ class Cursor:
         self.add_curve(self.initial_epoch)
         self.selected = 0
         self.map_seq = 0
+        # the data of a scenario never changes within a run: encoded once, however often sent,
+        # and past STATE_DATA_BYTES summed up instead (the dataset event has the examples)
+        data = encode(s.data.model_dump(mode="json", exclude_none=True))
+        if len(data) > STATE_DATA_BYTES:
+            t = self.trainer
+            n_test = 0 if t.x_test is None else len(t.x_test)
+            data = encode({"omitted": True, "train": len(t.x), "test": n_test, "bytes": len(data)})
+        self._data_json = orjson.Fragment(data)
+        self._dataset_msg: bytes | None = None
+        self.dataset_message()  # here, where a large run is built off the loop
 
     def trainer_copy(self) -> Any:
         """A trainer of its own at the cursor's parameters, for work done beside the live run."""
@@ -142,10 +155,20 @@ class Cursor:
         """Temporarily put the parameters back to the cursor's (before a step in progress)."""
         return _AtCursor(self)
 
+    def scenario_doc(self) -> dict[str, Any]:
+        """The scenario as `state` carries it, its data already encoded."""
+        return {**self.scenario.model_dump(mode="json", exclude_none=True, exclude={"data"}), "data": self._data_json}
+
     def dataset(self) -> Event:
         t = self.trainer
-        test = None if t.x_test is None else {"x": t.x_test, "y": t.y_test}
-        return {"type": "dataset", "train": {"x": t.x, "y": t.y}, "test": test, "extent": self.extent}
+        test = None if t.x_test is None or t.y_test is None else work.part(t.x_test, t.y_test)
+        return {"type": "dataset", "train": work.part(t.x, t.y), "test": test, "extent": self.extent}
+
+    def dataset_message(self) -> bytes:
+        """The `dataset` event, encoded once per run (10,000 examples are megabytes)."""
+        if self._dataset_msg is None:
+            self._dataset_msg = encode(self.dataset())
+        return self._dataset_msg
 
     def outputs(self) -> Event:
         """The network's outputs on the first OUTPUT_ROWS training examples, at the cursor."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.protocol import encode
+from app.session import work
 from app.session.cursor import OUTPUT_ROWS, Diverged
 from app.session.outbox import Message
 
@@ -78,10 +79,30 @@ def train_slice(s: "Session") -> None:
             # unless far behind; with many sessions a round of slices can outlast a period
             period = 1.0 / s.fps
             s.next_frame = max(s.next_frame + period, now - period / 2)
-            frame(s)
+            if frame_flops(s) < work.INLINE_FLOPS:
+                s.room.put_frame(frame(s))
+            else:  # evaluating 10,000 examples takes a while: pause this run, frame off the loop
+                s.scheduler.remove(s)
+                s.frame_task = asyncio.get_running_loop().create_task(heavy_frame(s))
 
 
-def frame(s: "Session") -> None:
+def frame_flops(s: "Session") -> int:
+    """A frame evaluates the training and test sets and, on a plane, the maps' grid."""
+    t, c = s.cursor.trainer, s.cursor
+    rows = len(t.x) + (0 if t.x_test is None else len(t.x_test))
+    return work.forward_flops(t.net.layers, rows) + c.maps_flops()
+
+
+async def heavy_frame(s: "Session") -> None:
+    async with s.lock:  # no command changes the network meanwhile
+        with quiet():
+            msgs = await asyncio.to_thread(frame, s)
+        s.room.put_frame(msgs)
+        if s.playing == "train":
+            s.scheduler.add(s)
+
+
+def frame(s: "Session") -> list[Message]:
     """The train-mode frame: curve row, parameters, gradient norms, and the maps after it."""
     c = s.cursor
     t = c.trainer
@@ -114,4 +135,4 @@ def frame(s: "Session") -> None:
         "a": [a[0] for a in t.net.forward(x)[1]],
         "outputs": t.net.predict(t.x[:OUTPUT_ROWS]) if c.tabled else None,
     }
-    s.room.put_frame([Message(encode(event)), *msgs])
+    return [Message(encode(event)), *msgs]

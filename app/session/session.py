@@ -34,6 +34,7 @@ class Session:
         self.next_frame = 0.0
         self._maps_due = False
         self._maps_task: asyncio.Task[None] | None = None
+        self.frame_task: asyncio.Task[None] | None = None
         self.cursor = cursor if cursor is not None else Cursor(sc.parse(doc), options)
 
     def fork(self, sid: str) -> "Session":
@@ -88,7 +89,7 @@ class Session:
         c = self.cursor
         role = self.room.role(box) if box is not None else None
         state = self.room.state_for(self.state(), role or "owner")
-        out = [Message(encode(state)), Message(encode(c.dataset())), Message(encode(c.initial_epoch))]
+        out = [Message(encode(state)), Message(c.dataset_message()), Message(encode(c.initial_epoch))]
         if c.tabled:
             out.append(Message(encode(c.outputs())))
         if c.points is not None:
@@ -111,7 +112,7 @@ class Session:
             "step": step,
             "epoch": epoch,
             "phase": c.phase(),
-            "scenario": c.scenario.model_dump(mode="json", exclude_none=True),
+            "scenario": c.scenario_doc(),
             "weights": params[0::2],
             "biases": params[1::2],
             "history": {"first": c.history.first, "last": c.history.last},

@@ -16,7 +16,8 @@ import numpy as np
 
 T = TypeVar("T")
 INLINE_FLOPS = 2_000_000  # about 1 ms of numpy on this class of machine
-TRACE_NUMBERS = 262_144  # per-example numbers in one traced step (about 5 MB of JSON)
+TRACE_NUMBERS = 32_768  # per-example numbers in one traced step (about 700 KB of JSON)
+DATASET_NUMBERS = 65_536  # numbers of one part (train or test) of a `dataset` event (about 1.3 MB)
 PROGRESS_AFTER = 1.0  # seconds before a long command reports progress
 PROGRESS_EVERY = 0.5
 
@@ -64,6 +65,14 @@ def cap(events: list[dict[str, Any]], layers: list[int]) -> list[dict[str, Any]]
             if isinstance(e.get(key), np.ndarray):
                 e[key] = e[key][:rows]
     return events
+
+
+def part(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """One part of a `dataset` event: whole, or its first rows within DATASET_NUMBERS and `size`."""
+    rows = max(1, DATASET_NUMBERS // (x.shape[1] + y.shape[1]))
+    if rows >= len(x):
+        return {"x": x, "y": y}
+    return {"x": x[:rows], "y": y[:rows], "size": len(x)}
 
 
 class Progress:

@@ -27,6 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # a worker thread computing a gradcheck hands the GIL back to the event loop every 0.5 ms
+        sys.setswitchinterval(0.0005)
         logs.install()  # after the server has configured logging
         options = Options(
             history_steps=settings.history_steps,

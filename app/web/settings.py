@@ -23,9 +23,9 @@ class Settings(BaseSettings):
     history_steps: Annotated[int, Field(ge=1)] = 10_000
     history_mb: Annotated[float, Field(gt=0)] = 64.0  # checkpoint memory per session; sets their spacing
     outbox_limit: Annotated[int, Field(ge=16)] = 512  # queued messages per connection before it resyncs
-    # queued bytes per connection before it resyncs; at least the welcome of the largest
-    # scenario (~52 MB: its state holds the scenario's data, and the dataset event again)
-    outbox_mb: Annotated[float, Field(ge=64)] = 128.0
+    # queued bytes per connection before it resyncs; at least twice the welcome of the largest
+    # scenario (~3.8 MB) and a capped traced step (~5 MB)
+    outbox_mb: Annotated[float, Field(ge=8)] = 16.0
     command_queue: Annotated[int, Field(ge=1)] = 64  # commands waiting per connection before `busy`
     message_rate: Annotated[float, Field(gt=0)] = 100.0  # messages per second per connection, sustained
     message_burst: Annotated[int, Field(ge=1)] = 200  # messages per connection at once, beyond the rate

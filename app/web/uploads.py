@@ -61,13 +61,15 @@ def store_of(app: Any) -> ScenarioStore:
 
 
 def resolve(app: Any, cmd: Load) -> Load:
-    """A `load` by `ref` as the same `load` with the stored scenario; ProtocolError if unknown."""
+    """A `load` by `ref` carrying the stored scenario's JSON (the session reads it off the event
+    loop: the largest is tens of megabytes); ProtocolError if unknown."""
     data = store_of(app).get(cmd.ref or "")
     if data is None:
         raise ProtocolError(
             "unknown_ref", f"load.ref: no stored scenario {cmd.ref!r}; upload it again with POST /api/scenarios", "load"
         )
-    return Load(type="load", scenario=orjson.loads(data))
+    cmd._stored = data
+    return cmd
 
 
 async def body(request: Request) -> bytes:

@@ -184,6 +184,6 @@ def test_the_largest_welcome_fits_the_smallest_outbox_allowed() -> None:
             c.send({"type": "load", "ref": ref.json()["id"]})
             assert c.until("state")["scenario"]["layers"] == doc["layers"]
             ds = c.until("dataset")  # not emptied for a resync on the way
-            assert len(ds["train"]["x"]) + len(ds["test"]["x"]) == EXAMPLES
+            assert ds["train"]["size"] + ds["test"]["size"] == EXAMPLES
             c.send({"type": "select", "example": 1})
             assert c.until("state")["selected"] == 1  # and no resync welcome came between

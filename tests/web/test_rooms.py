@@ -199,3 +199,22 @@ def test_the_join_url_uses_a_network_address_when_serving_every_interface() -> N
     addrs = netinfo.lan_addresses()
     host = re.match(r"http://([^/:]+)", url).group(1)  # type: ignore[union-attr]
     assert host == (addrs[0] if addrs else "127.0.0.1")
+
+
+def test_serving_every_interface_names_the_addresses_students_can_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.web import main, netinfo
+
+    monkeypatch.setattr(netinfo, "lan_addresses", lambda: ["192.168.1.20", "10.0.0.5"])
+    assert main.urls("0.0.0.0", 8000) == [
+        "http://127.0.0.1:8000",
+        "http://192.168.1.20:8000",
+        "http://10.0.0.5:8000",
+    ]
+    assert main.urls("127.0.0.1", 8001) == ["http://127.0.0.1:8001"]
+
+
+def test_the_machines_network_addresses_leave_out_loopback() -> None:
+    from app.web import netinfo
+
+    addrs = netinfo.lan_addresses()
+    assert all(not a.startswith("127.") and a != "0.0.0.0" for a in addrs)

@@ -135,5 +135,16 @@ def test_a_scenario_at_every_limit_loads_by_ref(client: TestClient, conn: Conn) 
     st = conn.until("state")
     assert st["scenario"]["layers"] == doc["layers"] and st["scenario"]["frozen"] == ["W1", "b10"]
     ds = conn.until("dataset")
-    assert len(ds["train"]["x"]) + len(ds["test"]["x"]) == EXAMPLES and len(ds["train"]["x"][0]) == UNITS
+    # every example is in the run; the event shows the first rows within its size cap
+    assert ds["train"]["size"] + ds["test"]["size"] == EXAMPLES and len(ds["train"]["x"][0]) == UNITS
+    assert len(ds["train"]["x"]) == 65_536 // (2 * UNITS)
+    registry = client.app.state.registry  # type: ignore[attr-defined]
+    assert sum(len(s.trainer.x) for s in registry.sessions.values() if s.scenario.layers == doc["layers"]) == 9000
+    # `state` sums the data up instead of repeating megabytes; a load of that document keeps it
+    summary = st["scenario"]["data"]
+    assert summary["omitted"] is True and (summary["train"], summary["test"]) == (9000, 1000)
+    again = {**st["scenario"], "seed": 7}
+    conn.send({"type": "load", "scenario": again})
+    st2 = conn.until("state")
+    assert st2["scenario"]["seed"] == 7 and st2["scenario"]["data"] == st["scenario"]["data"]
     assert ds["train"]["x"][0][:2] == doc["data"]["train"]["x"][0][:2]

@@ -1,0 +1,191 @@
+"""No single client stalls, starves or exhausts the server: the reproductions, measured.
+
+    python benchmarks/pressure.py
+
+Starts `deltaflow serve`. One session steps worked-example over and over; its `step` round
+trip is measured idle, then while another client runs each heavy command within the limits:
+- `gradcheck` on 2-64-64-1 tanh, near its work cap (batch 500);
+- `slice` on 2-64x9-1 with batch 10,000, near its work cap (41 points);
+- a traced `step` of 2-64-64-1 with a full batch of 10,000 (its events capped in size);
+- `load` of the largest scenario the limits allow (10,000 examples of 64 inputs, by upload).
+Then the memory reproductions, with the server's RSS before and after:
+- a client loads the 2-64-64-1 batch-10,000 scenario, sends 12 `step`s and never reads;
+- 2,500 pairs of `step` and `set_bias` on a 1-64x9-1 Adam net, then the client leaves.
+Its last line is one JSON object; docs/performance.md records a run.
+"""
+
+import asyncio
+import json
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.rooms import rss_mb, ws_connect  # noqa: E402
+from benchmarks.run import Server, percentile, until_maps  # noqa: E402
+
+STEP = '{"type":"step"}'
+
+
+def doc(layers: list[int], batch: int, samples: int = 10_000, optimizer: str = "sgd") -> dict[str, Any]:
+    acts = ["tanh"] * (len(layers) - 2) + ["sigmoid"]
+    return {
+        "name": "pressure",
+        "layers": layers,
+        "activations": acts,
+        "optimizer": {"type": optimizer},
+        "data": {"generator": "circle", "samples": samples, "train_fraction": 1},
+        "batch_size": batch,
+    }
+
+
+def largest() -> dict[str, Any]:
+    from tests.web.largest import largest as make
+
+    return make()
+
+
+def upload(base: str, scenario: dict[str, Any]) -> str:
+    req = urllib.request.Request(
+        base + "/api/scenarios", json.dumps(scenario).encode(), {"content-type": "application/json"}
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(req, timeout=120) as r:
+        return str(json.loads(r.read())["id"])
+
+
+async def answer(ws: Any, kind: str, timeout: float = 300) -> float:
+    """Read until an event of type `kind`; when it came (an `error` fails the run)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = await asyncio.wait_for(ws.recv(), end - time.monotonic())
+        if isinstance(m, str):
+            if m.startswith('{"type":"error"'):
+                raise RuntimeError(m[:300])
+            if m.startswith(f'{{"type":"{kind}"'):
+                return time.monotonic()
+    raise TimeoutError(kind)
+
+
+async def stepping(ws: Any, stop: asyncio.Event, out: list[float]) -> None:
+    """worked-example steps back to back until `stop`: each round trip in ms."""
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        await ws.send(STEP)
+        await until_maps(ws)
+        out.append((time.perf_counter() - t0) * 1e3)
+
+
+async def while_running(probe: Any, start: Any, kind: str, ws: Any) -> dict[str, Any]:
+    """The probe's step round trips while `start()` runs a heavy command answered by `kind`."""
+    stop, rtts = asyncio.Event(), []
+    task = asyncio.create_task(stepping(probe, stop, rtts))
+    t0 = time.monotonic()
+    await start()
+    await answer(ws, kind)
+    seconds = time.monotonic() - t0
+    stop.set()
+    await task
+    return {"seconds": seconds, "steps": len(rtts), "p50_ms": percentile(rtts, 50), "p99_ms": percentile(rtts, 99)}
+
+
+async def measure() -> dict[str, Any]:
+    r: dict[str, Any] = {}
+    with Server() as server:
+        assert server.proc is not None
+        pid = server.proc.pid
+        probe = await ws_connect(server.ws_url)
+        await until_maps(probe)
+        await probe.send('{"type":"load","preset":"worked-example"}')
+        await until_maps(probe)
+        idle: list[float] = []
+        stop = asyncio.Event()
+        task = asyncio.create_task(stepping(probe, stop, idle))
+        await asyncio.sleep(3.0)
+        stop.set()
+        await task
+        r["idle"] = {"steps": len(idle), "p50_ms": percentile(idle, 50), "p99_ms": percentile(idle, 99)}
+
+        heavy = await ws_connect(server.ws_url)
+        await until_maps(heavy)
+
+        async def load(d: dict[str, Any]) -> None:
+            await heavy.send(json.dumps({"type": "load", "scenario": d}))
+            await until_maps(heavy)  # the whole welcome
+
+        await load(doc([2, 64, 64, 1], 500))
+        r["gradcheck"] = await while_running(probe, lambda: heavy.send('{"type":"gradcheck"}'), "gradcheck", heavy)
+        await load(doc([2] + [64] * 9 + [1], 10_000))
+        cmd = '{"type":"slice","layer":1,"to":0,"from":0,"points":41}'
+        r["slice"] = await while_running(probe, lambda: heavy.send(cmd), "slice", heavy)
+        await load(doc([2, 64, 64, 1], 10_000))
+        r["traced_step"] = await while_running(probe, lambda: heavy.send(STEP), "update", heavy)
+        ref = await asyncio.to_thread(upload, server.base, largest())
+        r["load_largest"] = await while_running(
+            probe, lambda: heavy.send(json.dumps({"type": "load", "ref": ref})), "dataset", heavy
+        )
+        await heavy.close()
+        for k in ("gradcheck", "slice", "traced_step", "load_largest"):
+            r[k]["p99_ratio"] = r[k]["p99_ms"] / r["idle"]["p99_ms"]
+
+        # memory: a client that asks for big answers and never reads them
+        rss0 = rss_mb(pid)
+        lazy = await ws_connect(server.ws_url)
+        await lazy.send(json.dumps({"type": "load", "scenario": doc([2, 64, 64, 1], 10_000)}))
+        for _ in range(12):
+            await lazy.send(STEP)
+        await asyncio.sleep(15.0)
+        r["never_reads"] = {"rss_before_mb": rss0, "rss_after_mb": rss_mb(pid)}
+        await lazy.close()
+
+        # memory: edits after every step on a deep Adam net, then the client leaves
+        rss0 = rss_mb(pid)
+        editor = await ws_connect(server.ws_url)
+        await until_maps(editor)
+        deep = doc([1] + [64] * 9 + [1], 2, samples=2, optimizer="adam")
+        deep["data"] = {"train": {"x": [[0.0], [1.0]], "y": [[0.0], [1.0]]}}
+        await editor.send(json.dumps({"type": "load", "scenario": deep}))
+        await answer(editor, "dataset")
+        for k in range(2500):
+            await editor.send(STEP)
+            await editor.send(json.dumps({"type": "set_bias", "layer": 1, "unit": 0, "value": k / 1e4}))
+            await answer(editor, "state")
+        r["edits"] = {"rss_before_mb": rss0, "rss_with_client_mb": rss_mb(pid)}
+        await editor.close()
+        await asyncio.sleep(1.0)
+        r["edits"]["rss_after_leaving_mb"] = rss_mb(pid)
+        await probe.close()
+    return r
+
+
+def report(r: dict[str, Any]) -> str:
+    lines = [f"another session's step, idle: p50 {r['idle']['p50_ms']:.2f} ms, p99 {r['idle']['p99_ms']:.2f} ms"]
+    for k in ("gradcheck", "slice", "traced_step", "load_largest"):
+        v = r[k]
+        lines.append(
+            f"  while {k:<13} ({v['seconds']:6.2f} s): p50 {v['p50_ms']:6.2f} ms, p99 {v['p99_ms']:6.2f} ms,"
+            f" p99 ratio {v['p99_ratio']:.2f} (target ≤ 2)"
+        )
+    n, e = r["never_reads"], r["edits"]
+    lines.append(f"never reads 12 big steps: RSS {n['rss_before_mb']:.0f} -> {n['rss_after_mb']:.0f} MB")
+    lines.append(
+        f"2,500 step + set_bias: RSS {e['rss_before_mb']:.0f} -> {e['rss_with_client_mb']:.0f} MB,"
+        f" {e['rss_after_leaving_mb']:.0f} MB after it left"
+    )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    r = asyncio.run(measure())
+    print(report(r))
+    print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
