@@ -56,7 +56,7 @@ class Outbox:
     """Bounded: at most `limit` messages and `limit_bytes` bytes (or one larger message),
     plus one coalesced frame and the pending errors (at most one per code and request)."""
 
-    def __init__(self, limit: int = 512, limit_bytes: int = 64 * 2**20) -> None:
+    def __init__(self, limit: int = 512, limit_bytes: int = 16 * 2**20) -> None:
         self.limit, self.limit_bytes = limit, limit_bytes
         self.queue = _Queue()
         self.frame: list[Message] | None = None  # the latest frame and its maps

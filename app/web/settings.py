@@ -23,13 +23,16 @@ class Settings(BaseSettings):
     history_steps: Annotated[int, Field(ge=1)] = 10_000
     history_mb: Annotated[float, Field(gt=0)] = 64.0  # checkpoint memory per session; sets their spacing
     outbox_limit: Annotated[int, Field(ge=16)] = 512  # queued messages per connection before it resyncs
-    # queued bytes per connection before it resyncs; the welcome of the largest scenario (~27 MB) fits
-    outbox_mb: Annotated[float, Field(ge=32)] = 64.0
+    # queued bytes per connection before it resyncs; at least twice the welcome of the largest
+    # scenario (~3.8 MB) and a capped traced step (~5 MB)
+    outbox_mb: Annotated[float, Field(ge=8)] = 16.0
     command_queue: Annotated[int, Field(ge=1)] = 64  # commands waiting per connection before `busy`
     message_rate: Annotated[float, Field(gt=0)] = 100.0  # messages per second per connection, sustained
     message_burst: Annotated[int, Field(ge=1)] = 200  # messages per connection at once, beyond the rate
-    connect_per_minute: Annotated[float, Field(gt=0)] = 300.0  # new connections per client address
-    connect_burst: Annotated[int, Field(ge=1)] = 300  # new connections per address at once
+    # new connections per client address, sustained and at once: a room of 500 viewers behind
+    # one NAT address all connect within a minute, and again after a blip
+    connect_per_minute: Annotated[float, Field(gt=0)] = 600.0
+    connect_burst: Annotated[int, Field(ge=1)] = 1000
     connections_per_session: Annotated[int, Field(ge=1)] = 8
     api_docs: bool = True  # /docs and /redoc, served with local assets; /openapi.json is always on
     max_rooms: Annotated[int, Field(ge=1)] = 50  # classroom rooms open at once

@@ -31,7 +31,7 @@ export function createStatus(store) {
       open: "connected",
       connecting: "connecting…",
       closed: `offline · retrying (${c.retries})`,
-      full: `The server is full · retrying, less often each time (${c.retries})`,
+      full: `${store.notice?.code === "room_full" ? "The room" : "The server"} is full · retrying, less often each time (${c.retries})`,
     }[c.status];
     set(conn, label);
     conn.dataset.status = c.status;

@@ -2,6 +2,7 @@
 `pause` cancelling waiting work, and sessions that make room for the next visitor."""
 
 import contextlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from app.web.limits import AddressLimiter, TokenBucket
 from app.web.main import create_app
 from app.web.settings import Settings
 from tests.web.conftest import Conn
+from tests.web.largest import EXAMPLES, largest
 
 
 class Clock:
@@ -170,3 +172,18 @@ def test_healthz_is_ok_below_nine_tenths_of_the_sessions() -> None:
             health = client.get("/healthz").json()
             assert health["sessions"] == n and health["connections"] == n
             assert health["status"] == ("degraded" if n >= 9 else "ok")
+
+
+def test_the_largest_welcome_fits_the_smallest_outbox_allowed() -> None:
+    doc = largest()
+    with app_client(outbox_mb=Settings.model_fields["outbox_mb"].metadata[0].ge) as client:
+        ref = client.post("/api/scenarios", content=json.dumps(doc), headers={"content-type": "application/json"})
+        with client.websocket_connect("/ws") as ws:
+            c = Conn(ws)
+            c.welcome()
+            c.send({"type": "load", "ref": ref.json()["id"]})
+            assert c.until("state")["scenario"]["layers"] == doc["layers"]
+            ds = c.until("dataset")  # not emptied for a resync on the way
+            assert ds["train"]["size"] + ds["test"]["size"] == EXAMPLES
+            c.send({"type": "select", "example": 1})
+            assert c.until("state")["selected"] == 1  # and no resync welcome came between
