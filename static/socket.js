@@ -1,5 +1,5 @@
 // One websocket to the server: JSON events in, JSON commands out, binary map frames decoded.
-// It reconnects on its own with backoff, to the same session (/ws?session=ID).
+// It reconnects on its own with backoff, to the same session (ws?session=ID, beside the page).
 
 const MAGIC = 0x314d4644; // "DFM1" read as a little-endian uint32
 
@@ -32,9 +32,13 @@ export function createSocket({ onEvent, onMaps, onStatus }) {
   let timer = 0;
   let closing = false;
 
+  // relative to the page, so it works under any prefix a reverse proxy serves the page at
   function url() {
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${proto}//${location.host}/ws` + (session ? `?session=${encodeURIComponent(session)}` : "");
+    const u = new URL("ws", document.baseURI);
+    u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+    u.search = session ? `?session=${encodeURIComponent(session)}` : "";
+    u.hash = "";
+    return u.href;
   }
 
   function open() {

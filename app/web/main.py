@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from app import __version__
 from app.session.registry import Registry
 from app.session.session import Options
-from app.web import api, pages, ws
+from app.web import api, pages, security, ws
 from app.web.settings import Settings, get_settings
 
 
@@ -43,8 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await t
             registry.close()
 
-    app = FastAPI(title="Deltaflow", version=__version__, lifespan=lifespan)
+    # no /docs or /redoc: those pages load their scripts from a CDN and run inline script,
+    # which the page's CSP forbids; the schema stays at /openapi.json
+    app = FastAPI(title="Deltaflow", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    security.install(app, settings.root_path)
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(ws.router)
@@ -69,8 +72,10 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_mmap_threshold, 64 * 2**20)
 
 
-def run(host: str | None = None, port: int | None = None) -> None:
+def run(host: str | None = None, port: int | None = None, root_path: str | None = None) -> None:
     s = get_settings()
+    if root_path is not None:
+        s = s.model_copy(update={"root_path": security.normalize_root_path(root_path)})
     keep_freed_memory()
     uvicorn.run(
         create_app(s),
@@ -78,4 +83,5 @@ def run(host: str | None = None, port: int | None = None) -> None:
         port=port or s.port,
         ws_per_message_deflate=False,  # deflate costs ~10x throughput on map frames
         ws_max_size=s.max_message_bytes,
+        server_header=False,  # no need to tell a prober what serves the app
     )

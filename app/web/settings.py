@@ -3,8 +3,10 @@
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.web.security import normalize_root_path, parse_origins
 
 
 class Settings(BaseSettings):
@@ -24,6 +26,23 @@ class Settings(BaseSettings):
     history_mb: Annotated[float, Field(gt=0)] = 64.0  # checkpoint memory per session; sets their spacing
     outbox_limit: Annotated[int, Field(ge=16)] = 512  # queued messages per connection before it resyncs
     command_queue: Annotated[int, Field(ge=1)] = 64  # commands waiting per connection before `busy`
+    # origins besides the served host whose pages may open the websocket (comma-separated)
+    allowed_origins: Annotated[list[str], NoDecode] = []
+    root_path: str = ""  # the URL prefix a reverse proxy serves the app under, e.g. /deltaflow
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: object) -> list[str]:
+        if isinstance(v, str):
+            return parse_origins(v)
+        if isinstance(v, list | tuple):
+            return parse_origins([str(x) for x in v])
+        raise ValueError("give origins as a comma-separated list")
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path(cls, v: str) -> str:
+        return normalize_root_path(v)
 
 
 @lru_cache

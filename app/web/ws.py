@@ -10,6 +10,7 @@ from starlette.websockets import WebSocketDisconnect
 from app.protocol import ProtocolError, encode, parse_command
 from app.session.outbox import Message, Outbox
 from app.session.session import Session
+from app.web.security import check_origin
 
 log = logging.getLogger("deltaflow.ws")
 router = APIRouter()
@@ -50,6 +51,8 @@ async def command_loop(s: Session, box: Outbox, commands: "asyncio.Queue[object]
 
 @router.websocket("/ws")
 async def websocket(ws: WebSocket, session: str | None = None) -> None:
+    if not await check_origin(ws):  # cross-site: refused before any session is touched
+        return
     settings = ws.app.state.settings
     registry = ws.app.state.registry
     await ws.accept()
