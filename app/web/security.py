@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket
 log = logging.getLogger("deltaflow.security")
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-ROOT_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*")
+ROOT_PATH = re.compile(r"(/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+)*")  # no . or .. segment
 
 
 # --- origins --------------------------------------------------------------------------------
@@ -210,7 +210,7 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     """A request that does not validate: where and what, without echoing the input back."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
+    detail = [{"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])} for e in errors]
     return JSONResponse({"detail": detail}, status_code=422)
 
 
