@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,10 +20,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(timeout: float = 20.0) -> Iterator[str]:
-    """Yields the base URL once /healthz answers; stops the server afterwards."""
+def serve(timeout: float = 20.0, args: Sequence[str] = ()) -> Iterator[str]:
+    """Yields the base URL once /healthz answers; stops the server afterwards. `args` go to `deltaflow serve`."""
     port = free_port()
-    cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

@@ -16,8 +16,16 @@ from app import scenario as sc
 from app.web.security import content_security_policy, script_hash
 
 ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "static"
-templates = Jinja2Templates(directory=ROOT / "templates")
+
+
+def _assets(name: str) -> Path:
+    """static/ or templates/: beside app/ in the source tree, inside app/ when installed from a wheel."""
+    packaged = ROOT / "app" / name
+    return packaged if packaged.is_dir() else ROOT / name
+
+
+STATIC = _assets("static")
+templates = Jinja2Templates(directory=_assets("templates"))
 router = APIRouter()
 _hashes: dict[str, tuple[float, str]] = {}
 

@@ -63,7 +63,10 @@ def console() -> Console:
 
 @pytest.fixture
 def page(browser: Any, server: str, console: Console) -> Iterator[Any]:
-    """A fresh 1280x720 page; the test fails on any console error it leaves behind."""
+    """A fresh 1280x720 page; the test fails on any console error it leaves behind.
+
+    The page's CSP forbids eval: give wait_for_function and evaluate a function ("() => ...")
+    rather than an expression, which Playwright would evaluate as a string."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=server)
     pg = ctx.new_page()
     pg.set_default_timeout(10_000)
