@@ -164,12 +164,18 @@ def valid_command(draw: st.DrawFn, state: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- mutations -----------------------------------------------------------------------------------
-NUMBERS = st.sampled_from(
-    [Raw("NaN"), Raw("Infinity"), Raw("-Infinity"), Raw("1e400"), Raw("-1e400"), 2**64, -(2**63), 10**30, -1, -0.0]
-) | st.floats(allow_nan=False, allow_infinity=False) | st.integers()
+NUMBERS = (
+    st.sampled_from(
+        [Raw("NaN"), Raw("Infinity"), Raw("-Infinity"), Raw("1e400"), Raw("-1e400"), 2**64, -(2**63), 10**30, -1, -0.0]
+    )
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers()
+)
 SCALARS = st.none() | st.booleans() | NUMBERS | st.text(max_size=40)
 JSON = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
 )
 
 
