@@ -108,3 +108,23 @@ def test_the_wheel_lists_every_package_and_carries_the_page() -> None:
     assert cfg["package-dir"] == {"app.static": "static", "app.templates": "templates"}
     assert {"app.static", "app.templates"} <= packages
     assert cfg["package-data"]["app.static"] == ["**/*"] and cfg["package-data"]["app.templates"] == ["*.html"]
+
+
+def test_the_deploy_doc_names_only_settings_and_options_that_exist() -> None:
+    from app.web.settings import Settings
+
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    named = set(re.findall(r"DELTAFLOW_([A-Z_]+)", doc))
+    assert {"HOST", "ALLOWED_ORIGINS", "ROOT_PATH"} <= named
+    missing = sorted(n for n in named if n.lower() not in Settings.model_fields)
+    assert not missing, f"docs/deploy.md names settings that do not exist: {missing}"
+    serve = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--help"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    options = set(re.findall(r"deltaflow serve[^`\n]*?(--[a-z-]+)", doc)) | set(re.findall(r"\(`(--[a-z-]+)`\)", doc))
+    assert {"--host", "--root-path"} <= options
+    assert all(o in serve for o in options), f"`deltaflow serve` lacks {[o for o in options if o not in serve]}"
+    for needed in ("nginx", "Caddy", "proxy_set_header Upgrade", "handle_path /deltaflow/*", "-v deltaflow-data:/data"):
+        assert needed in doc
+    readme = (ROOT / "README.md").read_text()
+    assert "docs/deploy.md" in readme and "docs/reliability.md" in readme
