@@ -161,3 +161,19 @@ def test_url_state_is_read_as_data(page: Any) -> None:
     exercise(page)
     page.goto(f"/?preset={quote(PAYLOADS[0])}")
     page.wait_for_function("p => document.querySelector('[data-notice]').textContent.includes(p)", arg=PAYLOADS[0])
+
+
+def test_the_watch_sees_an_injection(browser: Any, server: str) -> None:
+    """The checks above can fail: an element injected as HTML is recorded, and its handler runs."""
+    ctx = browser.new_context(base_url=server, bypass_csp=True)
+    ctx.add_init_script(WATCH)
+    pg = ctx.new_page()
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.goto("/?preset=xor")
+    ready(pg, "xor")
+    pg.evaluate("p => document.querySelector('[data-title]').insertAdjacentHTML('beforeend', p)", PAYLOADS[0])
+    pg.wait_for_function("() => window.__xss.length > 0")
+    pg.wait_for_timeout(200)
+    ctx.close()
+    assert dialogs == ["1"]
