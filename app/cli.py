@@ -70,12 +70,24 @@ def _count(arg: str) -> int:
     return n
 
 
+def _root_path(arg: str) -> str:
+    from app.web.security import normalize_root_path
+
+    try:
+        return normalize_root_path(arg)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deltaflow", description="An interactive visualizer of backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the app (default http://127.0.0.1:8000)")
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument(
+        "--root-path", type=_root_path, default=None, help="URL prefix behind a reverse proxy, e.g. /deltaflow"
+    )
     tr = sub.add_parser("trace", help="run a scenario headless and write its events as JSON Lines")
     tr.add_argument("scenario", help="a scenario JSON file, or a preset name")
     how = tr.add_mutually_exclusive_group(required=True)
@@ -87,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from app.web.main import run
 
-        run(host=args.host, port=args.port)
+        run(host=args.host, port=args.port, root_path=args.root_path)
         return 0
     try:
         doc = load_document(args.scenario)

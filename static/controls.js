@@ -34,7 +34,8 @@ export function createControls(store, socket, defaultPreset, room) {
 
   async function presetDoc(name) {
     if (!presetDocs.has(name)) {
-      const r = await fetch(`/api/presets/${encodeURIComponent(name)}`);
+      // relative to the page, which may sit under a reverse proxy's prefix
+      const r = await fetch(`api/presets/${encodeURIComponent(name)}`);
       presetDocs.set(name, r.ok ? await r.json() : null);
     }
     return presetDocs.get(name);

@@ -1,6 +1,6 @@
 // One websocket to the server: JSON events in, JSON commands out, binary map frames decoded.
-// It reconnects on its own with backoff, to the same session (/ws?session=ID), or to the room
-// it follows as a viewer (/ws?room=CODE).
+// It reconnects on its own with backoff, to the same session (ws?session=ID, beside the page), or
+// to the room it follows as a viewer (ws?room=CODE).
 // A server that is full closes with 1013 (try again later): then it waits longer each time, up to 30 s.
 
 const MAGIC = 0x314d4644; // "DFM1" read as a little-endian uint32
@@ -38,10 +38,13 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
   let timer = 0;
   let closing = false;
 
+  // relative to the page, so it works under any prefix a reverse proxy serves the page at
   function url() {
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const q = session ? `?session=${encodeURIComponent(session)}` : follow ? `?room=${encodeURIComponent(follow)}` : "";
-    return `${proto}//${location.host}/ws${q}`;
+    const u = new URL("ws", document.baseURI);
+    u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+    u.search = session ? `?session=${encodeURIComponent(session)}` : follow ? `?room=${encodeURIComponent(follow)}` : "";
+    u.hash = "";
+    return u.href;
   }
 
   function open() {

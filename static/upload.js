@@ -60,7 +60,7 @@ export function createUploads(store, send, note, picker, zone) {
     if (text.length <= INLINE_CHARS) return send({ type: "load", scenario });
     note(`Uploading the scenario (${(text.length / 1e6).toFixed(1)} MB)…`);
     try {
-      const { id } = await post("/api/scenarios", "application/json", text);
+      const { id } = await post("api/scenarios", "application/json", text);
       send({ type: "load", ref: id });
     } catch (err) {
       note(`The scenario was not loaded: ${err.message}`);
@@ -71,9 +71,9 @@ export function createUploads(store, send, note, picker, zone) {
     if (!file) return;
     note(`Reading ${file.name}…`);
     try {
-      const ds = await post("/api/datasets/csv", "text/csv", file);
+      const ds = await post("api/datasets/csv", "text/csv", file);
       const doc = scenarioFromCSV(ds, store.server.scenario, file.name);
-      const { id } = await post("/api/scenarios", "application/json", JSON.stringify(doc));
+      const { id } = await post("api/scenarios", "application/json", JSON.stringify(doc));
       send({ type: "load", ref: id });
       note(`${file.name}: ${ds.x.length} examples, ${ds.columns.length - 1} inputs, ${ds.task}.`);
     } catch (err) {

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -22,13 +22,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(timeout: float = 20.0, env: dict[str, str] | None = None, log: IO[str] | None = None) -> Iterator[str]:
+def serve(
+    timeout: float = 20.0, env: dict[str, str] | None = None, log: IO[str] | None = None, args: Sequence[str] = ()
+) -> Iterator[str]:
     """Yields the base URL once /healthz answers; stops the server afterwards.
 
-    `env` adds DELTAFLOW_* settings; `log`, a file, receives the server's output (its logs).
+    `env` adds DELTAFLOW_* settings; `log`, a file, receives the server's output (its logs);
+    `args` go to `deltaflow serve`.
     """
     port = free_port()
-    cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     out = log if log is not None else subprocess.DEVNULL
     err = subprocess.STDOUT if log is not None else subprocess.PIPE
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})})

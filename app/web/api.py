@@ -3,6 +3,7 @@
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
 
 from app import protocol
 from app import scenario as sc
@@ -18,7 +19,11 @@ async def presets() -> list[dict[str, str]]:
     return preset_list()
 
 
-@router.get("/presets/{name}")
+class Missing(BaseModel):
+    detail: str
+
+
+@router.get("/presets/{name}", responses={404: {"model": Missing, "description": "No preset of that name"}})
 async def preset(name: str) -> dict[str, Any]:
     """One preset's scenario document."""
     try:

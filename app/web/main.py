@@ -15,7 +15,7 @@ from app import __version__
 from app.session.directory import Directory
 from app.session.registry import Registry
 from app.session.session import Options
-from app.web import api, logs, netinfo, pages, rooms, ws
+from app.web import api, logs, netinfo, pages, rooms, security, ws
 from app.web.apidocs import add_api_docs
 from app.web.limits import AddressLimiter
 from app.web.settings import Settings, get_settings
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Deltaflow", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.addresses = AddressLimiter(settings.connect_per_minute, settings.connect_burst)
+    security.install(app, settings.root_path)
     if settings.api_docs:
         add_api_docs(app)
     app.include_router(pages.router)
@@ -91,9 +92,11 @@ def urls(host: str, port: int) -> list[str]:
     return [f"http://127.0.0.1:{port}"] + [f"http://{a}:{port}" for a in netinfo.lan_addresses()]
 
 
-def run(host: str | None = None, port: int | None = None) -> None:
+def run(host: str | None = None, port: int | None = None, root_path: str | None = None) -> None:
     s = get_settings()
     s = s.model_copy(update={"host": host or s.host, "port": port or s.port})
+    if root_path is not None:
+        s = s.model_copy(update={"root_path": security.normalize_root_path(root_path)})
     keep_freed_memory()
     found = urls(s.host, s.port)
     print(f"Deltaflow on this machine: {found[0]}", flush=True)
@@ -106,4 +109,5 @@ def run(host: str | None = None, port: int | None = None) -> None:
         http=HTTP_PROTOCOL,  # answers a command sent in the same packet as the upgrade
         ws_per_message_deflate=False,  # deflate costs ~10x throughput on map frames
         ws_max_size=s.max_message_bytes,
+        server_header=False,  # no need to tell a prober what serves the app
     )

@@ -1,6 +1,11 @@
-"""The page, with content-hashed static URLs so browsers reload what changed."""
+"""The page, with content-hashed static URLs so browsers reload what changed.
+
+Every URL the page holds is relative to the page itself, so it works unchanged under any
+prefix a reverse proxy serves it at (docs/deploy.md).
+"""
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,23 +14,45 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app import scenario as sc
+from app.web.security import content_security_policy, script_hash
 
 ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "static"
-templates = Jinja2Templates(directory=ROOT / "templates")
+
+
+def _assets(name: str) -> Path:
+    """static/ or templates/: beside app/ in the source tree, inside app/ when installed from a wheel."""
+    packaged = ROOT / "app" / name
+    return packaged if packaged.is_dir() else ROOT / name
+
+
+STATIC = _assets("static")
+templates = Jinja2Templates(directory=_assets("templates"))
 router = APIRouter()
 _hashes: dict[str, tuple[float, str]] = {}
 
+# every ES module of the page; the import map sends each plain path to its hashed URL
+MODULES = [
+    *("app.js", "store.js", "socket.js", "controls.js", "settings.js", "export.js", "upload.js", "math.js", "util.js"),
+    *("views/network.js", "views/heatmap.js", "views/chart.js", "views/gradnorm.js", "views/explain.js"),
+    *("views/examples.js", "views/log.js", "views/status.js", "views/thumbs.js", "views/room.js"),
+]
+
 
 def static_url(path: str) -> str:
-    """/static/PATH?v=HASH, the hash of the file's content (recomputed when it changes)."""
+    """./static/PATH?v=HASH, relative to the page; the hash is of the file's content (recomputed when it changes)."""
     f = STATIC / path
     mtime = f.stat().st_mtime
     cached = _hashes.get(path)
     if cached is None or cached[0] != mtime:
         cached = (mtime, hashlib.sha256(f.read_bytes()).hexdigest()[:10])
         _hashes[path] = cached
-    return f"/static/{path}?v={cached[1]}"
+    return f"./static/{path}?v={cached[1]}"
+
+
+def import_map() -> str:
+    """The page's import map. Browsers take an import map only inline (an external one is not
+    supported), so the page's CSP allows exactly this text by its hash."""
+    return json.dumps({"imports": {f"./static/{m}": static_url(m) for m in MODULES}}, separators=(",", ":"))
 
 
 def preset_list() -> list[dict[str, str]]:
@@ -39,12 +66,24 @@ def preset_list() -> list[dict[str, str]]:
 def render(request: Request, room: str = "", status_code: int = 200) -> HTMLResponse:
     """The page; with `room`, it follows that classroom room."""
     settings = request.app.state.settings
-    return templates.TemplateResponse(
+    imports = import_map()
+    response = templates.TemplateResponse(
         request,
         "index.html",
-        {"static_url": static_url, "presets": preset_list(), "default_preset": settings.default_preset, "room": room},
+        {
+            "static_url": static_url,
+            "modules": MODULES,
+            "import_map": imports,
+            "presets": preset_list(),
+            "default_preset": settings.default_preset,
+            "room": room,
+            # relative URLs resolve against the app's root, also from /r/CODE
+            "base": request.scope.get("root_path", "").rstrip("/") + "/",
+        },
         status_code=status_code,
     )
+    response.headers["Content-Security-Policy"] = content_security_policy([script_hash(imports)])
+    return response
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

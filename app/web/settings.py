@@ -3,8 +3,10 @@
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.web.security import normalize_root_path, parse_origins
 
 
 class Settings(BaseSettings):
@@ -34,7 +36,7 @@ class Settings(BaseSettings):
     connect_per_minute: Annotated[float, Field(gt=0)] = 600.0
     connect_burst: Annotated[int, Field(ge=1)] = 1000
     connections_per_session: Annotated[int, Field(ge=1)] = 8
-    api_docs: bool = True  # /docs and /redoc, served with local assets; /openapi.json is always on
+    api_docs: bool = False  # /docs and /redoc (for development), with local assets; /openapi.json is always on
     max_rooms: Annotated[int, Field(ge=1)] = 50  # classroom rooms open at once
     room_max_viewers: Annotated[int, Field(ge=1)] = 500  # viewers per room
     room_idle_seconds: Annotated[float, Field(gt=0)] = 7200.0  # a room with no presenter closes after this
@@ -43,6 +45,23 @@ class Settings(BaseSettings):
     # allow (10,000 examples x 64 inputs and 64 outputs) is ~27 MB of compact JSON, ~40 MB indented
     max_upload_bytes: Annotated[int, Field(ge=1024)] = 64 * 2**20
     scenario_store_mb: Annotated[float, Field(gt=0)] = 128.0  # stored scenarios; least recently used go first
+    # origins besides the served host whose pages may open the websocket (comma-separated)
+    allowed_origins: Annotated[list[str], NoDecode] = []
+    root_path: str = ""  # the URL prefix a reverse proxy serves the app under, e.g. /deltaflow
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: object) -> list[str]:
+        if isinstance(v, str):
+            return parse_origins(v)
+        if isinstance(v, list | tuple):
+            return parse_origins([str(x) for x in v])
+        raise ValueError("give origins as a comma-separated list")
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path(cls, v: str) -> str:
+        return normalize_root_path(v)
 
 
 @lru_cache

@@ -15,6 +15,7 @@ from app.session.outbox import Outbox
 from app.session.registry import Registry
 from app.web import uploads
 from app.web.limits import TokenBucket
+from app.web.security import check_origin
 
 log = logging.getLogger("deltaflow.ws")
 router = APIRouter()
@@ -114,6 +115,8 @@ def owners(s: Any) -> int:
 
 @router.websocket("/ws")
 async def websocket(ws: WebSocket, session: str | None = None, room: str | None = None) -> None:
+    if not await check_origin(ws):  # cross-site: refused before any session is touched
+        return
     settings = ws.app.state.settings
     registry: Registry = ws.app.state.registry
     await ws.accept()

@@ -6,6 +6,8 @@ import { ACT, agrees } from "../math.js";
 import { fmt } from "../util.js";
 
 const MAX_TERMS = 8;
+// every text that reaches innerHTML below goes through esc: numbers, fixed words, and names the
+// server validated against its lists (activations, losses); never a scenario's free text
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const mi = (s) => `<mi>${esc(s)}</mi>`;
 const mo = (s) => `<mo>${esc(s)}</mo>`;
@@ -120,7 +122,7 @@ export function createExplain(root, store, actions) {
       return out.join("");
     }
     const act = store.acts[l - 1];
-    out.push(`<h3>${l === L ? "Output" : "Hidden"} neuron ${j + 1} of layer ${l} <small>(${act})</small></h3>`);
+    out.push(`<h3>${l === L ? "Output" : "Hidden"} neuron ${j + 1} of layer ${l} <small>(${esc(act)})</small></h3>`);
     out.push(incoming(l, j));
     const fw = c?.forward[l];
     if (!fw) return out.join("") + p("Its values appear when the forward pass reaches this layer.");
@@ -184,7 +186,7 @@ export function createExplain(root, store, actions) {
       sigmoid: () => row(num(a, true), times, paren(row(mn(1), mo("−"), num(a, true)))),
       tanh: () => row(mn(1), mo("−"), `<msup>${paren(num(a))}${mn(2)}</msup>`),
     }[act];
-    return math(lhs, by ? row(eq, by()) : "", eq, num(fp)) + p(`The derivative of ${act} at this neuron's z.`);
+    return math(lhs, by ? row(eq, by()) : "", eq, num(fp)) + p(`The derivative of ${esc(act)} at this neuron's z.`);
   }
 
   function outputDelta(c, j, ex, act) {
@@ -238,7 +240,7 @@ export function createExplain(root, store, actions) {
       check(`δ of output ${j + 1}`, a * st - t, d);
       if (st === 1) {
         out.push(
-          p(`With ${act} and ${loss.replaceAll("_", " ")}, ∂E/∂a · f′(z) simplifies to a − t:`),
+          p(`With ${esc(act)} and ${esc(loss.replaceAll("_", " "))}, ∂E/∂a · f′(z) simplifies to a − t:`),
           math(dName, eq, row(mi("a"), mo("−"), mi("t")), eq, num(a), mo("−"), num(t, true), eq, num(d)),
         );
       } else {
@@ -368,7 +370,7 @@ export function createExplain(root, store, actions) {
       );
     } else if (o.type === "momentum") {
       out.push(
-        p(`Update with momentum (μ = ${o.momentum ?? 0.9}): the velocity v keeps a decaying sum of past steps.`),
+        p(`Update with momentum (μ = ${esc(o.momentum ?? 0.9)}): the velocity v keeps a decaying sum of past steps.`),
         math(ml("v ← μ v − η"), gs, sep, ml(`${x} ← ${x} + v`)),
         math(ml("v ="), num(dw), sep, ml(`${x} =`), applied),
       );
@@ -388,7 +390,7 @@ export function createExplain(root, store, actions) {
     } else {
       out.push(
         p(
-          `Update with L-BFGS (memory ${o.memory ?? 10}): a quasi-Newton direction from the last gradient ` +
+          `Update with L-BFGS (memory ${esc(o.memory ?? 10)}): a quasi-Newton direction from the last gradient ` +
             "differences (the two-loop recursion), then a backtracking line search from t = η.",
         ),
         math(ml("d = −"), `<msup>${mi("H")}${ml("− 1")}</msup>`, ml("∇ C"), sep, ml(`${x} ← ${x} + t d`)),

@@ -24,7 +24,7 @@ export function createRoom(store, socket) {
   async function showQR(code) {
     if (qrFor === code) return;
     qrFor = code;
-    const r = await fetch(`/api/rooms/${encodeURIComponent(code)}/qr.svg`);
+    const r = await fetch(`api/rooms/${encodeURIComponent(code)}/qr.svg`);
     if (!r.ok) return;
     // our own server's SVG, parsed as an SVG document: it carries no script
     const svg = new DOMParser().parseFromString(await r.text(), "image/svg+xml").documentElement;
@@ -34,7 +34,7 @@ export function createRoom(store, socket) {
   async function startRoom() {
     const session = store.server?.session;
     if (!session) return note("Not connected yet.");
-    const r = await fetch("/api/rooms", {
+    const r = await fetch("api/rooms", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ session }),
@@ -43,7 +43,7 @@ export function createRoom(store, socket) {
     if (!r.ok) return note(`Could not start a room: ${body.detail ?? r.status}`);
     sessionStorage.setItem(TOKEN_KEY(body.room), body.presenter_token);
     store.joinUrl = body.join_url;
-    history.pushState(null, "", `/r/${body.room}`);
+    history.pushState(null, "", `r/${body.room}`);
     document.body.dataset.room = body.room;
     note(`Room ${body.room} is open: students join at ${body.join_url}`);
   }
@@ -51,7 +51,7 @@ export function createRoom(store, socket) {
   function join(code) {
     const c = code.toUpperCase().replace(/[^0-9A-Z]/g, "");
     if (c.length !== 6) return note("A room code has 6 letters and digits.");
-    location.assign(`/r/${c}`);
+    location.assign(`r/${c}`);
   }
 
   $("[data-room-join]").addEventListener("submit", (e) => {
@@ -96,7 +96,7 @@ export function createRoom(store, socket) {
     if (presenting) {
       text($("[data-room-code]"), r.code);
       text($("[data-room-viewers]"), r.viewers);
-      text($("[data-room-url]"), store.joinUrl || `${location.origin}/r/${r.code}`);
+      text($("[data-room-url]"), store.joinUrl || new URL(`r/${r.code}`, document.baseURI).href);
       showQR(r.code);
     }
     if (viewing) text($("[data-room-following]"), r.code);

@@ -64,7 +64,10 @@ def console() -> Console:
 
 @contextmanager
 def open_page(browser: Any, server: str, console: Console, width: int = 1280, height: int = 720) -> Iterator[Any]:
-    """A fresh page in its own context (its own storage, as another person's browser)."""
+    """A fresh page in its own context (its own storage, as another person's browser).
+
+    The page's CSP forbids eval: give wait_for_function and evaluate a function ("() => ...")
+    rather than an expression, which Playwright would evaluate as a string."""
     ctx = browser.new_context(viewport={"width": width, "height": height}, base_url=server)
     pg = ctx.new_page()
     pg.set_default_timeout(10_000)

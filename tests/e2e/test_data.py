@@ -19,7 +19,7 @@ def loaded(page: Any, name: str) -> dict[str, Any]:
     page.wait_for_function(
         "n => { const s = window.deltaflow.store; return s.server.scenario.name === n && !s.dirty.size; }", arg=name
     )
-    doc: dict[str, Any] = page.evaluate("window.deltaflow.store.server.scenario")
+    doc: dict[str, Any] = page.evaluate("() => window.deltaflow.store.server.scenario")
     return doc
 
 
@@ -31,7 +31,7 @@ def test_a_csv_file_from_the_picker_becomes_the_dataset(page: Any, tmp_path: Pat
     doc = loaded(page, "shapes")
     assert doc["layers"] == [2, 4, 2, 3] and doc["activations"] == ["tanh", "tanh", "softmax"]
     assert doc["loss"] == "cross_entropy" and len(doc["data"]["train"]["x"]) == 60
-    assert page.evaluate("window.deltaflow.store.dataset.train.y[4]") == [0, 1, 0]  # 4 % 3 = class 1
+    assert page.evaluate("() => window.deltaflow.store.dataset.train.y[4]") == [0, 1, 0]  # 4 % 3 = class 1
     assert page.locator("[data-custom-data]").text_content() == "Given data: 60 training examples."
     page.keyboard.press("Shift+ArrowRight")
     wait_phase(page, "Update")
@@ -57,7 +57,7 @@ def test_a_csv_file_dropped_on_the_plane_becomes_the_dataset(page: Any) -> None:
     doc = loaded(page, "gate")
     assert doc["layers"] == [2, 2, 1] and doc["activations"][-1] == "sigmoid"
     assert doc["loss"] == "binary_cross_entropy"
-    assert page.evaluate("window.deltaflow.store.server.task") == "binary"
+    assert page.evaluate("() => window.deltaflow.store.server.task") == "binary"
 
 
 def test_a_bad_csv_file_is_explained_in_words(page: Any, console: Any) -> None:
@@ -65,9 +65,9 @@ def test_a_bad_csv_file_is_explained_in_words(page: Any, console: Any) -> None:
     drop(page, "[data-heatmap]", "bad.csv", "a,b,label\n1,2,0\n3,oops,1\n")
     notice = page.locator("[data-notice]")
     notice.wait_for(state="visible")
-    page.wait_for_function("document.querySelector('[data-notice]').textContent.includes('oops')")
+    page.wait_for_function("() => document.querySelector('[data-notice]').textContent.includes('oops')")
     assert notice.text_content() == "bad.csv was not loaded: line 3, column 2 (b): 'oops' is not a number"
-    assert page.evaluate("window.deltaflow.store.server.scenario.name") == "circle"
+    assert page.evaluate("() => window.deltaflow.store.server.scenario.name") == "circle"
     # the browser reports the refused upload itself; that one is expected
     console.errors[:] = [e for e in console.errors if "status of 422" not in e]
 
@@ -91,7 +91,7 @@ def test_a_scenario_file_over_one_message_loads_by_upload(page: Any, tmp_path: P
     open_preset(page, "circle")
     page.locator("[data-import]").set_input_files(str(f))
     loaded(page, "wide")
-    assert page.evaluate("window.deltaflow.store.dataset.train.x.length") == rows
+    assert page.evaluate("() => window.deltaflow.store.dataset.train.x.length") == rows
     page.keyboard.press("Shift+ArrowRight")
     wait_phase(page, "Update")
 
@@ -102,6 +102,6 @@ def test_frozen_parameters_are_marked(page: Any) -> None:
     page.keyboard.press("Shift+ArrowRight")
     wait_phase(page, "Update")
     page.locator('[data-bias="2:1"]').click(force=True)
-    page.wait_for_function("window.deltaflow.store.dirty.size === 0")
+    page.wait_for_function("() => window.deltaflow.store.dirty.size === 0")
     body = page.locator("[data-explain-body]")
     assert "Frozen" in body.text_content() and not body.locator(".warn").count()

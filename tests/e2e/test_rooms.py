@@ -19,17 +19,17 @@ def viewer_page(browser: Any, server: str) -> Iterator[Any]:
 
 
 def server_step(page: Any) -> int:
-    return int(page.evaluate("window.deltaflow.store.server.step"))
+    return int(page.evaluate("() => window.deltaflow.store.server.step"))
 
 
 def test_a_viewer_follows_the_presenter_then_explores_alone(page: Any, viewer_page: Any, artifacts: Any) -> None:
     open_preset(page, "worked-example")
     page.locator('[data-action="start-room"]').click()
-    page.wait_for_function("window.deltaflow.store.room?.role === 'presenter'")
+    page.wait_for_function("() => window.deltaflow.store.room?.role === 'presenter'")
     code = page.locator("[data-room-code]").text_content()
     assert code and len(code) == 6
     page.wait_for_selector("[data-room-qr] svg")
-    assert page.evaluate("location.pathname") == f"/r/{code}"
+    assert page.evaluate("() => location.pathname") == f"/r/{code}"
 
     v = viewer_page
     v.goto(f"/r/{code.lower()}")
@@ -37,7 +37,7 @@ def test_a_viewer_follows_the_presenter_then_explores_alone(page: Any, viewer_pa
         "window.deltaflow?.store.room?.role === 'viewer' && window.deltaflow.store.conn.status === 'open'"
     )
     assert v.locator("[data-room-viewer]").is_visible()
-    page.wait_for_function("document.querySelector('[data-room-viewers]').textContent === '1'")
+    page.wait_for_function("() => document.querySelector('[data-room-viewers]').textContent === '1'")
 
     # the presenter steps a phase; the viewer's page shows the same phase
     page.keyboard.press("ArrowRight")
@@ -48,33 +48,35 @@ def test_a_viewer_follows_the_presenter_then_explores_alone(page: Any, viewer_pa
 
     # the viewer's keys change nothing, and say how to explore
     v.locator("body").press("ArrowRight")
-    v.wait_for_function("document.querySelector('[data-notice]').textContent.includes('Explore on my own')")
+    v.wait_for_function("() => document.querySelector('[data-notice]').textContent.includes('Explore on my own')")
     assert page.locator("[data-phase]").text_content() == "Forward · layer 1"
     page.screenshot(path=artifacts / "room-presenter.png")
     v.screenshot(path=artifacts / "room-viewer-390.png")
 
     # a fork is the room's state, then the viewer's own
     v.locator('[data-action="fork"]').click()
-    v.wait_for_function("window.deltaflow.store.room === null && !!window.deltaflow.store.server.session")
+    v.wait_for_function("() => window.deltaflow.store.room === null && !!window.deltaflow.store.server.session")
     assert v.locator("[data-phase]").text_content() == "Forward · layer 1"
     v.locator("body").press("Shift+ArrowRight")
-    v.wait_for_function("window.deltaflow.store.server.step === 1")
+    v.wait_for_function("() => window.deltaflow.store.server.step === 1")
     v.locator("body").press("Shift+ArrowRight")
-    v.wait_for_function("window.deltaflow.store.server.step === 2")
+    v.wait_for_function("() => window.deltaflow.store.server.step === 2")
     assert server_step(page) == 0 and page.locator("[data-phase]").text_content() == "Forward · layer 1"
-    page.wait_for_function("document.querySelector('[data-room-viewers]').textContent === '0'")
+    page.wait_for_function("() => document.querySelector('[data-room-viewers]').textContent === '0'")
 
     # and back to the class, at its live state
     v.locator('[data-action="rejoin"]').click()
-    v.wait_for_function("window.deltaflow.store.room?.role === 'viewer' && window.deltaflow.store.server.step === 0")
-    page.wait_for_function("document.querySelector('[data-room-viewers]').textContent === '1'")
+    v.wait_for_function(
+        "() => window.deltaflow.store.room?.role === 'viewer' && window.deltaflow.store.server.step === 0"
+    )
+    page.wait_for_function("() => document.querySelector('[data-room-viewers]').textContent === '1'")
 
 
 def test_a_presenter_who_reloads_presents_again(page: Any) -> None:
     open_preset(page, "xor")
     page.locator('[data-action="start-room"]').click()
-    page.wait_for_function("window.deltaflow.store.room?.role === 'presenter'")
+    page.wait_for_function("() => window.deltaflow.store.room?.role === 'presenter'")
     page.reload()
-    page.wait_for_function("window.deltaflow?.store.room?.role === 'presenter'")
+    page.wait_for_function("() => window.deltaflow?.store.room?.role === 'presenter'")
     page.keyboard.press("Shift+ArrowRight")
-    page.wait_for_function("window.deltaflow.store.server.step === 1")
+    page.wait_for_function("() => window.deltaflow.store.server.step === 1")

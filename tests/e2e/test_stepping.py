@@ -115,7 +115,7 @@ def test_a_weight_is_set_by_clicking_it_and_typing(page: Any) -> None:
     page.locator('[data-weight="2:1:1"] .hit').click(force=True)
     page.keyboard.type("0.75")
     page.keyboard.press("Enter")
-    page.wait_for_function("window.deltaflow.store.weights[1][1][1] === 0.75")
+    page.wait_for_function("() => window.deltaflow.store.weights[1][1][1] === 0.75")
     page.wait_for_selector('[data-weight="2:1:1"][data-value="0.75"]', state="attached")
     page.keyboard.press("ArrowRight")  # the keys step again once the value is in
     wait_phase(page, "Batch")
@@ -127,11 +127,11 @@ def test_back_and_the_timeline_travel_in_time(page: Any) -> None:
         page.keyboard.press("Shift+ArrowRight")
         page.wait_for_function("n => window.deltaflow.store.server.step === n", arg=_ + 1)
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function("window.deltaflow.store.server.step === 2")
+    page.wait_for_function("() => window.deltaflow.store.server.step === 2")
     page.locator("[data-timeline]").fill("1")
-    page.wait_for_function("window.deltaflow.store.server.step === 1")
+    page.wait_for_function("() => window.deltaflow.store.server.step === 1")
     # the future stays in the history until a new step replaces it
-    page.wait_for_function("document.querySelector('[data-timeline-out]').textContent === '1 / 3'")
+    page.wait_for_function("() => document.querySelector('[data-timeline-out]').textContent === '1 / 3'")
 
 
 def test_the_page_warns_when_its_derivation_disagrees_with_the_server(page: Any) -> None:
