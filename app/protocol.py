@@ -460,7 +460,10 @@ def parse_command(text: str | bytes) -> Any:
     Refused: invalid JSON, NaN and infinities, a key repeated in any object (JSON parsers
     disagree on which copy wins), and values of the wrong JSON type (`true` or "1" for a number).
     """
-    raw = text.encode() if isinstance(text, str) else text
+    try:
+        raw = text.encode() if isinstance(text, str) else text
+    except UnicodeEncodeError as e:  # a lone surrogate: no UTF-8 text holds one
+        raise ProtocolError("invalid_json", f"message is not valid UTF-8 text: {e.reason}") from None
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as e:

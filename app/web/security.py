@@ -125,7 +125,7 @@ def content_security_policy(script_hashes: Iterable[str] = ()) -> str:
         "img-src 'self' data: blob:; "
         "connect-src 'self'; "
         "object-src 'none'; "
-        "base-uri 'none'; "
+        "base-uri 'self'; "  # the page's <base> puts its relative URLs at the app's root, also from /r/CODE
         "form-action 'self'; "
         "frame-ancestors 'none'"
     )

@@ -33,24 +33,24 @@ def test_a_full_server_is_shown_and_retried_ever_more_slowly(browser: Any, one_s
     try:
         a = first.new_page()
         a.goto("/")
-        a.wait_for_function("window.deltaflow?.store.conn.status === 'open'")
+        a.wait_for_function("() => window.deltaflow?.store.conn.status === 'open'")
         b = second.new_page()
         b.on("console", console.on_console)
         b.on("pageerror", console.on_error)
         b.add_init_script(COUNT_SOCKETS)
         b.goto("/")
-        b.wait_for_function("window.deltaflow?.store.conn.status === 'full'")
+        b.wait_for_function("() => window.deltaflow?.store.conn.status === 'full'")
         label = b.locator("[data-conn]")
-        b.wait_for_function("document.querySelector('[data-conn]').textContent.startsWith('The server is full')")
+        b.wait_for_function("() => document.querySelector('[data-conn]').textContent.startsWith('The server is full')")
         assert label.get_attribute("data-status") == "full"
         assert "full" in (b.locator("[data-notice]").text_content() or "")
-        b.wait_for_function("performance.now() - window.sockets[0] > 4500", polling=100)
-        attempts = b.evaluate("window.sockets.filter(t => t - window.sockets[0] <= 4500)")
+        b.wait_for_function("() => performance.now() - window.sockets[0] > 4500", polling=100)
+        attempts = b.evaluate("() => window.sockets.filter(t => t - window.sockets[0] <= 4500)")
         # waits of 1, 2, 4 s (±25%): at most 3 tries in 4.5 s, where a fixed 250 ms made 18
         assert 2 <= len(attempts) <= 3, attempts
         a.close()  # its session, never used, is discarded: room for the next try
-        b.wait_for_function("window.deltaflow.store.conn.status === 'open'", timeout=15_000)
-        assert b.evaluate("window.deltaflow.store.server.step") == 0
+        b.wait_for_function("() => window.deltaflow.store.conn.status === 'open'", timeout=15_000)
+        assert b.evaluate("() => window.deltaflow.store.server.step") == 0
     finally:
         first.close()
         second.close()

@@ -163,7 +163,7 @@ def test_the_page_keeps_drawing_while_animating_and_training(page: Any) -> None:
     page.wait_for_function("() => window.deltaflow.store.maps.seq > 5")
     assert frames_drawn(page, 500) > 1
     page.keyboard.press("Space")
-    page.wait_for_function("window.deltaflow.store.server.playing === null")
+    page.wait_for_function("() => window.deltaflow.store.server.playing === null")
 
 
 def test_clicks_on_the_plane_add_points_of_either_class(page: Any) -> None:

@@ -117,3 +117,11 @@ def test_repeated_keys_are_found_wherever_they_are(value: Any) -> None:
     except ProtocolError as e:
         refused = e.code
     assert (refused == "duplicate_key") == has_duplicates(text), text
+
+
+def test_a_lone_surrogate_is_refused_and_the_connection_goes_on(conn: Conn) -> None:
+    conn.ws.send_text('{"type": "pause\ud800"}')  # no UTF-8 text holds one; a test client can send it
+    err = conn.until("error")
+    assert err["code"] == "invalid_json" and "UTF-8" in err["message"]
+    conn.send({"type": "ping"})
+    assert conn.until("pong") == {"type": "pong"}
