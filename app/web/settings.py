@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # allow (10,000 examples x 64 inputs and 64 outputs) is ~27 MB of compact JSON, ~40 MB indented
     max_upload_bytes: Annotated[int, Field(ge=1024)] = 64 * 2**20
     scenario_store_mb: Annotated[float, Field(gt=0)] = 128.0  # stored scenarios; least recently used go first
+    # sessions saved here survive a restart (or a crash); "" or ":memory:" keeps them in memory only
+    db: str = "~/.local/share/deltaflow/deltaflow.db"
+    save_seconds: Annotated[float, Field(gt=0)] = 1.0  # a changing session is written at most this often
+    session_retention_days: Annotated[float, Field(gt=0)] = 30.0  # saved sessions older than this are deleted
+    # over this resident memory, no session, fork or scenario load is started (0: half the RAM, at most 4096)
+    memory_mb: Annotated[float, Field(ge=0)] = 0.0
 
 
 @lru_cache

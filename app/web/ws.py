@@ -142,7 +142,11 @@ async def websocket(ws: WebSocket, session: str | None = None, room: str | None 
             await refuse(ws, "too_many_connections", f"this session already has {limit} connections, the most it may")
             return
         if s is None:
-            s = registry.create()
+            try:
+                s = registry.create()
+            except ProtocolError as e:  # server_full: memory over its budget
+                await refuse(ws, e.code, e.message)
+                return
             if s is None:
                 await refuse(ws, "busy", "the server is full: every session is in use; try again later")
                 return
