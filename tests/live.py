@@ -8,6 +8,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -21,12 +22,27 @@ def free_port() -> int:
         return port
 
 
+@dataclass
+class Server:
+    """A running server: its base URL and its process (to signal it)."""
+
+    url: str
+    proc: subprocess.Popen[str]
+
+
 @contextmanager
 def serve(timeout: float = 20.0, env: dict[str, str] | None = None, log: IO[str] | None = None) -> Iterator[str]:
     """Yields the base URL once /healthz answers; stops the server afterwards.
 
     `env` adds DELTAFLOW_* settings; `log`, a file, receives the server's output (its logs).
     """
+    with server(timeout, env, log) as srv:
+        yield srv.url
+
+
+@contextmanager
+def server(timeout: float = 20.0, env: dict[str, str] | None = None, log: IO[str] | None = None) -> Iterator[Server]:
+    """As serve(), yielding the Server; a test may kill its process itself."""
     port = free_port()
     cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     out = log if log is not None else subprocess.DEVNULL
@@ -46,7 +62,7 @@ def serve(timeout: float = 20.0, env: dict[str, str] | None = None, log: IO[str]
                         f"the server did not start: {proc.stderr.read() if proc.stderr else ''}"
                     ) from None
                 time.sleep(0.1)
-        yield url
+        yield Server(url, proc)
     finally:
         proc.terminate()
         try:
