@@ -26,7 +26,7 @@ from pydantic import TypeAdapter
 from app import scenario as sc
 from app.session.cursor import Cursor, Options
 from app.session.history import Snapshot, nbytes
-from app.session.store import Row, Store, is_full, pack, unpack
+from app.session.store import Packed, Row, Store, is_full, pack, unpack
 
 if TYPE_CHECKING:
     from app.session.registry import Registry
@@ -116,12 +116,12 @@ def config_in(snap: Snapshot) -> Snapshot:
     return snap
 
 
-def pack_scenario(s: sc.Scenario, data: dict[str, Any]) -> tuple[bytes, bytes]:
+def pack_scenario(s: sc.Scenario, data: dict[str, Any]) -> Packed:
     doc = s.model_dump(mode="json", exclude_none=True, exclude={"data"} if data else None)
     return pack({"scenario": doc, "data": data or None})
 
 
-def pack_state(cap: Capture) -> tuple[bytes, bytes]:
+def pack_state(cap: Capture) -> Packed:
     curve = np.array([[math.nan if v is None else v for v in r] for r in cap.curve], dtype=np.float64)
     return pack(
         {
@@ -219,7 +219,7 @@ class Saver:
                 return
             scenario = None if cap.scenario is None else pack_scenario(*cap.scenario)
             state = pack_state(cap)
-            cps = [(snap["step"], *pack(config_out(snap))) for snap in cap.new]
+            cps = [(snap["step"], pack(config_out(snap))) for snap in cap.new]
             if not self.store.save(cap.sid, scenario, state, cap.history["steps"], cps, cap.room):
                 rec.reset = True  # the row went (pruned): the next save writes it whole
             elif self.full:

@@ -1,12 +1,13 @@
 """Sessions on disk: one SQLite file in WAL mode, its schema migrations, and arrays without pickle.
 
 A Store is used from one thread only (the writer thread of app/session/persist.py). Arrays
-are kept as one `np.savez` blob per row beside a JSON skeleton that points into it, and read
-back with allow_pickle=False, so float64 weights come back bit-identical.
+are kept as raw bytes, one blob per row, beside a JSON skeleton that gives each one's dtype
+(plain numbers only: nothing is ever unpickled) and shape, so float64 weights come back
+bit-identical. Blobs are written in CHUNK pieces through SQLite's incremental blob I/O, so no
+single call holds the GIL for long.
 """
 
 import errno
-import io
 import logging
 import os
 import sqlite3
@@ -42,8 +43,8 @@ MIGRATIONS: list[list[str]] = [
             step INTEGER NOT NULL,
             meta TEXT NOT NULL,
             arrays BLOB NOT NULL,
-            PRIMARY KEY (session, step)
-        ) WITHOUT ROWID""",
+            UNIQUE (session, step)
+        )""",
     ],
 ]
 
@@ -52,17 +53,26 @@ class Unreadable(Exception):
     """The file is not a database this version can read (corrupt, or from a newer version)."""
 
 
-def pack(obj: Any) -> tuple[bytes, bytes]:
-    """A JSON skeleton of `obj` and an npz blob of its arrays; each array in the skeleton is
-    {"$array": i}. Dicts need str keys; tuples come back as lists."""
-    arrays: list[np.ndarray] = []
+Packed = tuple[bytes, list[memoryview]]  # a JSON skeleton, and the raw bytes of its arrays in order
+CHUNK = 256 * 1024  # bytes copied into the file per call: the writer thread lets the loop in between
+NUMERIC = "biufc"  # dtype kinds that are plain bytes: never Python objects
+
+
+def pack(obj: Any) -> Packed:
+    """A JSON skeleton of `obj`, each array in it replaced by {"$array": i}, and the bytes of
+    those arrays (views, not copies: the caller must not change them until written).
+    Dicts need str keys; tuples come back as lists; arrays of objects are refused."""
+    specs: list[list[Any]] = []
+    parts: list[memoryview] = []
 
     def walk(x: Any) -> Any:
         if isinstance(x, np.ndarray):
-            if x.dtype.hasobject:
-                raise ValueError("an array of Python objects cannot be saved without pickle")
-            arrays.append(x)
-            return {"$array": len(arrays) - 1}
+            if x.dtype.kind not in NUMERIC:
+                raise ValueError(f"an array of {x.dtype} cannot be saved without pickle")
+            a = np.ascontiguousarray(x)
+            specs.append([a.dtype.str, list(a.shape)])
+            parts.append(memoryview(a.reshape(-1)).cast("B") if a.size else memoryview(b""))  # type: ignore[arg-type]
+            return {"$array": len(specs) - 1}
         if isinstance(x, dict):
             return {k: walk(v) for k, v in x.items()}
         if isinstance(x, list | tuple):
@@ -71,16 +81,24 @@ def pack(obj: Any) -> tuple[bytes, bytes]:
             return x.item()
         return x
 
-    skeleton = orjson.dumps(walk(obj))
-    buf = io.BytesIO()
-    np.savez(buf, *arrays)
-    return skeleton, buf.getvalue()
+    value = walk(obj)
+    return orjson.dumps({"arrays": specs, "value": value}), parts
 
 
 def unpack(skeleton: bytes | str, blob: bytes) -> Any:
-    """The object `pack` was given (ValueError or KeyError if either part is damaged)."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-        arrays = [npz[f"arr_{i}"] for i in range(len(npz.files))]
+    """The object `pack` was given, its arrays copied out of `blob` (ValueError, KeyError or
+    TypeError if either part is damaged)."""
+    doc = orjson.loads(skeleton)
+    arrays, offset = [], 0
+    for dtype, shape in doc["arrays"]:
+        dt = np.dtype(dtype)
+        if dt.kind not in NUMERIC:
+            raise ValueError(f"a stored array of {dt} is not plain numbers")
+        n = int(np.prod(shape, dtype=np.int64))
+        arrays.append(np.frombuffer(blob, dt, n, offset).reshape(shape).copy())
+        offset += n * dt.itemsize
+    if offset != len(blob):
+        raise ValueError(f"the arrays take {offset} bytes but {len(blob)} are stored")
 
     def walk(x: Any) -> Any:
         if isinstance(x, dict):
@@ -91,7 +109,11 @@ def unpack(skeleton: bytes | str, blob: bytes) -> Any:
             return [walk(v) for v in x]
         return x
 
-    return walk(orjson.loads(skeleton))
+    return walk(doc["value"])
+
+
+def size(parts: list[memoryview]) -> int:
+    return sum(p.nbytes for p in parts)
 
 
 def is_full(e: BaseException) -> bool:
@@ -194,10 +216,10 @@ class Store:
     def save(
         self,
         sid: str,
-        scenario: tuple[bytes, bytes] | None,
-        state: tuple[bytes, bytes],
+        scenario: Packed | None,
+        state: Packed,
         keep: list[int],
-        checkpoints: list[tuple[int, bytes, bytes]],
+        checkpoints: list[tuple[int, Packed]],
         room: tuple[str | None, bytes | None],
     ) -> bool:
         """Write one session in one transaction: its state, the checkpoints not yet written,
@@ -209,28 +231,45 @@ class Store:
             now = time.time()
             if scenario is None:
                 cur = db.execute(
-                    "UPDATE sessions SET saved_at=?, state=?, state_arrays=?, room_code=?, token_hash=? WHERE id=?",
-                    (now, *state, *room, sid),
+                    "UPDATE sessions SET saved_at=?, state=?, state_arrays=zeroblob(?), room_code=?, token_hash=?"
+                    " WHERE id=?",
+                    (now, state[0], size(state[1]), *room, sid),
                 )
                 if cur.rowcount == 0:
                     db.execute("ROLLBACK")
                     return False
+                rowid = db.execute("SELECT rowid FROM sessions WHERE id=?", (sid,)).fetchone()[0]
             else:
-                db.execute(
-                    "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (sid, now, *scenario, *state, *room),
+                cur = db.execute(
+                    "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, zeroblob(?), ?, zeroblob(?), ?, ?)",
+                    (sid, now, scenario[0], size(scenario[1]), state[0], size(state[1]), *room),
                 )
+                rowid = cur.lastrowid
+                self._fill("sessions", "scenario_arrays", rowid, scenario[1])
+            self._fill("sessions", "state_arrays", rowid, state[1])
             kept = ",".join(str(int(k)) for k in keep)
             db.execute(f"DELETE FROM checkpoints WHERE session=? AND step NOT IN ({kept})", (sid,))
-            db.executemany(
-                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", [(sid, k, m, a) for k, m, a in checkpoints]
-            )
+            for step, (meta, parts) in checkpoints:
+                cur = db.execute(
+                    "INSERT OR REPLACE INTO checkpoints (session, step, meta, arrays) VALUES (?, ?, ?, zeroblob(?))",
+                    (sid, step, meta, size(parts)),
+                )
+                self._fill("checkpoints", "arrays", cur.lastrowid, parts)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
         return True
+
+    def _fill(self, table: str, column: str, rowid: Any, parts: list[memoryview]) -> None:
+        """Write `parts` one after another into the zeroblob at `table`.`column`, row `rowid`."""
+        if not size(parts):
+            return
+        with self.db.blobopen(table, column, rowid) as blob:
+            for p in parts:
+                for i in range(0, p.nbytes, CHUNK):
+                    blob.write(p[i : i + CHUNK])
 
     def delete(self, sid: str) -> None:
         with self.db:

@@ -72,10 +72,31 @@ def reopen(reg: Registry, path: str, **options: Any) -> Registry:
     return registry(path, **options)
 
 
+def roundtrip(x: Any) -> Any:
+    skeleton, parts = pack(x)
+    return unpack(skeleton, b"".join(parts))
+
+
 def test_pack_round_trips_nested_arrays_bit_for_bit() -> None:
-    x = {"a": [np.array([0.1, -0.0, 1e-310, np.pi]), None, 3], "b": {"c": np.arange(6.0).reshape(2, 3)}, "t": 7}
-    assert same(unpack(*pack(x)), x)
-    assert np.signbit(unpack(*pack(x))["a"][0][1])  # -0.0 stays negative
+    x = {
+        "a": [np.array([0.1, -0.0, 1e-310, np.pi]), None, 3],
+        "b": {"c": np.arange(6.0).reshape(2, 3), "t": np.arange(8.0).reshape(2, 4).T},  # not contiguous
+        "e": np.zeros((0, 3)),
+        "i": np.arange(5, dtype=np.int32),
+        "n": 7,
+    }
+    back = roundtrip(x)
+    assert same(back, x) and back["b"]["t"].shape == (4, 2)
+    assert np.signbit(back["a"][0][1])  # -0.0 stays negative
+    back["a"][0][0] = 5.0  # a copy of its own, writable
+
+
+def test_a_blob_of_the_wrong_size_is_refused() -> None:
+    skeleton, parts = pack({"w": np.ones(3)})
+    with pytest.raises(ValueError):
+        unpack(skeleton, b"".join(parts)[:-8])
+    with pytest.raises(ValueError):
+        unpack(skeleton, b"".join(parts) + b"\0" * 8)
 
 
 def test_pack_never_pickles() -> None:
@@ -141,7 +162,7 @@ def test_only_new_checkpoints_are_written(tmp_path: Path) -> None:
     written: list[int] = []
     real = persist.pack
 
-    def counting(obj: Any) -> tuple[bytes, bytes]:
+    def counting(obj: Any) -> store.Packed:
         if isinstance(obj, dict) and "params" in obj and "step" in obj:
             written.append(obj["step"])
         return real(obj)
@@ -387,5 +408,5 @@ def test_a_damaged_row_loses_that_session_only(tmp_path: Path, caplog: pytest.Lo
 def test_rebuilt_configuration_equals_the_live_one() -> None:
     s = Session("t", copy.deepcopy({**sc.preset("circle"), "optimizer": OPTIMIZERS[2]}), Options(), None)
     snap = s.cursor.snapshot()
-    back = persist.config_in(unpack(*pack(persist.config_out(snap))))
+    back = persist.config_in(roundtrip(persist.config_out(snap)))
     assert back["config"] == s.cursor.config()
