@@ -277,11 +277,17 @@ class Saver:
         self.submit(self.store.delete, sid)
 
     # --- reading -----------------------------------------------------------------------------
-    def load(self, sid: str) -> Row | None:
-        """The stored session `sid`, after every write queued before (blocks on the writer)."""
+    def read(self, sid: str) -> "Future[Row | None]":
+        """The stored session `sid`, read after every write queued before it."""
         if not SESSION_ID.fullmatch(sid):
-            return None
-        row: Row | None = self.submit(self.store.load, sid).result()
+            done: Future[Row | None] = Future()
+            done.set_result(None)
+            return done
+        return self.submit(self.store.load, sid)
+
+    def load(self, sid: str) -> Row | None:
+        """read(), waiting for it (blocks on the writer thread)."""
+        row: Row | None = self.read(sid).result()
         return row
 
     def rooms(self, since: float) -> dict[str, str]:

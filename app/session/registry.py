@@ -10,9 +10,11 @@ from typing import Any
 from app import scenario as sc
 from app.protocol import ProtocolError
 from app.session import memory, persist
+from app.session.cursor import Cursor
 from app.session.directory import Directory
 from app.session.scheduler import Scheduler
 from app.session.session import Options, Session
+from app.session.store import Row
 
 log = logging.getLogger("deltaflow.registry")
 
@@ -87,21 +89,41 @@ class Registry:
         if s is not None or self.saver is None:
             return s
         row = self.saver.load(sid)
-        if row is None or memory.over(self.options.memory_bytes) or not self._space():
+        if row is None or memory.over(self.options.memory_bytes):
             return None
+        return self._install(row, self._rebuild(row))
+
+    async def find(self, sid: str) -> Session | None:
+        """As get(), reading and rebuilding the session off the event loop."""
+        s = self.sessions.get(sid)
+        if s is not None or self.saver is None:
+            return s
+        row = await asyncio.wrap_future(self.saver.read(sid))
+        if row is None or memory.over(self.options.memory_bytes):
+            return None
+        cursor = await asyncio.to_thread(self._rebuild, row)
+        return self.sessions.get(sid) or self._install(row, cursor)  # another connection may have been quicker
+
+    def _rebuild(self, row: Row) -> Cursor | None:
         try:
-            cursor = persist.rebuild(row, self.options)
+            return persist.rebuild(row, self.options)
         except Exception:  # a damaged row: the session is lost, not the server
             log.warning("a stored session could not be read back", exc_info=True)
+            return None
+
+    def _install(self, row: Row, cursor: Cursor | None) -> Session | None:
+        """Register a session brought back from the store, with its room if that is still open."""
+        assert self.saver is not None
+        if cursor is None or not self._space():
             return None
         s = Session(row.id, None, self.options, self.scheduler, cursor)
         s.paused_reason = "Restored from the server's saved copy."
         code = row.room_code
-        if code is not None and row.token_hash is not None and self.rooms.stored.get(code) == sid:
+        if code is not None and row.token_hash is not None and self.rooms.stored.get(code) == row.id:
             del self.rooms.stored[code]
             s.room.code, s.room.token_hash = code, row.token_hash
             self.rooms.rooms[code] = s
-        self.sessions[sid] = s
+        self.sessions[row.id] = s
         self.saver.restored(s)
         if code is not None and s.room.code is None:
             s.dirty = True  # its room closed meanwhile: save it without

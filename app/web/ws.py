@@ -135,7 +135,7 @@ async def websocket(ws: WebSocket, session: str | None = None, room: str | None 
             await refuse(ws, e.code, e.message)
             return
     else:
-        s = registry.get(session) if session else None
+        s = await registry.find(session) if session else None
         unknown = session is not None and s is None
         if s is not None and owners(s) >= settings.connections_per_session:
             limit = settings.connections_per_session

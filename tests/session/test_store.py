@@ -410,3 +410,20 @@ def test_rebuilt_configuration_equals_the_live_one() -> None:
     snap = s.cursor.snapshot()
     back = persist.config_in(roundtrip(persist.config_out(snap)))
     assert back["config"] == s.cursor.config()
+
+
+def test_find_brings_a_session_back_off_the_loop_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "d.db")
+    reg = registry(path)
+    s = used(reg)
+    run(s, '{"type": "step", "count": 4}')
+    saved(reg, s)
+    reg2 = reopen(reg, path)
+
+    async def twice() -> list[Session | None]:
+        return list(await asyncio.gather(reg2.find(s.id), reg2.find(s.id)))
+
+    a, b = asyncio.run(twice())
+    assert a is not None and a is b and a.trainer.step_count == 4 and len(reg2.sessions) == 1
+    assert asyncio.run(reg2.find("unknown-but-well-formed-id")) is None
+    reg2.close()
