@@ -194,7 +194,8 @@ class Store:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            log.info("database %s: schema version %d", self.path, v + 1)
+            if self.path != MEMORY:
+                log.info("database %s: schema version %d", self.path, v + 1)
 
     def _move_aside(self) -> str:
         stamp = time.strftime("%Y%m%dT%H%M%S")

@@ -165,3 +165,12 @@ def test_over_the_memory_budget_load_and_fork_are_refused(client: TestClient) ->
 def test_healthz_is_ok_under_the_default_budget(client: TestClient) -> None:
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["reasons"] == []
+
+
+def test_healthz_says_when_the_disk_is_full(client: TestClient) -> None:
+    registry = client.app.state.registry  # type: ignore[attr-defined]
+    registry.saver.full = True
+    health = client.get("/healthz").json()
+    assert health["status"] == "degraded" and health["reasons"][0].startswith("disk full: sessions are not being saved")
+    registry.saver.full = False
+    assert client.get("/healthz").json()["status"] == "ok"
