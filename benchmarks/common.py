@@ -97,7 +97,9 @@ class Server:
     """`deltaflow serve` as a subprocess on a free port, ready once /healthz answers."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        self.env = {**os.environ, **UNLIMITED, **(env or {})}
+        self.folder = tempfile.TemporaryDirectory()  # sessions are saved, as in use, but not in the user's files
+        db = {"DELTAFLOW_DB": str(Path(self.folder.name) / "deltaflow.db")}
+        self.env = {**os.environ, **UNLIMITED, **db, **(env or {})}
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
         self.ws_url = f"ws://{HOST}:{self.port}/ws"
@@ -132,6 +134,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.folder.cleanup()
 
 
 # --- the client ---------------------------------------------------------------------------------

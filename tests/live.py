@@ -8,6 +8,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +22,14 @@ def free_port() -> int:
         return port
 
 
+@dataclass
+class Server:
+    """A running server: its base URL and its process (to signal it)."""
+
+    url: str
+    proc: subprocess.Popen[str]
+
+
 @contextmanager
 def serve(
     timeout: float = 20.0, env: dict[str, str] | None = None, log: IO[str] | None = None, args: Sequence[str] = ()
@@ -30,6 +39,15 @@ def serve(
     `env` adds DELTAFLOW_* settings; `log`, a file, receives the server's output (its logs);
     `args` go to `deltaflow serve`.
     """
+    with server(timeout, env, log, args) as srv:
+        yield srv.url
+
+
+@contextmanager
+def server(
+    timeout: float = 20.0, env: dict[str, str] | None = None, log: IO[str] | None = None, args: Sequence[str] = ()
+) -> Iterator[Server]:
+    """As serve(), yielding the Server; a test may kill its process itself."""
     port = free_port()
     cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     out = log if log is not None else subprocess.DEVNULL
@@ -49,7 +67,7 @@ def serve(
                         f"the server did not start: {proc.stderr.read() if proc.stderr else ''}"
                     ) from None
                 time.sleep(0.1)
-        yield url
+        yield Server(url, proc)
     finally:
         proc.terminate()
         try:

@@ -177,12 +177,9 @@ class LBFGS(Optimizer):
         return deltas
 
     def state(self) -> dict[str, object]:
-        return {
-            "s": [s.copy() for s in self.s],
-            "y": [y.copy() for y in self.y],
-            "prev_x": None if self.prev_x is None else self.prev_x.copy(),
-            "prev_g": None if self.prev_g is None else self.prev_g.copy(),
-        }
+        # step() makes new arrays and never writes into a stored pair, so a snapshot can share
+        # them (50 pairs of a large network are tens of MB; load() copies)
+        return {"s": list(self.s), "y": list(self.y), "prev_x": self.prev_x, "prev_g": self.prev_g}
 
     def load(self, state: dict[str, object]) -> None:
         self.s = [s.copy() for s in state["s"]]  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from app import protocol as p
 from app import scenario as sc
 from app.nn.gradcheck import gradcheck
 from app.protocol import ProtocolError
-from app.session import play, work
+from app.session import memory, play, work
 from app.session.cursor import Cursor, Event
 from app.session.work import Cancelled, Progress
 
@@ -34,6 +34,7 @@ def parse_scenario(doc: Any, code: str, kind: str, where: str) -> sc.Scenario:
 
 
 async def load(s: "Session", cmd: p.Load) -> None:
+    memory.check(s.options.memory_bytes, "load")
     if cmd.preset is not None:
         try:
             doc = sc.preset(cmd.preset)

@@ -31,6 +31,7 @@ class Options:
     outbox_limit: int = 512
     frame_rate: int = 30
     viewer_bytes_per_s: float = 40_000
+    memory_bytes: int = 0  # the process's memory budget (0: none); over it, no new run is built
 
 
 class Diverged(Exception):

@@ -5,6 +5,7 @@ methods (create, get, expire).
 """
 
 import time
+from collections.abc import Callable
 
 from app.session.room import new_code, normalize_code
 from app.session.session import Session
@@ -15,11 +16,14 @@ class RoomsFull(Exception):
 
 
 class Directory:
-    """Open rooms by code."""
+    """Open rooms by code; `stored` are rooms saved before a restart (code -> session id), which
+    `restore` brings back when first asked for."""
 
     def __init__(self, max_rooms: int, idle_seconds: float, max_viewers: int) -> None:
         self.max_rooms, self.idle_seconds, self.max_viewers = max_rooms, idle_seconds, max_viewers
         self.rooms: dict[str, Session] = {}
+        self.stored: dict[str, str] = {}
+        self.restore: Callable[[str], Session | None] | None = None
 
     def __len__(self) -> int:
         return len(self.rooms)
@@ -32,14 +36,21 @@ class Directory:
         if len(self.rooms) >= self.max_rooms:
             raise RoomsFull(f"the server has {self.max_rooms} rooms open, its limit")
         code = new_code()
-        while code in self.rooms:
+        while code in self.rooms or code in self.stored:
             code = new_code()
         token = s.room.open(code)
         self.rooms[code] = s
+        s.dirty = True
         return code, token
 
     def get(self, code: str) -> Session | None:
-        return self.rooms.get(normalize_code(code))
+        code = normalize_code(code)
+        s = self.rooms.get(code)
+        if s is None and code in self.stored and self.restore is not None:
+            self.restore(self.stored[code])  # registers the room when it comes back
+            self.stored.pop(code, None)
+            s = self.rooms.get(code)
+        return s
 
     def sessions(self) -> set[int]:
         return {id(s) for s in self.rooms.values()}

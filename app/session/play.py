@@ -56,6 +56,7 @@ async def animate(s: "Session") -> None:
                 s.paused_reason = str(e)
                 s.publish(s.state())
                 break
+            s.dirty = True
             if s.cursor.pending is None:
                 s.publish_maps()
             await asyncio.sleep(1.0 / s.speed)
@@ -66,6 +67,7 @@ async def animate(s: "Session") -> None:
 
 def train_slice(s: "Session") -> None:
     """Train for about one slice, then send a frame when one is due (called by the scheduler)."""
+    s.dirty = True
     with quiet():
         try:
             s.cursor.train_for(s.options.slice_seconds, time.perf_counter)

@@ -1,16 +1,22 @@
-"""Every live session by id, with idle expiry and eviction when full, and the rooms open on
-some of them."""
+"""Every live session by id, with idle expiry and eviction when full, the rooms open on
+some of them, and (with a Saver) the sessions saved on disk."""
 
 import asyncio
+import logging
 import secrets
 import time
 from typing import Any
 
 from app import scenario as sc
 from app.protocol import ProtocolError
+from app.session import memory, persist
+from app.session.cursor import Cursor
 from app.session.directory import Directory
 from app.session.scheduler import Scheduler
 from app.session.session import Options, Session
+from app.session.store import Row
+
+log = logging.getLogger("deltaflow.registry")
 
 ID_BYTES = 16  # 128 random bits: an id cannot be guessed, so it is the session's only key
 
@@ -22,6 +28,9 @@ class Registry:
     soon as no connection follows it, so opening and closing connections uses up nothing.
     When every slot is taken, the session followed by no connection (and open as no room)
     that was seen least recently makes room; only when none is left is a newcomer refused.
+
+    With a `saver`, every session but a fresh one is saved: evicted and expired sessions come
+    back from the store when asked for by id, and rooms by code.
     """
 
     def __init__(
@@ -31,6 +40,7 @@ class Registry:
         idle_seconds: float,
         max_sessions: int,
         rooms: Directory | None = None,
+        saver: persist.Saver | None = None,
     ) -> None:
         self.options, self.default_preset = options, default_preset
         self.idle_seconds, self.max_sessions = idle_seconds, max_sessions
@@ -38,12 +48,18 @@ class Registry:
         self.fresh: set[str] = set()
         self.scheduler = Scheduler()
         self.rooms = rooms if rooms is not None else Directory(max_rooms=50, idle_seconds=7200, max_viewers=500)
+        self.saver = saver
+        if saver is not None:
+            self.rooms.stored = saver.rooms(time.time() - self.rooms.idle_seconds)
+            self.rooms.restore = self.get
 
     def new_id(self) -> str:
         return secrets.token_urlsafe(ID_BYTES)
 
     def create(self, doc: dict[str, Any] | None = None) -> Session | None:
-        """A new session on `doc` (default: the default preset); None when the server is full."""
+        """A new session on `doc` (default: the default preset); None when every session is in
+        use, ProtocolError `server_full` when memory is over its budget."""
+        memory.check(self.options.memory_bytes, "session")
         if not self._space():
             return None
         sid = self.new_id()
@@ -53,7 +69,9 @@ class Registry:
         return s
 
     def fork(self, s: Session) -> Session | None:
-        """A private copy of `s` at its current state; None when the server is full."""
+        """A private copy of `s` at its current state; None when the server is full (and
+        ProtocolError `server_full` when memory is over its budget)."""
+        memory.check(self.options.memory_bytes, "fork")
         if not self._space():
             return None
         copy = s.fork(self.new_id())
@@ -65,16 +83,75 @@ class Registry:
         return len(self.sessions) < self.max_sessions or self._evict()
 
     def get(self, sid: str) -> Session | None:
-        return self.sessions.get(sid)
+        """The session `sid`: in memory, else brought back from the store (None when it is in
+        neither, or cannot come back now: no slot, or memory over its budget)."""
+        s = self.sessions.get(sid)
+        if s is not None or self.saver is None:
+            return s
+        row = self.saver.load(sid)
+        if row is None or memory.over(self.options.memory_bytes):
+            return None
+        return self._install(row, self._rebuild(row))
+
+    async def find(self, sid: str) -> Session | None:
+        """As get(), reading and rebuilding the session off the event loop."""
+        s = self.sessions.get(sid)
+        if s is not None or self.saver is None:
+            return s
+        row = await asyncio.wrap_future(self.saver.read(sid))
+        if row is None or memory.over(self.options.memory_bytes):
+            return None
+        cursor = await asyncio.to_thread(self._rebuild, row)
+        return self.sessions.get(sid) or self._install(row, cursor)  # another connection may have been quicker
+
+    def _rebuild(self, row: Row) -> Cursor | None:
+        try:
+            return persist.rebuild(row, self.options)
+        except Exception:  # a damaged row: the session is lost, not the server
+            log.warning("a stored session could not be read back", exc_info=True)
+            return None
+
+    def _install(self, row: Row, cursor: Cursor | None) -> Session | None:
+        """Register a session brought back from the store, with its room if that is still open."""
+        assert self.saver is not None
+        if cursor is None or not self._space():
+            return None
+        s = Session(row.id, None, self.options, self.scheduler, cursor)
+        s.paused_reason = "Restored from the server's saved copy."
+        code = row.room_code
+        if code is not None and row.token_hash is not None and self.rooms.stored.get(code) == row.id:
+            del self.rooms.stored[code]
+            s.room.code, s.room.token_hash = code, row.token_hash
+            self.rooms.rooms[code] = s
+        self.sessions[row.id] = s
+        self.saver.restored(s)
+        if code is not None and s.room.code is None:
+            s.dirty = True  # its room closed meanwhile: save it without
+        return s
+
+    def persistent(self, s: Session) -> bool:
+        """Whether `s` is saved: every session but a fresh one, and every room."""
+        return s.id not in self.fresh or id(s) in self.rooms.sessions()
+
+    def save(self, s: Session) -> None:
+        if self.saver is not None and self.persistent(s):
+            self.saver.save(s)
 
     def used(self, s: Session) -> None:
         """A command reached `s`: keep it when its connections close."""
-        self.fresh.discard(s.id)
+        if s.id in self.fresh:
+            self.fresh.discard(s.id)
+            s.dirty = True
 
     def release(self, s: Session) -> None:
-        """A connection of `s` closed: drop `s` if it is fresh and no one else follows it."""
-        if s.id in self.fresh and not s.subscribers and id(s) not in self.rooms.sessions():
+        """A connection of `s` closed: drop `s` if it is fresh and no one else follows it; save
+        it when that was its last connection."""
+        if s.subscribers:
+            return
+        if s.id in self.fresh and id(s) not in self.rooms.sessions():
             self._drop(s.id)
+        else:
+            self.save(s)
 
     def _evict(self) -> bool:
         """Drop the least recently seen session that no connection follows; False if none."""
@@ -82,14 +159,18 @@ class Registry:
         detached = [s for s in self.sessions.values() if not s.subscribers and id(s) not in in_rooms]
         if not detached:
             return False
-        self._drop(min(detached, key=lambda s: s.last_seen).id)
+        self._drop(min(detached, key=lambda s: s.last_seen).id, save=True)
         return True
 
-    def _drop(self, sid: str) -> None:
+    def _drop(self, sid: str, save: bool = False) -> None:
         s = self.sessions.pop(sid, None)
-        self.fresh.discard(sid)
         if s is not None:
             s.stop()
+            if save:  # it comes back from the store when asked for
+                self.save(s)
+        self.fresh.discard(sid)
+        if self.saver is not None:
+            self.saver.forget(sid)
 
     def expire(self) -> None:
         """Drop sessions that nobody has followed for idle_seconds, and rooms left idle."""
@@ -98,12 +179,13 @@ class Registry:
             s.publish(ProtocolError("room_closed", f"room {s.room.code} closed: its presenter left").event())
             for box in list(s.room.members):
                 s.room.leave(box)
-            self._drop(s.id)
+            s.room.code = s.room.token_hash = None  # saved as a private session: the room is gone
+            self._drop(s.id, save=True)
         now = time.monotonic()
         in_rooms = self.rooms.sessions()
         for sid, s in list(self.sessions.items()):
             if id(s) not in in_rooms and not s.subscribers and now - s.last_seen > self.idle_seconds:
-                self._drop(sid)
+                self._drop(sid, save=True)
 
     def counts(self) -> dict[str, int]:
         """Sessions, those followed by a connection, and connections."""
@@ -121,7 +203,11 @@ class Registry:
             self.expire()
 
     def close(self) -> None:
+        """Stop every session; with a saver, save them all and wait until they are written."""
         for s in self.sessions.values():
             s.stop()
+            self.save(s)
+        if self.saver is not None:
+            self.saver.close()
         self.sessions.clear()
         self.fresh.clear()

@@ -35,6 +35,7 @@ class Session:
         self._maps_due = False
         self._maps_task: asyncio.Task[None] | None = None
         self.frame_task: asyncio.Task[None] | None = None
+        self.dirty = True  # changed since it was last saved (app/session/persist.py)
         self.cursor = cursor if cursor is not None else Cursor(sc.parse(doc), options)
 
     def fork(self, sid: str) -> "Session":
@@ -168,6 +169,8 @@ class Session:
         except Diverged as e:
             self.fail(str(e))
             self.publish_maps()
+        finally:
+            self.dirty = True
 
     # --- playing ----------------------------------------------------------------------------
     def stop(self) -> None:

@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
+from app.session import memory
 from app.session.directory import Directory
+from app.session.persist import Saver
 from app.session.registry import Registry
 from app.session.session import Options
 from app.web import api, logs, netinfo, pages, rooms, security, ws
@@ -37,13 +39,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             outbox_limit=settings.outbox_limit,
             frame_rate=settings.frame_rate,
             viewer_bytes_per_s=settings.viewer_bytes_per_second,
+            memory_bytes=memory.budget_bytes(settings.memory_mb),
         )
         rooms = Directory(settings.max_rooms, settings.room_idle_seconds, settings.room_max_viewers)
+        saver = Saver(settings.db, settings.save_seconds, settings.session_retention_days)
+        saver.prune()
         registry = Registry(
-            options, settings.default_preset, settings.session_idle_seconds, settings.max_sessions, rooms
+            options, settings.default_preset, settings.session_idle_seconds, settings.max_sessions, rooms, saver
         )
         app.state.registry = registry
-        tasks = [asyncio.create_task(registry.scheduler.run()), asyncio.create_task(registry.reap())]
+        tasks = [
+            asyncio.create_task(registry.scheduler.run()),
+            asyncio.create_task(registry.reap()),
+            asyncio.create_task(saver.run(registry)),
+            asyncio.create_task(saver.prune_daily()),
+        ]
         try:
             yield
         finally:
@@ -52,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
-            registry.close()
+            registry.close()  # every session saved and written before the process exits
 
     app = FastAPI(title="Deltaflow", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app import scenario as sc
+from app.session import memory
 from app.web.security import content_security_policy, script_hash
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,9 +97,14 @@ DEGRADED_AT = 0.9  # sessions as a share of the maximum
 
 @router.get("/healthz")
 async def healthz(request: Request) -> dict[str, Any]:
-    """ "ok", or "degraded" with its reasons when sessions near their limit; the counts."""
-    counts = request.app.state.registry.counts()
+    """ "ok", or "degraded" with its reasons: sessions near their limit, memory near its budget,
+    a full disk; the counts."""
+    registry = request.app.state.registry
+    counts = registry.counts()
     reasons = []
     if counts["sessions"] >= DEGRADED_AT * counts["max_sessions"]:
         reasons.append(f"sessions: {counts['sessions']} of at most {counts['max_sessions']}")
+    reasons += memory.reasons(registry.options.memory_bytes)
+    if registry.saver is not None:
+        reasons += registry.saver.reasons()
     return {"status": "degraded" if reasons else "ok", "reasons": reasons, **counts}

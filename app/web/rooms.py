@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import scenario as sc
+from app.protocol import ProtocolError
 from app.session.directory import RoomsFull
 from app.session.registry import Registry
 from app.web import netinfo
@@ -74,7 +75,10 @@ async def open_room(body: OpenRoom, request: Request) -> RoomOpened:
                 sc.parse(doc)
             except sc.ScenarioError as e:
                 raise HTTPException(422, f"scenario: {e}") from None
-        s = registry.create(doc)
+        try:
+            s = registry.create(doc)
+        except ProtocolError as e:
+            raise HTTPException(503, e.message) from None
         if s is None:
             raise HTTPException(503, "the server has no room for another session")
     try:

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     def _root_path(cls, v: str) -> str:
         return normalize_root_path(v)
 
+    # sessions saved here survive a restart (or a crash); "" or ":memory:" keeps them in memory only
+    db: str = "~/.local/share/deltaflow/deltaflow.db"
+    save_seconds: Annotated[float, Field(gt=0)] = 1.0  # a changing session is written at most this often
+    session_retention_days: Annotated[float, Field(gt=0)] = 30.0  # saved sessions older than this are deleted
+    # over this resident memory, no session, fork or scenario load is started (0: half the RAM, at most 4096)
+    memory_mb: Annotated[float, Field(ge=0)] = 0.0
+
 
 @lru_cache
 def get_settings() -> Settings:

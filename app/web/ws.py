@@ -138,14 +138,18 @@ async def websocket(ws: WebSocket, session: str | None = None, room: str | None 
             await refuse(ws, e.code, e.message)
             return
     else:
-        s = registry.get(session) if session else None
+        s = await registry.find(session) if session else None
         unknown = session is not None and s is None
         if s is not None and owners(s) >= settings.connections_per_session:
             limit = settings.connections_per_session
             await refuse(ws, "too_many_connections", f"this session already has {limit} connections, the most it may")
             return
         if s is None:
-            s = registry.create()
+            try:
+                s = registry.create()
+            except ProtocolError as e:  # server_full: memory over its budget
+                await refuse(ws, e.code, e.message)
+                return
             if s is None:
                 await refuse(ws, "busy", "the server is full: every session is in use; try again later")
                 return

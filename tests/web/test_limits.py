@@ -159,10 +159,9 @@ def test_full_server_evicts_a_detached_session_then_refuses(client: TestClient) 
             health = client.get("/healthz").json()
             assert health["status"] == "degraded" and health["reasons"] == ["sessions: 2 of at most 2"]
             assert (health["sessions"], health["attached_sessions"], health["connections"]) == (2, 2, 2)
-        with client.websocket_connect(f"/ws?session={sids[0]}") as ws:  # evicted: a new session
-            c = Conn(ws)
-            assert c.until("state")["session"] != sids[0]
-            assert c.until("error")["code"] == "unknown_session"
+        with client.websocket_connect(f"/ws?session={sids[0]}") as ws:  # evicted, but saved: it comes back
+            st = Conn(ws).welcome()
+            assert st["session"] == sids[0] and st["selected"] == 1
 
 
 def test_healthz_is_ok_below_nine_tenths_of_the_sessions() -> None:
