@@ -3,11 +3,11 @@
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel
 
 from app import protocol
 from app import scenario as sc
 from app.web import uploads
+from app.web.answers import Missing
 from app.web.pages import preset_list
 
 router = APIRouter(prefix="/api")
@@ -17,10 +17,6 @@ router = APIRouter(prefix="/api")
 async def presets() -> list[dict[str, str]]:
     """Every preset: name, title and description."""
     return preset_list()
-
-
-class Missing(BaseModel):
-    detail: str
 
 
 @router.get("/presets/{name}", responses={404: {"model": Missing, "description": "No preset of that name"}})

@@ -13,6 +13,7 @@ from app.protocol import ProtocolError
 from app.session.directory import RoomsFull
 from app.session.registry import Registry
 from app.web import netinfo
+from app.web.answers import errors
 from app.web.pages import render
 
 router = APIRouter()
@@ -52,13 +53,19 @@ def join_url(request: Request, code: str) -> str:
     return f"{base}/r/{code}"
 
 
-@router.post("/api/rooms", status_code=201)
+@router.post(
+    "/api/rooms",
+    status_code=201,
+    responses=errors(
+        e400="Not a valid scenario, or more than one source", e404="No such session or preset", e503="Full"
+    ),
+)
 async def open_room(body: OpenRoom, request: Request) -> RoomOpened:
     """Open a classroom room on a new session, or on the caller's own session."""
     registry: Registry = request.app.state.registry
     given = [k for k in ("preset", "scenario", "session") if getattr(body, k) is not None]
     if len(given) > 1:
-        raise HTTPException(422, f"give at most one of preset, scenario and session, not {' and '.join(given)}")
+        raise HTTPException(400, f"give at most one of preset, scenario and session, not {' and '.join(given)}")
     if body.session is not None:
         s = registry.get(body.session)
         if s is None:
@@ -74,7 +81,7 @@ async def open_room(body: OpenRoom, request: Request) -> RoomOpened:
             try:
                 sc.parse(doc)
             except sc.ScenarioError as e:
-                raise HTTPException(422, f"scenario: {e}") from None
+                raise HTTPException(400, f"scenario: {e}") from None
         try:
             s = registry.create(doc)
         except ProtocolError as e:
@@ -99,14 +106,18 @@ def _room(request: Request, code: str) -> Any:
     return s
 
 
-@router.get("/api/rooms/{code}")
+@router.get("/api/rooms/{code}", responses=errors(e404="No open room of that code"))
 async def room_status(code: str, request: Request) -> RoomStatus:
     """How many follow a room, and whether a presenter is connected."""
     s = _room(request, code)
     return RoomStatus(room=s.room.code, viewers=s.room.viewers, presenter=s.room.presenting)
 
 
-@router.get("/api/rooms/{code}/qr.svg", response_class=Response)
+@router.get(
+    "/api/rooms/{code}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}, **errors(e404="No open room of that code")},
+)
 async def room_qr(code: str, request: Request) -> Response:
     """The join URL as a QR code, in SVG."""
     s = _room(request, code)

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from app import csvdata
 from app import scenario as sc
 from app.protocol import Load, ProtocolError
+from app.web.answers import errors
 
 router = APIRouter()  # under /api (app/web/api.py)
 ID_CHARS = 26  # base32 of the SHA-256: 130 bits
@@ -101,7 +102,12 @@ def _canonical(data: bytes) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
-@router.post("/scenarios", status_code=201)
+@router.post(
+    "/scenarios",
+    status_code=201,
+    responses=errors(e400="Not JSON", e413="Larger than the upload limit", e422="Not a valid scenario"),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
+)
 async def upload_scenario(request: Request) -> dict[str, str]:
     """Store a scenario document (the JSON body): 201 {"id": ID} for `load` by `ref`."""
     data = await run_in_threadpool(_canonical, await body(request))
@@ -111,7 +117,7 @@ async def upload_scenario(request: Request) -> dict[str, str]:
         raise HTTPException(413, str(e)) from None
 
 
-@router.get("/scenarios/{key}")
+@router.get("/scenarios/{key}", responses=errors(e404="No stored scenario of that id"))
 async def stored_scenario(key: str, request: Request) -> Response:
     """A stored scenario document; 404 when the id is unknown or was evicted."""
     data = store_of(request.app).get(key)
@@ -131,7 +137,11 @@ def _dataset(data: bytes) -> dict[str, Any]:
         raise HTTPException(422, str(e)) from None
 
 
-@router.post("/datasets/csv")
+@router.post(
+    "/datasets/csv",
+    responses=errors(e413="Larger than the upload limit", e422="Not a valid CSV dataset"),
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 async def upload_csv(request: Request) -> dict[str, Any]:
     """A CSV file (the text/csv body) as a dataset: x, y, columns, task and classes."""
     return await run_in_threadpool(_dataset, await body(request))

@@ -203,6 +203,10 @@ async def receive_loop(ws: WebSocket, member: Member, commands: Commands, settin
             except ProtocolError as e:
                 box.put_error(e.event())
                 continue
+            except Exception:  # a message no rule foresaw: refused in words, and the connection goes on
+                log.exception("could not read a command")
+                box.put_error(error("invalid_json", "the server could not read this message as a command"))
+                continue
             s = member.session
             if cmd.type == "pause":
                 if s is not None and s.lock.locked():

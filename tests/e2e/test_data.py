@@ -92,7 +92,9 @@ def test_a_scenario_file_over_one_message_loads_by_upload(page: Any, tmp_path: P
     page.locator("[data-import]").set_input_files(str(f))
     loaded(page, "wide")
     # all 10,000 examples train; the dataset event carries the first rows within its size cap
-    assert page.evaluate("() => window.deltaflow.store.dataset.train.size") == rows
+    page.wait_for_function(
+        "n => { const t = window.deltaflow.store.dataset.train; return (t.size ?? t.x.length) === n; }", arg=rows
+    )
     page.keyboard.press("Shift+ArrowRight")
     wait_phase(page, "Update")
 

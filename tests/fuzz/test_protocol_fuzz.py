@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.protocol import ProtocolError
+from app.session import commands
 from app.session.session import Session
 from app.web.main import create_app
 from tests.fuzz import harness
@@ -41,10 +42,10 @@ def test_the_harness_sees_a_rejected_message_that_changed_the_state(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def leaky(self: Session, cmd: Any) -> None:
-        self.selected += 1
+        self.cursor.selected += 1
         raise ProtocolError("out_of_history", "no such step", "seek")
 
-    monkeypatch.setattr(Session, "on_seek", leaky)
+    monkeypatch.setitem(commands.HANDLERS, "seek", leaky)
     f = check(client, Msg('{"type": "seek", "step": 5}', "valid:seek"))
     assert f.rejected == 1 and f.violations and "state changed" in f.violations[0]
 
@@ -63,7 +64,7 @@ def test_the_harness_sees_internal_errors(client: TestClient, monkeypatch: pytes
     async def broken(self: Session, cmd: Any) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(Session, "on_next", broken)
+    monkeypatch.setitem(commands.HANDLERS, "next", broken)
     f = check(client, Msg('{"type": "next"}', "valid:next"))
     assert f.internal == 1 and "internal error" in f.violations[0]
 

@@ -52,10 +52,10 @@ def test_opening_a_room_gives_a_code_a_token_and_a_qr_code(client: TestClient) -
 
 def test_bad_room_requests_name_the_problem(client: TestClient) -> None:
     r = client.post("/api/rooms", json={"preset": "circle", "session": "x"})
-    assert r.status_code == 422 and "at most one" in r.text
+    assert r.status_code == 400 and "at most one" in r.text
     assert client.post("/api/rooms", json={"preset": "nope"}).status_code == 404
     r = client.post("/api/rooms", json={"scenario": {"layers": [2]}})
-    assert r.status_code == 422 and "scenario" in r.text
+    assert r.status_code == 400 and "scenario" in r.text
     assert client.post("/api/rooms", json={"session": "unknown"}).status_code == 404
     assert client.post("/api/rooms", json={"colour": "red"}).status_code == 422
 

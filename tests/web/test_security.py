@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from app import cli
+from app.session import commands
 from app.session.session import Session
 from app.web import main as web_main
 from app.web.main import create_app
@@ -228,7 +229,7 @@ def test_websocket_errors_carry_no_trace_and_no_path(client: TestClient, monkeyp
     async def broken(self: Session, cmd: Any) -> None:
         raise RuntimeError(f"failed in {__file__}")
 
-    monkeypatch.setattr(Session, "on_next", broken)
+    monkeypatch.setitem(commands.HANDLERS, "next", broken)
     with client.websocket_connect("/ws") as ws:
         c = Conn(ws)
         c.welcome()
@@ -272,6 +273,9 @@ def test_the_page_works_under_a_root_path(stripped: bool) -> None:
         r = c.get(local("/deltaflow/"))
         assert r.status_code == 200
         urls = page_urls(r.text)
+        # the one absolute URL is the page's <base>: the app's root, so /r/CODE resolves the same
+        assert '<base href="/deltaflow/">' in r.text
+        urls = [u for u in urls if u != "/deltaflow/"]
         assert urls and not [u for u in urls if u.startswith("/")], "every page URL is relative"
         for u in urls:
             public = urlsplit(urljoin(base, u))

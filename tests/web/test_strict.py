@@ -125,3 +125,11 @@ def test_a_lone_surrogate_is_refused_and_the_connection_goes_on(conn: Conn) -> N
     assert err["code"] == "invalid_json" and "UTF-8" in err["message"]
     conn.send({"type": "ping"})
     assert conn.until("pong") == {"type": "pong"}
+
+
+@pytest.mark.parametrize("depth", [300, 600, 1000])
+def test_deep_nesting_is_refused_in_words(conn: Conn, depth: int) -> None:
+    conn.ws.send_text('{"type": "set", "x": ' + "[" * depth + "]" * depth + "}")
+    assert conn.until("error")["code"] == "invalid_json"
+    conn.send({"type": "ping"})
+    assert conn.until("pong") == {"type": "pong"}
