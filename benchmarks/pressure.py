@@ -160,7 +160,50 @@ async def measure() -> dict[str, Any]:
         await asyncio.sleep(1.0)
         r["edits"]["rss_after_leaving_mb"] = rss_mb(pid)
         await probe.close()
+    r["silent_trainers"] = await silent_trainers()
     return r
+
+
+async def silent_trainers(n: int = 50, seconds: float = 6.0) -> dict[str, Any]:
+    """`n` clients set their sessions training and never read a byte; another client steps.
+
+    Their outboxes fill to their byte bound and coalesce; the server's RSS and the stepping
+    client's round trips, against the same client with nobody else there."""
+    with Server() as server:
+        assert server.proc is not None
+        pid = server.proc.pid
+        probe = await ws_connect(server.ws_url)
+        await until_maps(probe)
+        await probe.send('{"type":"load","preset":"worked-example"}')
+        await until_maps(probe)
+
+        async def window() -> list[float]:
+            stop, rtts = asyncio.Event(), []
+            task = asyncio.create_task(stepping(probe, stop, rtts))
+            await asyncio.sleep(seconds)
+            stop.set()
+            await task
+            return rtts
+
+        idle = await window()
+        rss0 = rss_mb(pid)
+        silent = [await ws_connect(server.ws_url) for _ in range(n)]
+        for ws in silent:
+            await ws.send('{"type":"play","mode":"train","fps":30}')
+        await asyncio.sleep(2.0)
+        busy = await window()
+        out = {
+            "clients": n,
+            "idle_p99_ms": percentile(idle, 99),
+            "busy_p99_ms": percentile(busy, 99),
+            "rss_before_mb": rss0,
+            "rss_after_mb": rss_mb(pid),
+        }
+        out["p99_ratio"] = out["busy_p99_ms"] / out["idle_p99_ms"]
+        for ws in silent:
+            ws.transport.abort()
+        await probe.close()
+    return out
 
 
 def report(r: dict[str, Any]) -> str:
@@ -177,6 +220,13 @@ def report(r: dict[str, Any]) -> str:
         f"2,500 step + set_bias: RSS {e['rss_before_mb']:.0f} -> {e['rss_with_client_mb']:.0f} MB,"
         f" {e['rss_after_leaving_mb']:.0f} MB after it left"
     )
+    if "silent_trainers" in r:
+        q = r["silent_trainers"]
+        lines.append(
+            f"{q['clients']} clients train and never read: another client's step p99 {q['idle_p99_ms']:.2f} ->"
+            f" {q['busy_p99_ms']:.2f} ms (ratio {q['p99_ratio']:.2f}, target ≤ 1.5); RSS {q['rss_before_mb']:.0f}"
+            f" -> {q['rss_after_mb']:.0f} MB"
+        )
     return "\n".join(lines)
 
 

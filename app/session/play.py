@@ -81,6 +81,14 @@ def train_slice(s: "Session") -> None:
             # unless far behind; with many sessions a round of slices can outlast a period
             period = 1.0 / s.fps
             s.next_frame = max(s.next_frame + period, now - period / 2)
+            # a frame still unsent to every member means nobody reads: after a second of that,
+            # stop spending a core on a run no one sees (a client that never reads costs nothing)
+            unread = s.room.members and all(box.frame is not None for box in s.room.members)
+            s.unread_frames = s.unread_frames + 1 if unread else 0
+            if s.unread_frames > s.fps:
+                s.unread_frames = 0
+                s.fail("Paused: no one has read this session's frames for a second.")
+                return
             if frame_flops(s) < work.INLINE_FLOPS:
                 s.room.put_frame(frame(s))
             else:  # evaluating 10,000 examples takes a while: pause this run, frame off the loop

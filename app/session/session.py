@@ -35,6 +35,7 @@ class Session:
         self._maps_due = False
         self._maps_task: asyncio.Task[None] | None = None
         self.frame_task: asyncio.Task[None] | None = None
+        self.unread_frames = 0  # train frames in a row that no member has taken yet
         self.dirty = True  # changed since it was last saved (app/session/persist.py)
         self.cursor = cursor if cursor is not None else Cursor(sc.parse(doc), options)
 

@@ -1,5 +1,6 @@
 """Every command over the websocket, against the engine and the headless trace."""
 
+import asyncio
 import copy
 import json
 import struct
@@ -291,3 +292,21 @@ def test_going_on_after_seek_also_cuts_the_learning_curve(conn: Conn, cmd: dict)
     st = conn.until("state")
     last = st["history"]["last"]
     assert last == st["step"] and [r[0] for r in st["curve"]] == list(range(last + 1))
+
+
+def test_a_session_whose_frames_nobody_reads_stops_training() -> None:
+    from app.session.outbox import Outbox
+    from app.session.scheduler import Scheduler
+    from app.session.session import Options, Session
+
+    async def run() -> Session:
+        s = Session("t", sc.preset("circle"), Options(), Scheduler())
+        s.attach(Outbox())  # a member that never takes anything
+        s.playing, s.fps = "train", 30
+        for _ in range(40):  # more than a second of frames, none taken
+            s.next_frame = 0.0
+            s.train_slice()
+        return s
+
+    s = asyncio.run(run())
+    assert s.playing is None and "no one has read" in (s.paused_reason or "")
