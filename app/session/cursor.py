@@ -18,6 +18,7 @@ Event = dict[str, Any]
 CURVE_ROWS = 1000  # rows of the learning curve sent in `state`
 OUTPUT_ROWS = 256  # training examples whose outputs are sent (the examples table, a 1-D fit)
 SMALL_SET = 64  # a plane's maps show its outputs; only a set this small gets a table too
+CHECK_EVERY = 0.01  # seconds of training between divergence checks (each costs about two steps)
 STATE_DATA_BYTES = 2**20  # given data larger than a websocket message is not repeated in `state`
 
 
@@ -65,6 +66,8 @@ class Cursor:
         self.add_curve(self.initial_epoch)
         self.selected = 0
         self.map_seq = 0
+        self.good: Snapshot | None = None  # the last state the guard passed, while training
+        self.checked_at = 0.0
         # the data of a scenario never changes within a run: encoded once, however often sent,
         # and past STATE_DATA_BYTES summed up instead (the dataset event has the examples)
         data = encode(s.data.model_dump(mode="json", exclude_none=True))
@@ -89,6 +92,7 @@ class Cursor:
         """An independent copy at exactly this state. Checkpoints and the data are never changed
         in place, so the copy shares them; the trainer (weights, optimizer state) is its own."""
         c = copy.copy(self)
+        c.good = None
         t = self.trainer
         shared = {id(a): a for a in (t.x, t.y, t.x_test, t.y_test, self.points) if a is not None}
         c.trainer = copy.deepcopy(t, shared)
@@ -111,6 +115,7 @@ class Cursor:
         return snap
 
     def restore(self, snap: Snapshot) -> None:
+        self.good = None
         cfg = snap["config"]
         if cfg != self.config():
             self.configure(self.scenario.model_copy(update=cfg))
@@ -280,12 +285,17 @@ class Cursor:
             return e
         return None
 
-    def train_for(self, seconds: float, now: Any) -> None:
-        """Untraced steps for about `seconds` (checkpointing as it goes); Diverged when it must stop."""
+    def train_for(self, seconds: float, now: Any, check: bool = False) -> None:
+        """Untraced steps for about `seconds` (checkpointing as it goes); Diverged when it must stop.
+
+        The guard runs every CHECK_EVERY seconds of training, and whenever `check` (before a
+        frame is shown); its replay from the last good state finds the exact first bad step.
+        """
         t, history = self.trainer, self.history
         end = now() + seconds
         self.branch()
-        good = t.snapshot()
+        if self.good is None or self.good["step"] > t.step_count:
+            self.good, self.checked_at = t.snapshot(), now()
         while True:
             t.step()
             if t.step_count % history.every == 0:
@@ -293,7 +303,14 @@ class Cursor:
             if now() >= end:
                 break
         history.reached(t.step_count)
-        self.check(good)
+        if check or now() - self.checked_at >= CHECK_EVERY:
+            self.train_check(now)
+
+    def train_check(self, now: Any) -> None:
+        """The guard over the training since the last good state."""
+        good, self.good = self.good, None
+        if good is not None:
+            self.good, self.checked_at = self.check(good), now()
 
     def branch(self, always: bool = False) -> None:
         """Stepping on behind the last step (after a seek) or editing: forget the future."""
@@ -310,6 +327,7 @@ class Cursor:
 
     def edited(self) -> None:
         """An edit is a new branch: the future is discarded and the edit kept as a checkpoint."""
+        self.good = None
         self.branch(always=True)
         self.history.save(self.snapshot())
 

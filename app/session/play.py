@@ -38,6 +38,11 @@ def start_training(s: "Session", fps: int) -> None:
 def stop(s: "Session") -> None:
     if s.playing == "train":
         s.scheduler.remove(s)
+        try:  # the training since the last check is checked before anything else is shown
+            with quiet():
+                s.cursor.train_check(time.perf_counter)
+        except Diverged as e:
+            s.paused_reason = str(e)
     if s.animation is not None:
         s.animation.cancel()
         s.animation = None
@@ -70,7 +75,8 @@ def train_slice(s: "Session") -> None:
     s.dirty = True
     with quiet():
         try:
-            s.cursor.train_for(s.options.slice_seconds, time.perf_counter)
+            due = time.perf_counter() + s.options.slice_seconds >= s.next_frame
+            s.cursor.train_for(s.options.slice_seconds, time.perf_counter, check=due)
         except Diverged as e:
             s.fail(str(e))
             s.publish_maps()
