@@ -34,7 +34,7 @@ def test_a_viewer_follows_the_presenter_then_explores_alone(page: Any, viewer_pa
     v = viewer_page
     v.goto(f"/r/{code.lower()}")
     v.wait_for_function(
-        "window.deltaflow?.store.room?.role === 'viewer' && window.deltaflow.store.conn.status === 'open'"
+        "() => window.deltaflow?.store.room?.role === 'viewer' && window.deltaflow.store.conn.status === 'open'"
     )
     assert v.locator("[data-room-viewer]").is_visible()
     page.wait_for_function("() => document.querySelector('[data-room-viewers]').textContent === '1'")
