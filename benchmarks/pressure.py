@@ -94,21 +94,32 @@ async def while_running(probe: Any, start: Any, kind: str, ws: Any) -> dict[str,
     return {"seconds": seconds, "steps": len(rtts), "p50_ms": percentile(rtts, 50), "p99_ms": percentile(rtts, 99)}
 
 
+async def probe_session(server: Server) -> Any:
+    """A connection on worked-example, past its welcome: the session whose steps are timed."""
+    probe = await ws_connect(server.ws_url)
+    await until_maps(probe)
+    await probe.send('{"type":"load","preset":"worked-example"}')
+    await until_maps(probe)
+    return probe
+
+
+async def steps_for(probe: Any, seconds: float) -> list[float]:
+    """The probe's step round trips (ms), back to back for `seconds`."""
+    stop, rtts = asyncio.Event(), []
+    task = asyncio.create_task(stepping(probe, stop, rtts))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await task
+    return rtts
+
+
 async def measure() -> dict[str, Any]:
     r: dict[str, Any] = {}
     with Server() as server:
         assert server.proc is not None
         pid = server.proc.pid
-        probe = await ws_connect(server.ws_url)
-        await until_maps(probe)
-        await probe.send('{"type":"load","preset":"worked-example"}')
-        await until_maps(probe)
-        idle: list[float] = []
-        stop = asyncio.Event()
-        task = asyncio.create_task(stepping(probe, stop, idle))
-        await asyncio.sleep(3.0)
-        stop.set()
-        await task
+        probe = await probe_session(server)
+        idle = await steps_for(probe, 3.0)
         r["idle"] = {"steps": len(idle), "p50_ms": percentile(idle, 50), "p99_ms": percentile(idle, 99)}
 
         heavy = await ws_connect(server.ws_url)
@@ -172,26 +183,14 @@ async def silent_trainers(n: int = 50, seconds: float = 6.0) -> dict[str, Any]:
     with Server() as server:
         assert server.proc is not None
         pid = server.proc.pid
-        probe = await ws_connect(server.ws_url)
-        await until_maps(probe)
-        await probe.send('{"type":"load","preset":"worked-example"}')
-        await until_maps(probe)
-
-        async def window() -> list[float]:
-            stop, rtts = asyncio.Event(), []
-            task = asyncio.create_task(stepping(probe, stop, rtts))
-            await asyncio.sleep(seconds)
-            stop.set()
-            await task
-            return rtts
-
-        idle = await window()
+        probe = await probe_session(server)
+        idle = await steps_for(probe, seconds)
         rss0 = rss_mb(pid)
         silent = [await ws_connect(server.ws_url) for _ in range(n)]
         for ws in silent:
             await ws.send('{"type":"play","mode":"train","fps":30}')
         await asyncio.sleep(2.0)
-        busy = await window()
+        busy = await steps_for(probe, seconds)
         out = {
             "clients": n,
             "idle_p99_ms": percentile(idle, 99),
