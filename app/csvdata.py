@@ -19,6 +19,26 @@ class CsvError(ValueError):
     """A file that is not a usable dataset; the message names every line and column at fault."""
 
 
+class _Rows:
+    """A csv reader whose own errors (a NUL byte, say) become CsvError naming the line."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+
+    @property
+    def line_num(self) -> int:
+        return int(self.reader.line_num)
+
+    def __iter__(self) -> "_Rows":
+        return self
+
+    def __next__(self) -> list[str]:
+        try:
+            return list(next(self.reader))
+        except csv.Error as e:
+            raise CsvError(f"line {self.reader.line_num + 1}: {e}") from None
+
+
 def parse(text: str) -> dict[str, Any]:
     """{"x", "y", "columns", "task", "classes"} from the text of a CSV file, or CsvError.
 
@@ -28,7 +48,8 @@ def parse(text: str) -> dict[str, Any]:
     "multiclass" for 3 to 10: a one-hot row); anything else is "regression", the value itself.
     `classes` lists the label values in order (empty for regression).
     """
-    rows = csv.reader(io.StringIO(text.removeprefix("\ufeff")), skipinitialspace=True)
+    # newline="": a lone \r ends a line too (old Mac files), as the csv module expects
+    rows = _Rows(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), skipinitialspace=True))
     header = next((r for r in rows if any(c.strip() for c in r)), None)
     if header is None:
         raise CsvError("the file is empty: it needs a header row and at least one row of data")

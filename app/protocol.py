@@ -32,8 +32,7 @@ class Load(Command):
     scenario: dict[str, Any] | None = None
     preset: str | None = None
     ref: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # an id from POST /api/scenarios
-    # the stored scenario's JSON for a `ref`, found by the web layer and read off the event loop
-    _stored: bytes | None = PrivateAttr(default=None)
+    _stored: Any = PrivateAttr(default=None)  # the uploaded Scenario a `ref` names, found by the web layer
 
     @model_validator(mode="after")
     def _one(self) -> "Load":

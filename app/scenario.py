@@ -3,11 +3,13 @@
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
+import orjson
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
+from app import rows
 from app.nn import datasets
 from app.nn.losses import REQUIRED_OUTPUT
 from app.nn.network import Network
@@ -91,17 +93,28 @@ class Init(Strict):
     bias: Value = 0.0
 
 
+if TYPE_CHECKING:
+    Matrix = np.ndarray
+else:  # data rows: a float64 array once checked
+    Matrix = rows.matrix_type(LIMITS["max_abs_value"])
+
+
 class Points(Strict):
-    x: list[list[Value]]
-    y: list[list[Value]]
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    x: Matrix
+    y: Matrix
+
+    def __eq__(self, other: object) -> bool:  # arrays compare element by element
+        return isinstance(other, Points) and all(
+            np.array_equal(a, b) for a, b in ((self.x, other.x), (self.y, other.y))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _rows(self) -> "Points":
         if len(self.x) != len(self.y):
             raise ValueError(f"x has {len(self.x)} rows but y has {len(self.y)}")
-        for name, rows in (("x", self.x), ("y", self.y)):
-            if rows and len({len(r) for r in rows}) != 1:
-                raise ValueError(f"{name}: every row must have the same length")
         return self
 
 
@@ -216,16 +229,16 @@ class Scenario(Strict):
             total = len(d.train.x) + (len(d.test.x) if d.test else 0)
             if total > LIMITS["max_examples"]:
                 raise ValueError(f"data: at most {LIMITS['max_examples']} examples, got {total}")
-            if not d.train.x:
+            if not len(d.train.x):
                 raise ValueError("data.train: needs at least one example")
             for part, pts in (("train", d.train), ("test", d.test)):
-                if pts is None or not pts.x:
+                if pts is None or not len(pts.x):
                     continue
-                if len(pts.x[0]) != n_in:
-                    raise ValueError(f"data.{part}.x: rows need {n_in} inputs (layers[0]), got {len(pts.x[0])}")
-                if len(pts.y[0]) != n_out:
-                    raise ValueError(f"data.{part}.y: rows need {n_out} targets (layers[-1]), got {len(pts.y[0])}")
-                if self.loss in REQUIRED_OUTPUT and any(not 0 <= v <= 1 for row in pts.y for v in row):
+                if pts.x.shape[1] != n_in:
+                    raise ValueError(f"data.{part}.x: rows need {n_in} inputs (layers[0]), got {pts.x.shape[1]}")
+                if pts.y.shape[1] != n_out:
+                    raise ValueError(f"data.{part}.y: rows need {n_out} targets (layers[-1]), got {pts.y.shape[1]}")
+                if self.loss in REQUIRED_OUTPUT and ((pts.y < 0) | (pts.y > 1)).any():
                     # cross-entropies are losses only for targets that are probabilities
                     raise ValueError(f"data.{part}.y: {self.loss} needs targets between 0 and 1")
             n_train = len(d.train.x)
@@ -266,8 +279,20 @@ def describe(err: ValidationError) -> str:
                 continue
             loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
         msg = e["msg"].removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}" if loc else msg)
+        sep = "" if msg.startswith("[") else ": "  # a row and column from matrix(): data.train.x[3][1]
+        lines.append(f"{loc}{sep}{msg}" if loc else msg)
     return "; ".join(lines)
+
+
+def document(s: Scenario) -> bytes:
+    """The scenario as the JSON its author wrote (the fields they set), the data rows encoded a
+    piece at a time."""
+    doc = s.model_dump(mode="json", exclude_unset=True, exclude={"data"})
+    if isinstance(s.data, GeneratedData):
+        return orjson.dumps({**doc, "data": s.data.model_dump(mode="json", exclude_unset=True)})
+    data = rows.encode_parts({"train": s.data.train, "test": s.data.test})
+    assert data is not None  # no limit was given
+    return orjson.dumps({**doc, "data": orjson.Fragment(data)})
 
 
 class ScenarioError(ValueError):
@@ -345,7 +370,7 @@ def build(s: Scenario) -> Built:
             x, y, x_test, y_test = datasets.split(x, y, d.train_fraction, rng_data)
     else:
         x, y = np.array(s.data.train.x, dtype=np.float64), np.array(s.data.train.y, dtype=np.float64)
-        if s.data.test is not None and s.data.test.x:
+        if s.data.test is not None and len(s.data.test.x):
             x_test = np.array(s.data.test.x, dtype=np.float64)
             y_test = np.array(s.data.test.y, dtype=np.float64)
         task = _task_of(y, n_out)

@@ -92,7 +92,7 @@ INVALID = [
     ("data.train.x", [[0.0, 0.0, 0.0]] * 4, "data.train.x: rows need 2 inputs (layers[0]), got 3"),
     ("data.train.y", [[0.0, 1.0]] * 4, "data.train.y: rows need 1 targets (layers[-1]), got 2"),
     ("data.train.y", [[0.0]] * 3, "data.train: x has 4 rows but y has 3"),
-    ("data.train.x.2", [0.0], "data.train: x: every row must have the same length"),
+    ("data.train.x.2", [0.0], "data.train.x[2]: every row must have the same length (2), this one has 1"),
     ("data.test", {"x": [[0.0, 1.0, 2.0]], "y": [[1.0]]}, "data.test.x: rows need 2 inputs"),
     ("data.train", {"x": [], "y": []}, "data.train: needs at least one example"),
     # activations and losses

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from app import protocol as p
 from app import scenario as sc
@@ -46,12 +45,14 @@ async def load(s: "Session", cmd: p.Load) -> None:
     elif cmd.ref is not None:
         if cmd._stored is None:
             raise ProtocolError("unknown_ref", f"load.ref: no stored scenario {cmd.ref!r}", "load")
-        doc = await work.run(orjson.loads, cmd._stored, flops=len(cmd._stored) * 20)
+        stored: sc.Scenario = cmd._stored  # checked when it was uploaded
+        s.install(await work.run(Cursor, stored, s.options, flops=_rows(stored) * 1000))
+        return
     else:
         doc = cmd.scenario  # type: ignore[assignment]
         data = doc.get("data")
         if isinstance(data, dict) and data.get("omitted") is True:  # as `state` summed it up: this run's data
-            doc = {**doc, "data": s.scenario.data.model_dump(mode="json", exclude_none=True)}
+            doc = {**doc, "data": s.scenario.data.model_dump(exclude_none=True)}
     # a scenario of 10,000 examples takes a while to check and build: off the loop
     rows = _rows(doc)
     scenario = await work.run(parse_scenario, doc, "invalid_scenario", "load", "scenario", flops=rows * 1000)
@@ -59,9 +60,13 @@ async def load(s: "Session", cmd: p.Load) -> None:
 
 
 def _rows(doc: Any) -> int:
+    if isinstance(doc, sc.Scenario):
+        d = doc.data
+        return d.samples if isinstance(d, sc.GeneratedData) else len(d.train.x) + (len(d.test.x) if d.test else 0)
     data = doc.get("data") if isinstance(doc, dict) else None
     if isinstance(data, dict) and isinstance(data.get("train"), dict):
-        return len(data["train"].get("x") or ()) + len((data.get("test") or {}).get("x") or ())
+        parts = (data["train"], data.get("test"))
+        return sum(len(p["x"]) for p in parts if isinstance(p, dict) and isinstance(p.get("x"), list | np.ndarray))
     return int(data.get("samples", 500)) if isinstance(data, dict) and isinstance(data.get("samples"), int) else 0
 
 
@@ -72,7 +77,8 @@ async def reset(s: "Session", cmd: p.Reset) -> None:
 async def next_(s: "Session", cmd: p.Next) -> None:
     s.stop()
     c = s.cursor
-    s.publish(*await work.run(c.next_events, flops=c.step_flops() if c.pending is None else 0))
+    flops = c.step_flops() if c.pending is None else 0
+    await s.publish_heavy(await work.run(c.next_events, flops=flops), flops)
     if s.cursor.pending is None:
         s.publish_maps()
 
@@ -109,7 +115,7 @@ async def step(s: "Session", cmd: p.Step) -> None:
         c.check(good)
         s.interrupt = False
         events = [*([last_epoch] if last_epoch else []), *events, s.state()]
-    s.publish(*events)
+    await s.publish_heavy(events, flops)
     s.publish_maps()
 
 
@@ -172,7 +178,7 @@ async def seek(s: "Session", cmd: p.Seek) -> None:
 
 def reconfigured(scenario: sc.Scenario, update: dict[str, Any]) -> sc.Scenario:
     """The scenario with `update` applied, checked as a whole (a large one in a worker thread)."""
-    doc = {**scenario.model_dump(mode="json", exclude_none=True), **update}
+    doc = {**scenario.model_dump(exclude_none=True), **update}  # data rows stay arrays: no re-checking lists
     return parse_scenario(doc, "invalid_command", "set", "set")
 
 

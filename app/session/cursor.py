@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app import rows
 from app import scenario as sc
 from app.nn import guard
 from app.protocol import encode
@@ -70,11 +71,11 @@ class Cursor:
         self.checked_at = 0.0
         # the data of a scenario never changes within a run: encoded once, however often sent,
         # and past STATE_DATA_BYTES summed up instead (the dataset event has the examples)
-        data = encode(s.data.model_dump(mode="json", exclude_none=True))
-        if len(data) > STATE_DATA_BYTES:
+        data = data_json(s.data, STATE_DATA_BYTES)
+        if data is None:
             t = self.trainer
             n_test = 0 if t.x_test is None else len(t.x_test)
-            data = encode({"omitted": True, "train": len(t.x), "test": n_test, "bytes": len(data)})
+            data = encode({"omitted": True, "train": len(t.x), "test": n_test})
         self._data_json = orjson.Fragment(data)
         self._dataset_msg: bytes | None = None
         self.dataset_message()  # here, where a large run is built off the loop
@@ -351,3 +352,10 @@ class _AtCursor:
     def __exit__(self, *exc: object) -> None:
         if self.saved is not None:
             self.c.trainer.restore(self.saved)
+
+
+def data_json(d: sc.GivenData | sc.GeneratedData, limit: int) -> bytes | None:
+    """The scenario's `data` as `state` carries it, or None past `limit` bytes."""
+    if isinstance(d, sc.GeneratedData):
+        return encode(d.model_dump(mode="json", exclude_none=True))
+    return rows.encode_parts({"train": d.train, "test": d.test}, limit)

@@ -187,14 +187,21 @@ class Room:
             self.publish(self.room_event())
 
     # --- sending ---------------------------------------------------------------------------------
-    def publish(self, *events: dict[str, Any]) -> None:
-        """Encode each event once (a state once per role) and queue it for every member."""
-        if not any(e["type"] == "state" for e in events):
-            self.put([Message(encode(e)) for e in events])
+    def publish(self, *events: dict[str, Any] | Message) -> None:
+        """Encode each event once (a state once per role) and queue it for every member; a
+        Message is already encoded (large trace events are, in a worker thread)."""
+
+        def one(e: dict[str, Any] | Message, role: Role | None) -> Message:
+            if isinstance(e, Message):
+                return e
+            return Message(encode(self.state_for(e, role) if role and e["type"] == "state" else e))
+
+        if not any(isinstance(e, dict) and e["type"] == "state" for e in events):
+            self.put([one(e, None) for e in events])
             return
         by_role: dict[Role, list[Message]] = {}
         for role in set(self.members.values()):
-            by_role[role] = [Message(encode(self.state_for(e, role) if e["type"] == "state" else e)) for e in events]
+            by_role[role] = [one(e, role) for e in events]
         for box in self.order():
             self.send(box, by_role[self.members[box]])
 

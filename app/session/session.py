@@ -129,6 +129,18 @@ class Session:
     def publish(self, *events: Event) -> None:
         self.room.publish(*events)
 
+    async def publish_heavy(self, events: list[Event], flops: int) -> None:
+        """publish() for the events of a large traced step: encoded in a worker thread (hundreds
+        of kilobytes of JSON), `state` excepted, which is encoded per role."""
+        if flops < work.INLINE_FLOPS:
+            self.publish(*events)
+            return
+
+        def encoded() -> list[Event | Message]:
+            return [e if e["type"] == "state" else Message(encode(e)) for e in events]
+
+        self.room.publish(*await asyncio.to_thread(encoded))
+
     def publish_maps(self) -> None:
         """Send the outputs and maps soon after, so a step's events leave before they are computed.
 

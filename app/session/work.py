@@ -8,8 +8,13 @@ the loop its turns.
 """
 
 import asyncio
+import os
+import pickle
+import sys
 import time
+from asyncio.subprocess import PIPE
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -103,3 +108,27 @@ async def run(fn: Callable[..., T], *args: Any, flops: int) -> T:
     if flops < INLINE_FLOPS:
         return fn(*args)
     return await asyncio.to_thread(fn, *args)
+
+
+async def in_process(module: str, data: bytes) -> Any:
+    """`python -m module` fed `data` on stdin; the object it pickles to stdout, for one C call
+    too long to hold the interpreter (decoding megabytes of JSON). A fresh process each time
+    (~0.5 s to start): rare, large documents only. The module's answer is ("ok", result) or
+    ("error", exception); RuntimeError if the process fails."""
+    root = str(Path(__file__).resolve().parents[2])  # this copy of the package, whatever is installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=env
+    )
+    try:
+        out, err = await proc.communicate(data)
+    finally:
+        if proc.returncode is None:  # cancelled
+            proc.kill()
+    if proc.returncode != 0:
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise RuntimeError(f"reading the document failed ({module}: {tail[0]})")
+    kind, value = await asyncio.to_thread(pickle.loads, out)  # our own child's answer
+    if kind == "error":
+        raise value
+    return value

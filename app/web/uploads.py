@@ -5,52 +5,50 @@ POST /api/scenarios stores a validated scenario under an id derived from its con
 The store keeps the documents' bytes in memory, bounded in bytes, least recently used first out.
 """
 
-import base64
-import hashlib
 from collections import OrderedDict
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app import csvdata
 from app import scenario as sc
+from app.ingest import NotJSON
 from app.protocol import Load, ProtocolError
+from app.session import work
 from app.web.answers import errors
 
 router = APIRouter()  # under /api (app/web/api.py)
-ID_CHARS = 26  # base32 of the SHA-256: 130 bits
 
 
 class ScenarioStore:
-    """Scenario documents by id, at most `limit` bytes of them in all."""
+    """Validated scenarios by id, at most `limit` bytes of their JSON in all."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
-        self.docs: OrderedDict[str, bytes] = OrderedDict()
+        self.docs: OrderedDict[str, tuple[sc.Scenario, int]] = OrderedDict()
 
-    def put(self, data: bytes) -> str:
-        """Store a document's canonical JSON; its id, the same for the same document."""
-        if len(data) > self.limit:
-            raise ValueError(f"the scenario is {len(data)} bytes; the store holds at most {self.limit}")
-        key = base64.b32encode(hashlib.sha256(data).digest()).decode().lower()[:ID_CHARS]
+    def put(self, key: str, scenario: sc.Scenario, size: int) -> str:
+        """Store a scenario whose canonical JSON is `size` bytes under its content id."""
+        if size > self.limit:
+            raise ValueError(f"the scenario is {size} bytes; the store holds at most {self.limit}")
         if key in self.docs:
             self.docs.move_to_end(key)
             return key
-        self.docs[key] = data
-        self.size += len(data)
+        self.docs[key] = (scenario, size)
+        self.size += size
         while self.size > self.limit:
-            _, old = self.docs.popitem(last=False)
-            self.size -= len(old)
+            _, (_, old) = self.docs.popitem(last=False)
+            self.size -= old
         return key
 
-    def get(self, key: str) -> bytes | None:
-        data = self.docs.get(key)
-        if data is not None:
-            self.docs.move_to_end(key)
-        return data
+    def get(self, key: str) -> sc.Scenario | None:
+        item = self.docs.get(key)
+        if item is None:
+            return None
+        self.docs.move_to_end(key)
+        return item[0]
 
 
 def store_of(app: Any) -> ScenarioStore:
@@ -62,8 +60,7 @@ def store_of(app: Any) -> ScenarioStore:
 
 
 def resolve(app: Any, cmd: Load) -> Load:
-    """A `load` by `ref` carrying the stored scenario's JSON (the session reads it off the event
-    loop: the largest is tens of megabytes); ProtocolError if unknown."""
+    """A `load` by `ref` carrying the stored scenario, already checked; ProtocolError if unknown."""
     data = store_of(app).get(cmd.ref or "")
     if data is None:
         raise ProtocolError(
@@ -89,19 +86,6 @@ async def body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _canonical(data: bytes) -> bytes:
-    """Validated scenario JSON, re-encoded compactly with sorted keys (so equal documents share an id)."""
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        raise HTTPException(400, f"the body is not valid JSON: {e}") from None
-    try:
-        sc.parse(doc)
-    except sc.ScenarioError as e:
-        raise HTTPException(422, f"scenario: {e}") from None
-    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-
-
 @router.post(
     "/scenarios",
     status_code=201,
@@ -110,9 +94,14 @@ def _canonical(data: bytes) -> bytes:
 )
 async def upload_scenario(request: Request) -> dict[str, str]:
     """Store a scenario document (the JSON body): 201 {"id": ID} for `load` by `ref`."""
-    data = await run_in_threadpool(_canonical, await body(request))
+    try:  # tens of megabytes of JSON: decoded and checked in the helper process
+        key, scenario, size = await work.in_process("app.ingest", await body(request))
+    except NotJSON as e:
+        raise HTTPException(400, str(e)) from None
+    except sc.ScenarioError as e:
+        raise HTTPException(422, f"scenario: {e}") from None
     try:
-        return {"id": store_of(request.app).put(data)}
+        return {"id": store_of(request.app).put(key, scenario, size)}
     except ValueError as e:
         raise HTTPException(413, str(e)) from None
 
@@ -120,10 +109,10 @@ async def upload_scenario(request: Request) -> dict[str, str]:
 @router.get("/scenarios/{key}", responses=errors(e404="No stored scenario of that id"))
 async def stored_scenario(key: str, request: Request) -> Response:
     """A stored scenario document; 404 when the id is unknown or was evicted."""
-    data = store_of(request.app).get(key)
-    if data is None:
+    scenario = store_of(request.app).get(key)
+    if scenario is None:
         raise HTTPException(404, f"no stored scenario {key!r}")
-    return Response(data, media_type="application/json")
+    return Response(await run_in_threadpool(sc.document, scenario), media_type="application/json")
 
 
 def _dataset(data: bytes) -> dict[str, Any]:

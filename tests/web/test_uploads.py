@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import scenario as sc
+from app.ingest import ID_CHARS
 from app.web.main import create_app
 from app.web.settings import Settings
-from app.web.uploads import ID_CHARS, ScenarioStore
+from app.web.uploads import ScenarioStore
 from tests.web.conftest import Conn
 from tests.web.largest import EXAMPLES, UNITS, largest
 
@@ -76,13 +77,14 @@ def test_a_body_over_the_upload_limit_is_413() -> None:
 
 def test_the_store_evicts_the_least_recently_used() -> None:
     store = ScenarioStore(limit=100)
-    a, b = store.put(b"a" * 40), store.put(b"b" * 40)
-    assert store.get(a) == b"a" * 40  # a is now the most recently used
-    c = store.put(b"c" * 40)
-    assert store.get(b) is None and store.get(a) is not None and store.get(c) is not None
+    xor, circle, moons = (sc.parse(sc.preset(n)) for n in ("xor", "circle", "moons"))
+    a, b = store.put("a", xor, 40), store.put("b", circle, 40)
+    assert store.get(a) is xor  # a is now the most recently used
+    c = store.put("c", moons, 40)
+    assert store.get(b) is None and store.get(a) is xor and store.get(c) is moons
     assert store.size == 80
     with pytest.raises(ValueError, match="at most 100"):
-        store.put(b"d" * 101)
+        store.put("d", xor, 101)
 
 
 # --- load by ref ---------------------------------------------------------------------------------
