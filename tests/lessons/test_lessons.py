@@ -65,9 +65,7 @@ def test_the_worked_example_answers_match_the_hand_calculation() -> None:
     by_quantity = {}
     for scene in lesson.scenes:
         if isinstance(scene.question, model.Number):
-            by_quantity[scene.question.target.quantity] = questions.truth(
-                scene.question, lessons.scene_trainer(scene)
-            )
+            by_quantity[scene.question.target.quantity] = questions.truth(scene.question, lessons.scene_trainer(scene))
     z = 0.15 * 0.05 + 0.2 * 0.1 + 0.35
     assert by_quantity["z"] == pytest.approx(z, abs=1e-15)
     assert by_quantity["a"] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-15)
@@ -100,12 +98,13 @@ def with_scene(extra: str) -> str:
         ("id = ", "not valid TOML"),
         (GOOD.replace('["forward-pass"]', '["backprop"]'), "concepts[0]"),
         (GOOD.replace('preset = "worked-example"', 'preset = "nope"'), "scenes[0].preset: no preset 'nope'"),
-        (GOOD + 'patch = { layers = [2, 3] }\n', "scenes[0].patch: "),
+        (GOOD + "patch = { layers = [2, 3] }\n", "scenes[0].patch: "),
         (GOOD + 'highlight = ["neuron:3:0"]\n', "scenes[0].highlight[0]"),
         (GOOD + 'highlight = ["<script>"]\n', "highlight[0]"),
         (GOOD + 'phase = { event = "forward", layer = 5 }\n', "scenes[0].phase.layer"),
         (
-            GOOD + '[scenes.question]\nkind = "number"\nprompt = "?"\ntarget = { quantity = "a", layer = 1, unit = 7 }\n',
+            GOOD + '[scenes.question]\nkind = "number"\nprompt = "?"\n'
+            'target = { quantity = "a", layer = 1, unit = 7 }\n',
             "scenes[0].question.target.unit: layer 1 has 2 units",
         ),
         (
