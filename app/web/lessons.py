@@ -3,13 +3,13 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from app import lessons
 from app import scenario as sc
 from app.lessons.model import schema
 from app.web import worksheet
-from app.web.answers import Missing
+from app.web.answers import Missing, errors
 
 router = APIRouter()
 
@@ -38,10 +38,10 @@ async def lesson(lesson_id: str) -> dict[str, Any]:
 
 @router.get(
     "/worksheet",
-    response_class=HTMLResponse,
+    response_class=Response,
     responses={
-        400: {"model": Missing, "description": "A step out of range, or a network too large for a sheet"},
-        404: {"model": Missing, "description": "No preset of that name"},
+        200: {"content": {"text/html": {}}},
+        **errors(e400="A run that diverged before the step", e404="No preset of that name"),
     },
 )
 async def worksheet_page(
