@@ -78,8 +78,11 @@ def _check_scene(scene: Scene) -> None:
         if not (1 <= l <= depth or (kind == "neuron" and l == 0)) or j >= n[l] or (i and i[0] >= n[l - 1]):
             raise LessonError(f"highlight[{k}]: {h!r} is not in this {'-'.join(map(str, n))} network")
     if scene.question is not None:
+        # the batch of step `steps` + 1, counted without running the steps before it
+        n_train, size = len(sc.build(s).trainer.x), s.batch_size
+        k = scene.steps % -(-n_train // size)
         try:
-            questions.truth(scene.question, scene_trainer(scene))
+            questions.check(scene.question, n, min(size, n_train - k * size))
         except questions.QuestionError as e:
             raise LessonError(f"question.{e}") from None
 

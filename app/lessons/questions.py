@@ -42,17 +42,8 @@ class StepValues:
 
     def value(self, t: Target) -> float:
         """The number `t` names in this step (see Target); QuestionError if it names nothing."""
+        check_target(t, self.layers, self.rows)
         q = t.quantity
-        if q in PER_UNIT | PER_WEIGHT and not 1 <= t.layer <= self.depth:
-            raise QuestionError(f"target.layer: the network has {self.depth} weight layers (1–{self.depth})")
-        n_out = self.layers[t.layer] if t.layer <= self.depth else 0
-        if q in PER_UNIT | PER_WEIGHT and t.unit >= n_out:
-            raise QuestionError(f"target.unit: layer {t.layer} has {n_out} units (0–{n_out - 1})")
-        if q in PER_WEIGHT and t.from_ >= self.layers[t.layer - 1]:
-            n_in = self.layers[t.layer - 1]
-            raise QuestionError(f"target.from: layer {t.layer - 1} has {n_in} units (0–{n_in - 1})")
-        if q in PER_EXAMPLE and t.example >= self.rows:
-            raise QuestionError(f"target.example: the batch has {self.rows} examples (0–{self.rows - 1})")
         l, j, i, n = t.layer, t.unit, t.from_, t.example
         if q in ("z", "a"):
             return float(self.event("forward", l)[q][n][j])
@@ -74,6 +65,28 @@ class StepValues:
         key = {"new_w": "weights", "new_b": "biases", "dw": "dw", "db": "db"}[q]
         row = update[key][j]
         return float(row[i] if q in PER_WEIGHT else row)
+
+
+def check_target(t: Target, layers: list[int], rows: int) -> None:
+    """QuestionError unless `t` names a number of a network of `layers` on a batch of `rows`."""
+    q, depth = t.quantity, len(layers) - 1
+    if q in PER_UNIT | PER_WEIGHT and not 1 <= t.layer <= depth:
+        raise QuestionError(f"target.layer: the network has {depth} weight layers (1–{depth})")
+    n_out = layers[t.layer] if t.layer <= depth else 0
+    if q in PER_UNIT | PER_WEIGHT and t.unit >= n_out:
+        raise QuestionError(f"target.unit: layer {t.layer} has {n_out} units (0–{n_out - 1})")
+    if q in PER_WEIGHT and t.from_ >= layers[t.layer - 1]:
+        n_in = layers[t.layer - 1]
+        raise QuestionError(f"target.from: layer {t.layer - 1} has {n_in} units (0–{n_in - 1})")
+    if q in PER_EXAMPLE and t.example >= rows:
+        raise QuestionError(f"target.example: the batch has {rows} examples (0–{rows - 1})")
+
+
+def check(question: Any, layers: list[int], rows: int) -> None:
+    """QuestionError unless every target of `question` can be answered (without running the step)."""
+    targets = [question.target] if hasattr(question, "target") else getattr(question, "options", [])
+    for t in targets:
+        check_target(t, layers, rows)
 
 
 def sign_of(v: float) -> str:

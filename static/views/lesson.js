@@ -299,6 +299,7 @@ export function createLesson(store, actions) {
       if (t.example && store.cur?.batch) actions.send({ type: "select", example: t.example });
       actions.select(sel);
       q.copyEq = true;
+      q.quantity = t.quantity;
     }
     if (role() === "presenter") drawPoll(ev.counts, ev.answers, ev.value);
     store.touch("lesson");
@@ -358,10 +359,35 @@ export function createLesson(store, actions) {
   function draw() {
     if (cur) highlight();
     if (q?.copyEq) {
-      const maths = [...document.querySelectorAll("[data-explain-body] math")].slice(0, 3);
+      const maths = pick([...document.querySelectorAll("[data-explain-body] math")], q.quantity);
       if (maths.length) eqBox.replaceChildren(...maths.map((m) => m.cloneNode(true)));
     }
     return false;
+  }
+
+  // the explain panel's equations for one quantity: an equation and the lines that continue it
+  // ("= ..."), chosen by what its left-hand side names
+  function pick(maths, quantity) {
+    const groups = [];
+    for (const m of maths) {
+      const t = m.textContent.trim();
+      if (t.startsWith("=") && groups.length) groups[groups.length - 1].push(m);
+      else groups.push([m]);
+    }
+    const lead = (g) => g[0].textContent.split("=")[0].trim();
+    const wants = {
+      z: (h) => h.startsWith("z"),
+      a: (h) => h.startsWith("a"),
+      delta: (h) => h.startsWith("δ"),
+      E: (h) => h.startsWith("E"),
+      loss: (h) => h.startsWith("C") || h.startsWith("E"),
+      cost: (h) => h.startsWith("C"),
+      grad_w: (h) => h.includes("∂"),
+      grad_b: (h) => h.includes("∂"),
+    };
+    const want = wants[quantity] || ((h) => h.includes("←") || h.startsWith("w") || h.startsWith("b"));
+    const found = groups.filter((g) => want(lead(g)));
+    return (found.length ? found : groups).slice(0, 2).flat();
   }
 
   // --- keys and buttons ----------------------------------------------------------------------------
