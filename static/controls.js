@@ -349,7 +349,7 @@ export function createControls(store, socket, defaultPreset, room) {
   // --- URL -------------------------------------------------------------------------------
   async function syncURL() {
     if (!store.server || !started || document.body.dataset.room) return; // a room's page is /r/CODE
-    if (document.body.dataset.lesson) return; // a lesson keeps ?lesson=ID&scene=N (views/lesson.js)
+    if (document.body.dataset.lessonActive) return; // a lesson keeps ?lesson=ID&scene=N (views/lesson.js)
     const d = doc();
     const name = presetDocs.has(d.name) || $(`[data-preset="${CSS.escape(d.name)}"]`) ? d.name : defaultPreset;
     const base = await presetDoc(name);

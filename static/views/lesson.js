@@ -141,7 +141,7 @@ export function createLesson(store, actions) {
     n = Math.max(0, Math.min(lesson.scenes.length - 1, n | 0));
     cur = { lesson, n };
     const scene = lesson.scenes[n];
-    document.body.dataset.lesson = id;
+    document.body.dataset.lessonActive = id;
     panel.dataset.lesson = id;
     sceneBox.dataset.lessonScene = String(n);
     panel.hidden = false;
@@ -178,7 +178,7 @@ export function createLesson(store, actions) {
     q = null;
     panel.hidden = true;
     panel.dataset.lesson = "";
-    delete document.body.dataset.lesson;
+    delete document.body.dataset.lessonActive;
     clearHighlights();
     if (!document.body.dataset.room) history.replaceState(null, "", location.pathname);
     actions.send({ type: "pause" }); // a state: the controls put the run's own URL back

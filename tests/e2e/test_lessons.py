@@ -94,3 +94,41 @@ def test_the_lesson_fits_a_tablet(browser: Any, server: str) -> None:
         box = pg.locator('[data-action="lesson-next"]').bounding_box()
         assert box is not None and box["x"] + box["width"] <= 768
     assert not console.errors, "\n".join(console.errors)
+
+
+def test_a_class_answers_a_question_and_sees_the_reveal(page: Any, browser: Any, server: str) -> None:
+    from tests.e2e.conftest import Console, open_page
+    from tests.e2e.helpers import open_preset
+
+    scene = lessons.library().lessons["worked-example"].scenes[1]
+    z = questions.truth(scene.question, lessons.scene_trainer(scene))
+    open_preset(page, "worked-example")
+    page.locator('[data-action="start-room"]').click()
+    page.wait_for_function("() => window.deltaflow.store.room?.role === 'presenter'")
+    code = page.locator("[data-room-code]").text_content()
+    console = Console()
+    with open_page(browser, server, console, 390, 844) as v:
+        v.goto(f"/r/{code}")
+        v.wait_for_function("() => window.deltaflow?.store.room?.role === 'viewer'")
+        page.wait_for_function("() => document.querySelector('[data-room-viewers]').textContent === '1'")
+        page.locator("[data-lesson-picker] summary").click()
+        page.locator('[data-lesson-pick="worked-example"]').click()
+        page.wait_for_selector('[data-lesson="worked-example"] [data-lesson-scene="0"]')
+        page.locator("[data-lesson]").focus()
+        page.keyboard.press("PageDown")
+        page.wait_for_selector('[data-lesson-scene="1"] ~ [data-question]:not([hidden])')
+        assert page.locator("[data-question-reveal]").is_visible()
+        # the viewer's page asks the same question, with the scene's narration
+        v.wait_for_selector("[data-question]:not([hidden]) input[type=number]")
+        assert v.locator("[data-question-prompt]").text_content() == scene.question.prompt
+        v.locator("[data-question] input").fill(repr(z + 1))
+        v.locator("[data-question] input").press("Enter")
+        page.wait_for_function("() => document.querySelector('[data-poll-count]').textContent === '1'")
+        page.locator("[data-question-reveal]").click()
+        v.wait_for_function("() => document.querySelector('[data-feedback]').dataset.right === 'false'")
+        said = v.locator("[data-feedback-text]").text_content()
+        assert said == f"You said {fmt(z + 1, 6)}; it is {fmt(z, 6)}. Not quite."
+        # the presenter sees the class's answers next to the truth
+        page.wait_for_selector("[data-poll-bars] li.truth")
+        assert fmt(z, 6) in page.locator("[data-poll-bars]").text_content()
+    assert not console.errors, "\n".join(console.errors)
