@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         from app.lessons import LessonError
         from app.web.main import run
 
+        extra = {"lessons_dir": args.lessons} if args.lessons else {}
         try:
-            run(host=args.host, port=args.port, root_path=args.root_path, lessons_dir=args.lessons)
+            run(host=args.host, port=args.port, root_path=args.root_path, **extra)
         except LessonError as e:
             print(f"deltaflow: invalid lesson: {e}", file=sys.stderr)
             return 2

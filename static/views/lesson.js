@@ -198,9 +198,9 @@ export function createLesson(store, actions) {
 
   // --- questions ---------------------------------------------------------------------------------
   async function onQuestion(ev) {
-    if (role() === "viewer" && (!cur || cur.lesson.id !== ev.lesson || cur.n !== ev.scene)) {
-      await open(ev.lesson, ev.scene, false); // a viewer reads the scene the presenter asks from
-    }
+    const elsewhere = !cur || cur.lesson.id !== ev.lesson || cur.n !== ev.scene;
+    if (elsewhere && role() !== "viewer") return; // asked by a scene this page has since left
+    if (elsewhere) await open(ev.lesson, ev.scene, false); // a viewer reads the scene the presenter asks from
     const def = cur?.lesson.id === ev.lesson ? cur.lesson.scenes[ev.scene]?.question : null;
     q = { ev, def, answer: undefined, reveal: null };
     text($("[data-question-prompt]"), ev.prompt);
