@@ -100,7 +100,46 @@ def sheet(doc: dict[str, Any], step: int, name: str = "") -> dict[str, Any]:
         "y": [float(u) for u in batch["y"][0]],
         "E": float(err["losses"][0]),
         "layers": layers,
+        "diagram": diagram(s.layers, ws, bs, [float(u) for u in batch["x"][0]]),
     }
+
+
+LABELLED_WEIGHTS = 24  # up to this many, each edge of the diagram carries its weight
+
+
+def diagram(layers: list[int], ws: list[Any], bs: list[Any], x: list[float]) -> dict[str, Any]:
+    """The network as an SVG drawing's parts: a column of units per layer, an edge per weight
+    (labelled with its value near its target end when the network is small), biases beside units."""
+    width, height, r = 640, max(160, 70 * max(layers)), 16
+    cols = [60 + k * (width - 120) / max(1, len(layers) - 1) for k in range(len(layers))]
+
+    def at(l: int, j: int) -> tuple[float, float]:
+        return cols[l], height / 2 + (j - (layers[l] - 1) / 2) * 70
+
+    label = sum(a * b for a, b in zip(layers, layers[1:])) <= LABELLED_WEIGHTS
+    edges, units = [], []
+    for l in range(1, len(layers)):
+        for j in range(layers[l]):
+            x2, y2 = at(l, j)
+            for i in range(layers[l - 1]):
+                x1, y1 = at(l - 1, i)
+                t = 0.72  # labels near the target, where edges into one unit fan apart
+                edges.append(
+                    {
+                        "x1": x1 + r,
+                        "y1": y1,
+                        "x2": x2 - r,
+                        "y2": y2,
+                        "lx": x1 + (x2 - x1) * t,
+                        "ly": y1 + (y2 - y1) * t - 4,
+                        "w": fmt(ws[l - 1][j][i]) if label else "",
+                    }
+                )
+            units.append({"x": x2, "y": y2, "name": f"{l}:{j}", "note": f"b = {fmt(bs[l - 1][j])}"})
+    for i in range(layers[0]):
+        x0, y0 = at(0, i)
+        units.append({"x": x0, "y": y0, "name": f"x{i}", "note": f"{fmt(x[i])}"})
+    return {"width": width, "height": height, "r": r, "edges": edges, "units": units}
 
 
 def fmt(value: float) -> str:
