@@ -79,6 +79,19 @@ def _root_path(arg: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def write_worksheet(ref: str, step: int, output: str) -> int:
+    from app.web import worksheet
+
+    try:
+        doc = load_document(ref)
+        html = worksheet.render(doc, step, Path(ref).stem)
+    except (sc.ScenarioError, worksheet.WorksheetError) as e:
+        print(f"deltaflow: cannot make the worksheet: {e}", file=sys.stderr)
+        return 2
+    Path(output).write_text(html, encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deltaflow", description="An interactive visualizer of backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--root-path", type=_root_path, default=None, help="URL prefix behind a reverse proxy, e.g. /deltaflow"
     )
+    serve.add_argument("--lessons", default=None, help="a folder of extra lessons (*.toml), checked at start")
+    ws = sub.add_parser("worksheet", help="write a printable worksheet of one step, with its answer key")
+    ws.add_argument("scenario", help="a scenario JSON file, or a preset name")
+    ws.add_argument("--step", type=_count, default=1, help="the step to work by hand, as trace numbers it (default 1)")
+    ws.add_argument("-o", "--output", required=True, help="the HTML file to write")
     tr = sub.add_parser("trace", help="run a scenario headless and write its events as JSON Lines")
     tr.add_argument("scenario", help="a scenario JSON file, or a preset name")
     how = tr.add_mutually_exclusive_group(required=True)
@@ -97,10 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
+        from app.lessons import LessonError
         from app.web.main import run
 
-        run(host=args.host, port=args.port, root_path=args.root_path)
+        extra = {"lessons_dir": args.lessons} if args.lessons else {}
+        try:
+            run(host=args.host, port=args.port, root_path=args.root_path, **extra)
+        except LessonError as e:
+            print(f"deltaflow: invalid lesson: {e}", file=sys.stderr)
+            return 2
         return 0
+    if args.command == "worksheet":
+        return write_worksheet(args.scenario, args.step, args.output)
     try:
         doc = load_document(args.scenario)
         out = sys.stdout.buffer

@@ -166,6 +166,30 @@ class Follow(Command):
     room: Annotated[str, Field(min_length=1, max_length=20)]
 
 
+class Ask(Command):
+    """Open scene `scene` (0-based) of lesson `lesson`'s question to every member of the room."""
+
+    type: Literal["ask"]
+    lesson: Annotated[str, Field(min_length=1, max_length=60)]
+    scene: Annotated[int, Field(ge=0, lt=1000)]
+
+
+class Answer(Command):
+    """A member's answer to the open question: a number, or one of its choices. The last one counts."""
+
+    type: Literal["answer"]
+    question: Annotated[str, Field(min_length=1, max_length=40)]
+    value: Annotated[float, Field(ge=-1e12, le=1e12)] | Annotated[str, Field(max_length=300)]
+    _box: Any = PrivateAttr(default=None)  # the sender's outbox, set by its connection
+
+
+class Reveal(Command):
+    """Close the question and send every member the engine's answer and the class's counts."""
+
+    type: Literal["reveal"]
+    question: Annotated[str, Field(min_length=1, max_length=40)]
+
+
 class Ping(Command):
     """Answered by `pong`: a liveness check any member may send."""
 
@@ -190,11 +214,14 @@ AnyCommand = Annotated[
     | Claim
     | Fork
     | Follow
-    | Ping,
+    | Ping
+    | Ask
+    | Answer
+    | Reveal,
     Field(discriminator="type"),
 ]
 # what a viewer of a room may send; anything else would change the room's session
-VIEWER_COMMANDS = frozenset({"fork", "follow", "claim", "ping"})
+VIEWER_COMMANDS = frozenset({"fork", "follow", "claim", "ping", "answer"})
 COMMANDS: TypeAdapter[Any] = TypeAdapter(AnyCommand)
 COMMAND_TYPES = sorted(COMMANDS.json_schema()["discriminator"]["mapping"])
 
@@ -381,6 +408,34 @@ class RoomEvent(Event):
     presenter: bool
 
 
+class QuestionEvent(Event):
+    type: Literal["question"]
+    question: str
+    kind: Literal["number", "sign", "choice", "text"]
+    prompt: str
+    choices: list[str]
+    lesson: str
+    scene: int
+    tolerance: float | None = None  # a number question: how close counts as right
+
+
+class PollEvent(Event):
+    type: Literal["poll"]
+    question: str
+    answers: int
+    counts: dict[str, int]
+
+
+class RevealEvent(Event):
+    type: Literal["reveal"]
+    question: str
+    value: float | str
+    counts: dict[str, int]
+    answers: int
+    step: int  # the step the value is of, as `deltaflow trace` numbers it
+    explanation: str
+
+
 class PongEvent(Event):
     type: Literal["pong"]
 
@@ -407,6 +462,9 @@ AnyEvent = Annotated[
     | SliceEvent
     | ProgressEvent
     | RoomEvent
+    | QuestionEvent
+    | PollEvent
+    | RevealEvent
     | PongEvent
     | ErrorEvent,
     Field(discriminator="type"),

@@ -9,6 +9,7 @@ import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
 import { createGradnorm } from "./views/gradnorm.js";
 import { createHeatmap } from "./views/heatmap.js";
+import { createLesson } from "./views/lesson.js";
 import { createLog } from "./views/log.js";
 import { createNetwork } from "./views/network.js";
 import { createRoom } from "./views/room.js";
@@ -21,12 +22,15 @@ const store = createStore();
 let controls = null;
 let room = null;
 let claimed = false;
+let lesson = null;
 const socket = createSocket({
   room: document.body.dataset.room || null,
   onEvent(ev, raw) {
     store.apply(ev, raw);
+    lesson?.onEvent(ev);
     if (ev.type === "state") {
       controls.onState();
+      lesson.start();
       if (!claimed) room.claimIfPresenter();
       claimed = true;
     }
@@ -45,6 +49,7 @@ room = createRoom(store, socket);
 controls = createControls(store, socket, document.body.dataset.defaultPreset || "circle", room);
 controls.initView();
 const { actions } = controls;
+lesson = createLesson(store, actions);
 
 const views = [
   createStatus(store),
@@ -57,6 +62,7 @@ const views = [
   createChart($("[data-chart]"), store),
   createGradnorm($("[data-gradnorm]"), store),
   createLog($("[data-log]"), store),
+  lesson.view, // after explain and the network: it copies the one's equations and marks the other's parts
 ];
 
 // rAF timestamps, oldest first, so a benchmark can read the page's frame interval

@@ -349,6 +349,7 @@ export function createControls(store, socket, defaultPreset, room) {
   // --- URL -------------------------------------------------------------------------------
   async function syncURL() {
     if (!store.server || !started || document.body.dataset.room) return; // a room's page is /r/CODE
+    if (document.body.dataset.lessonActive) return; // a lesson keeps ?lesson=ID&scene=N (views/lesson.js)
     const d = doc();
     const name = presetDocs.has(d.name) || $(`[data-preset="${CSS.escape(d.name)}"]`) ? d.name : defaultPreset;
     const base = await presetDoc(name);
@@ -359,8 +360,8 @@ export function createControls(store, socket, defaultPreset, room) {
 
   // On the first state of the page: load what the URL asks for, unless it is already there.
   async function start() {
-    if (document.body.dataset.room) {
-      started = true; // a room shows what its presenter loaded
+    if (document.body.dataset.room || new URLSearchParams(location.search).has("lesson")) {
+      started = true; // a room shows what its presenter loaded; a lesson loads its scene
       return;
     }
     const q = new URLSearchParams(location.search);

@@ -12,7 +12,7 @@ from app import protocol as p
 from app import scenario as sc
 from app.nn.gradcheck import gradcheck
 from app.protocol import ProtocolError
-from app.session import memory, play, work
+from app.session import memory, play, poll, work
 from app.session.cursor import Cursor, Event
 from app.session.work import Cancelled, Progress
 
@@ -345,4 +345,7 @@ HANDLERS: dict[str, Handler] = {
     "gradcheck": gradcheck_,
     "slice": slice_,
     "select": select,
+    "ask": poll.ask,
+    "answer": poll.answer,
+    "reveal": poll.reveal,
 }

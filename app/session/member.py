@@ -70,5 +70,7 @@ class Member:
                     "explore on your own (fork) to try it yourself",
                     kind,
                 )
+            if kind == "answer":
+                cmd._box = self.box  # answers are counted per member
             async with s.lock:
                 await s.handle(cmd)

@@ -37,6 +37,7 @@ class Session:
         self.frame_task: asyncio.Task[None] | None = None
         self.unread_frames = 0  # train frames in a row that no member has taken yet
         self.dirty = True  # changed since it was last saved (app/session/persist.py)
+        self.poll: Any = None  # the room's question (app/session/poll.py)
         self.cursor = cursor if cursor is not None else Cursor(sc.parse(doc), options)
 
     def fork(self, sid: str) -> "Session":

@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app import __version__
+from app import __version__, lessons
 from app.session import memory
 from app.session.directory import Directory
 from app.session.persist import Saver
@@ -27,6 +27,7 @@ from app.web.upgrade import HTTP_PROTOCOL
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    lessons.configure(settings.lessons or None)  # a teacher's lesson that fails stops the start, naming it
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,9 +106,13 @@ def urls(host: str, port: int) -> list[str]:
     return [f"http://127.0.0.1:{port}"] + [f"http://{a}:{port}" for a in netinfo.lan_addresses()]
 
 
-def run(host: str | None = None, port: int | None = None, root_path: str | None = None) -> None:
+def run(
+    host: str | None = None, port: int | None = None, root_path: str | None = None, lessons_dir: str | None = None
+) -> None:
     s = get_settings()
     s = s.model_copy(update={"host": host or s.host, "port": port or s.port})
+    if lessons_dir is not None:
+        s = s.model_copy(update={"lessons": lessons_dir})
     if root_path is not None:
         s = s.model_copy(update={"root_path": security.normalize_root_path(root_path)})
     keep_freed_memory()

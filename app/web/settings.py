@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     scenario_store_mb: Annotated[float, Field(gt=0)] = 128.0  # stored scenarios; least recently used go first
     # origins besides the served host whose pages may open the websocket (comma-separated)
     allowed_origins: Annotated[list[str], NoDecode] = []
+    lessons: str = ""  # a folder of teachers' lessons (*.toml) served beside the shipped ones
     root_path: str = ""  # the URL prefix a reverse proxy serves the app under, e.g. /deltaflow
 
     @field_validator("allowed_origins", mode="before")

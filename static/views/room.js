@@ -6,7 +6,7 @@ import { text } from "../util.js";
 const $ = (sel) => document.querySelector(sel);
 const TOKEN_KEY = (code) => `deltaflow:presenter:${code}`;
 // what a viewer may send; anything else would change the room's session
-const VIEWER_COMMANDS = new Set(["fork", "follow", "claim", "ping"]);
+const VIEWER_COMMANDS = new Set(["fork", "follow", "claim", "ping", "answer"]);
 
 export function createRoom(store, socket) {
   const note = (t) => {
