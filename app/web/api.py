@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException
 
 from app import protocol
 from app import scenario as sc
-from app.web import uploads
+from app.web import models, uploads
 from app.web.answers import Missing
 from app.web.pages import preset_list
 
@@ -35,3 +35,4 @@ async def protocol_schema() -> dict[str, Any]:
 
 
 router.include_router(uploads.router)
+router.include_router(models.router)
