@@ -66,6 +66,8 @@ class Session:
     def install(self, cursor: Cursor) -> None:
         """Replace the run by `cursor`'s; every member starts again from its welcome."""
         self.stop()
+        if self.branch is not None:
+            self.publish({"type": "branch_closed", "kept": "a", "reason": "a new run was loaded"})
         self.cursor = cursor
         self.branch = None
         self.paused_reason = None
