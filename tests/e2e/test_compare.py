@@ -78,7 +78,9 @@ def test_weights_go_out_and_come_back_in(page: Any, console: Any, tmp_path: Path
         page.locator("[data-model-import]").click()
     fc.value.set_files(str(doubled))
     page.wait_for_function("w => window.deltaflow.store.weights[0][0][0] === 2 * w", arg=weights[0][0][0])
-    assert "Weights imported from doubled.safetensors" in (page.locator("[data-notice]").text_content() or "")
+    page.wait_for_function(
+        "() => document.querySelector('[data-notice]').textContent.includes('imported from doubled.safetensors')"
+    )
     # a pickle is refused with the reason
     pt = tmp_path / "model.pt"
     pt.write_bytes(b"\x80\x04K\x01.")
