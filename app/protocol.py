@@ -147,7 +147,13 @@ class Select(Command):
     example: Annotated[int, Field(ge=0, lt=LIMITS["max_examples"])]
 
 
-class WeightValue(Command):
+class Part(BaseModel):
+    """A part of a command, as strict as a command."""
+
+    model_config = Command.model_config
+
+
+class WeightValue(Part):
     """One weight's new value: into unit `to` of layer `layer` from unit `from` of layer - 1."""
 
     layer: Layer
@@ -156,7 +162,7 @@ class WeightValue(Command):
     value: Param
 
 
-class BranchChange(Command):
+class BranchChange(Part):
     """The one thing run b changes: exactly one field."""
 
     learning_rate: Annotated[float, Field(gt=0, le=LIMITS["max_learning_rate"])] | None = None
