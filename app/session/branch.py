@@ -131,17 +131,22 @@ class Branch:
         start = b.trainer.step_count
         if start >= target or not self.live:
             return
-        shadow = a.fork()
-        shadow.abort()
-        shadow.goto(start)
-        every = max(1, (target - start) // REPLAY_ROWS)
+        # a's history may no longer reach back to b's step (a long `step` count): then b steps
+        # alone and only the last row is recorded, against a itself
+        shadow = None
+        if start >= a.history.first:
+            shadow = a.fork()
+            shadow.abort()
+            shadow.goto(start)
+        every = max(1, (target - start) // REPLAY_ROWS) if shadow else target - start
         good = b.trainer.snapshot()
         checked = time.perf_counter()
         for k in range(start, target):
-            snap = a.history.snaps.get(k)
-            if snap is not None and k > start:
-                shadow.restore(snap)
-            shadow.trainer.step()
+            if shadow is not None:
+                shadow.trainer.step()
+                snap = a.history.snaps.get(k + 1)  # a's own state there: the step's, or an edit of it
+                if snap is not None:
+                    shadow.restore(snap)
             b.fast_step()
             if (k + 1) % every == 0 or k + 1 == target or time.perf_counter() - checked > 0.01:
                 try:
@@ -151,7 +156,7 @@ class Branch:
                     return
                 checked = time.perf_counter()
                 if (k + 1) % every == 0 or k + 1 == target:
-                    t = shadow.trainer
+                    t = a.trainer if shadow is None else shadow.trainer
                     self.add_row(k + 1, t.net.params, t.evaluate(t.x, t.y)[0])
 
     def stop(self, reason: str) -> None:
