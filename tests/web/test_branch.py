@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app import protocol
 from app import scenario as sc
 from app.nn import datasets
 from app.nn.trainer import Trainer
@@ -233,3 +234,16 @@ def test_bad_branches_are_refused_and_change_nothing(conn: Conn, cmd: dict, code
     events = conn.collect("update")
     assert all(e["type"] != "branch" for e in events)
     assert conn.state()["history"]["first"] == before["history"]["first"]
+
+
+def test_branch_events_match_the_protocol_schema(conn: Conn) -> None:
+    conn.load(scenario=shuffled())
+    events = [branch(conn, 0, {"weight": {"layer": 1, "to": 0, "from": 1, "value": 0.7}})]
+    conn.send({"type": "play", "mode": "train"})
+    while len(events) < 3:
+        events.append(conn.until("branch"))
+    conn.send({"type": "branch_drop", "branch": "a"})
+    events.append(conn.until("branch_closed"))
+    assert {e.get("full") for e in events} == {True, False, None}
+    for e in events:
+        protocol.EVENTS.validate_python(e)
