@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app import scenario as sc
 from app.nn import guard
 from app.protocol import encode
@@ -44,6 +46,57 @@ def trace(doc: dict[str, Any], steps: int | None = None, epochs: int | None = No
         raise guard.Diverged(0, *bad, already=True)
     while (steps is not None and t.step_count < steps) or (epochs is not None and t.epochs_done < epochs):
         yield from guard.step(t, trace=True)
+
+
+def compare(
+    doc_a: dict[str, Any], doc_b: dict[str, Any], steps: int | None = None, epochs: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """The paired curves of two runs in lockstep: one row per step from step 0.
+
+    Run b takes its network, initial weights, optimizer, batch size and regularization from
+    `doc_b`, and from run a the data and the batch order, so both see the same examples in the
+    same order. Each row has both runs' training and test losses and accuracies and `distance`,
+    the norm of the difference of their parameters (null when their shapes differ). Raises
+    ScenarioError when b does not fit a's data, RunDiverged when one run diverges.
+    """
+    a = sc.build(sc.parse(doc_a)).trainer
+    b = sc.build(sc.parse(doc_b)).trainer
+    if b.net.layers[0] != a.net.layers[0] or b.net.layers[-1] != a.net.layers[-1]:
+        raise sc.ScenarioError(
+            f"--compare: run b's layers {b.net.layers} need {a.net.layers[0]} inputs and "
+            f"{a.net.layers[-1]} outputs to train on run a's data"
+        )
+    b.x, b.y, b.x_test, b.y_test = a.x, a.y, a.x_test, a.y_test
+    b.shuffle, b.seed, b.task, b.threshold = a.shuffle, a.seed, a.task, a.threshold
+    same = [p.shape for p in a.net.params] == [p.shape for p in b.net.params]
+    for t, name in ((a, "a"), (b, "b")):
+        bad = guard.fault(t)
+        if bad is not None:
+            raise RunDiverged(name, guard.Diverged(0, *bad, already=True))
+    while True:
+        ea, eb = a.epoch_event(), b.epoch_event()
+        distance = None
+        if same:
+            distance = float(np.sqrt(sum(((p - q) ** 2).sum() for p, q in zip(a.net.params, b.net.params))))
+        row: dict[str, Any] = {"step": a.step_count, "epoch_a": a.epochs_done, "epoch_b": b.epochs_done}
+        for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+            row[f"{key}_a"], row[f"{key}_b"] = ea[key], eb[key]
+        yield {**row, "distance": distance}
+        if not ((steps is not None and a.step_count < steps) or (epochs is not None and a.epochs_done < epochs)):
+            return
+        for t, name in ((a, "a"), (b, "b")):
+            try:
+                guard.step(t, trace=False)
+            except guard.Diverged as e:
+                raise RunDiverged(name, e) from None
+
+
+class RunDiverged(Exception):
+    """One of two compared runs diverged: which (`run`), and how (`diverged`)."""
+
+    def __init__(self, run: str, diverged: guard.Diverged) -> None:
+        super().__init__(f"run {run}: {diverged_text(diverged)}")
+        self.run, self.diverged = run, diverged
 
 
 def diverged_text(e: guard.Diverged) -> str:
@@ -112,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     how.add_argument("--steps", type=_count, help="run this many steps")
     how.add_argument("--epochs", type=_count, help="run this many epochs")
     tr.add_argument("--events", type=_types, default=None, help="keep only these types, e.g. forward,backward")
+    tr.add_argument(
+        "--compare",
+        metavar="B",
+        default=None,
+        help="a second scenario (file or preset) trained in lockstep on the first one's batches: "
+        "write the paired curves, one row per step",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -130,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         doc = load_document(args.scenario)
         out = sys.stdout.buffer
+        if args.compare is not None:
+            if args.events is not None:
+                parser.error("--events does not apply to --compare, which writes curve rows")
+            for row in compare(doc, load_document(args.compare), args.steps, args.epochs):
+                out.write(encode(row) + b"\n")
+            out.flush()
+            return 0
         for event in trace(doc, args.steps, args.epochs):
             if args.events is None or event["type"] in args.events:
                 out.write(encode(event) + b"\n")
@@ -137,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     except sc.ScenarioError as e:
         print(f"deltaflow: invalid scenario: {e}", file=sys.stderr)
         return 2
+    except RunDiverged as e:
+        sys.stdout.flush()
+        print(f"deltaflow: {e}", file=sys.stderr)
+        return 3
     except guard.Diverged as e:
         sys.stdout.flush()
         print(f"deltaflow: {diverged_text(e)}", file=sys.stderr)

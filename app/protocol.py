@@ -146,6 +146,67 @@ class Select(Command):
     example: Annotated[int, Field(ge=0, lt=LIMITS["max_examples"])]
 
 
+class Part(BaseModel):
+    """A part of a command, as strict as a command."""
+
+    model_config = Command.model_config
+
+
+class WeightValue(Part):
+    """One weight's new value: into unit `to` of layer `layer` from unit `from` of layer - 1."""
+
+    layer: Layer
+    to: Unit
+    from_: Unit = Field(alias="from")
+    value: Param
+
+
+class BranchChange(Part):
+    """The one thing run b changes: exactly one field."""
+
+    learning_rate: Annotated[float, Field(gt=0, le=LIMITS["max_learning_rate"])] | None = None
+    optimizer: OptimizerSpec | None = None
+    batch_size: Annotated[int, Field(ge=1, le=LIMITS["max_examples"])] | None = None
+    regularization: Regularizer | None = None
+    seed: Annotated[int, Field(ge=0, le=LIMITS["max_seed"])] | None = None  # re-draws the initial weights
+    weight: WeightValue | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "BranchChange":
+        given = [f for f in BRANCH_CHANGES if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of {', '.join(BRANCH_CHANGES)}" + (f", not {len(given)}" if given else "")
+            )
+        return self
+
+
+BRANCH_CHANGES = ("learning_rate", "optimizer", "batch_size", "regularization", "seed", "weight")
+
+
+class Branch(Command):
+    """Start run b from step `from_step` of this run with one change; both then train in lockstep."""
+
+    type: Literal["branch"]
+    from_step: Annotated[int, Field(ge=0)]
+    change: BranchChange
+    tolerance: Annotated[float, Field(gt=0, le=1e6)] = 1e-3  # |loss_b - loss_a| beyond it is a difference
+
+
+class BranchKeep(Command):
+    """Keep run `branch` ("a": this run, "b": the branch) and drop the other."""
+
+    type: Literal["branch_keep"]
+    branch: Literal["a", "b"]
+
+
+class BranchDrop(Command):
+    """Drop run `branch` ("a" or "b") and keep the other."""
+
+    type: Literal["branch_drop"]
+    branch: Literal["a", "b"]
+
+
 class Claim(Command):
     """Become a presenter of the room this connection follows, with its presenter token."""
 
@@ -211,6 +272,9 @@ AnyCommand = Annotated[
     | Gradcheck
     | Slice
     | Select
+    | Branch
+    | BranchKeep
+    | BranchDrop
     | Claim
     | Fork
     | Follow
@@ -394,6 +458,46 @@ class SliceEvent(Event):
     costs: list[float]
 
 
+class BranchWeight(BaseModel):
+    layer: int
+    to: int
+    from_: int = Field(alias="from")
+    a: float
+    b: float
+    diff: float
+
+
+class BranchMap(BaseModel):
+    unit: int
+    res: int
+    lo: float
+    hi: float
+    data: str  # base64 of res*res bytes, rows from the top
+
+
+class BranchEvent(Event):
+    type: Literal["branch"]
+    full: bool  # false: `curve` holds only the rows since the last `branch` event
+    from_step: int
+    change: dict[str, Any]
+    tolerance: float
+    step: int
+    paused_reason: str | None
+    curve: list[list[float | None]]  # [step, loss_a, loss_b, distance]
+    first_difference: int | None
+    widest: int | None
+    weight: BranchWeight | None
+    weights: list[Matrix]
+    biases: list[list[float]]
+    maps: list[BranchMap] | None
+
+
+class BranchClosedEvent(Event):
+    type: Literal["branch_closed"]
+    kept: Literal["a", "b"]
+    reason: str
+
+
 class ProgressEvent(Event):
     type: Literal["progress"]
     request: str
@@ -460,6 +564,8 @@ AnyEvent = Annotated[
     | FrameEvent
     | GradcheckEvent
     | SliceEvent
+    | BranchEvent
+    | BranchClosedEvent
     | ProgressEvent
     | RoomEvent
     | QuestionEvent

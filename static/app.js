@@ -2,9 +2,11 @@
 // events only mark the store dirty; views draw on animation frames.
 
 import { createControls } from "./controls.js";
+import { createModels } from "./models.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
 import { createChart } from "./views/chart.js";
+import { createCompare } from "./views/compare.js";
 import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
 import { createGradnorm } from "./views/gradnorm.js";
@@ -50,6 +52,14 @@ controls = createControls(store, socket, document.body.dataset.defaultPreset || 
 controls.initView();
 const { actions } = controls;
 lesson = createLesson(store, actions);
+const note = (text) => {
+  store.notice = { kind: "info", text, at: performance.now() };
+  store.touch("status");
+};
+const send = (cmd) => {
+  if (room.allows(cmd) && !socket.send(cmd)) note("Not connected: the command was not sent.");
+};
+createModels($("[data-models]"), store, note);
 
 const views = [
   createStatus(store),
@@ -63,6 +73,7 @@ const views = [
   createGradnorm($("[data-gradnorm]"), store),
   createLog($("[data-log]"), store),
   lesson.view, // after explain and the network: it copies the one's equations and marks the other's parts
+  createCompare($("[data-compare-root]"), store, send, note),
 ];
 
 // rAF timestamps, oldest first, so a benchmark can read the page's frame interval

@@ -69,6 +69,7 @@ export function createStore() {
     frameActs: null, // train mode: every layer's activations of the highlighted example
     notice: null,
     room: null, // {code, role, viewers, presenter} in a classroom room
+    branch: null, // the last `branch` event, its curve whole: run b beside this run
     view: {},
     dirty: new Set(["all"]),
   };
@@ -216,6 +217,17 @@ export function createStore() {
       s.slice = ev;
       s.touch("explain");
     },
+    branch(ev) {
+      // a frame's event carries only the rows since the last one
+      const curve = ev.full || !s.branch ? ev.curve : s.branch.curve.concat(ev.curve);
+      s.branch = { ...ev, curve: curve.length > 4000 ? curve.filter((_, k) => k % 2 === 0) : curve };
+      s.touch("branch");
+    },
+    branch_closed(ev) {
+      s.branch = null;
+      s.notice = { kind: "info", text: `Kept run ${ev.kept}: ${ev.reason}.`, at: performance.now() };
+      s.touch("branch", "status");
+    },
     room(ev) {
       if (s.room) Object.assign(s.room, { viewers: ev.viewers, presenter: ev.presenter });
       s.touch("room");
@@ -233,7 +245,7 @@ export function createStore() {
     }
     const fn = on[ev.type];
     if (fn) fn(ev);
-    if (ev.type !== "frame") pushLog(ev);
+    if (ev.type !== "frame" && !(ev.type === "branch" && !ev.full)) pushLog(ev); // frames' own are not steps
     if (ev.type !== "dataset" && ev.type !== "error") s.touch("explain");
   };
 

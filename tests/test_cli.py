@@ -99,8 +99,8 @@ def test_worked_example_trace_has_the_engines_and_the_hand_numbers() -> None:
 
 
 # --- errors ----------------------------------------------------------------------------------
-def write(tmp_path: Path, content: Any) -> str:
-    path = tmp_path / "scenario.json"
+def write(tmp_path: Path, content: Any, name: str = "scenario.json") -> str:
+    path = tmp_path / name
     path.write_text(content if isinstance(content, str) else json.dumps(content))
     return str(path)
 
@@ -186,3 +186,56 @@ def test_a_scenario_at_every_limit_traces(tmp_path: Path) -> None:
     assert [(e["type"], e["step"]) for e in events] == [("epoch", 0)] + [("update", 1)] * 10 + [("epoch", 1)]
     assert events[1]["dw"] == [[0.0] * 64] * 64  # W1 is frozen
     assert events[2]["biases"] == [0.0] * 64  # layer 2 is bias-free
+
+
+# --- --compare: paired curves ------------------------------------------------------------------
+def test_compare_pairs_the_curves_of_two_runs_on_the_same_batches(tmp_path: Path) -> None:
+    a = {**sc.preset("circle"), "shuffle": True, "seed": 6}
+    b = {**a, "optimizer": {"type": "momentum", "learning_rate": 0.05}, "batch_size": 7, "seed": 9}
+    r = run(write(tmp_path, a, "a.json"), "--compare", write(tmp_path, b, "b.json"), "--steps", "30")
+    assert r.returncode == 0, r.stderr
+    rows = lines(r.stdout)
+    assert [row["step"] for row in rows] == list(range(31))
+    # by hand: b's network and optimizer, a's data and batch order
+    ta, tb = trainer(a), trainer(b)
+    tb.x, tb.y, tb.x_test, tb.y_test, tb.seed = ta.x, ta.y, ta.x_test, ta.y_test, ta.seed
+    for row in rows:
+        assert row["train_loss_a"] == pytest.approx(ta.evaluate(ta.x, ta.y)[0], abs=1e-12)
+        assert row["train_loss_b"] == pytest.approx(tb.evaluate(tb.x, tb.y)[0], abs=1e-12)
+        assert row["test_loss_b"] == pytest.approx(tb.evaluate(ta.x_test, ta.y_test)[0], abs=1e-12)
+        dist = sum(((p - q) ** 2).sum() for p, q in zip(ta.net.params, tb.net.params)) ** 0.5
+        assert row["distance"] == pytest.approx(dist, abs=1e-12)
+        assert (row["epoch_a"], row["epoch_b"]) == (ta.epochs_done, tb.epochs_done)
+        ta.step()
+        tb.step()
+    assert rows[-1]["epoch_b"] == 30 * 7 // 250 and rows[-1]["epoch_a"] == 1
+
+
+def test_compare_of_a_run_with_itself_is_the_same_curve_twice() -> None:
+    r = run("xor", "--compare", "xor", "--epochs", "5")
+    rows = lines(r.stdout)
+    assert r.returncode == 0 and len(rows) == 6
+    assert all(row["train_loss_a"] == row["train_loss_b"] and row["distance"] == 0 for row in rows)
+
+
+def test_compare_refuses_a_network_that_does_not_fit_the_data(tmp_path: Path) -> None:
+    r = run("xor", "--compare", "three-class", "--steps", "2")
+    assert r.returncode == 2 and "--compare: run b's layers [2, 5, 3] need 2 inputs and 1 outputs" in r.stderr
+
+
+def test_compare_names_the_run_that_diverges(tmp_path: Path) -> None:
+    d = diverging.minimal()
+    r = run(
+        write(tmp_path, {**d, "optimizer": {"type": "sgd", "learning_rate": 1e-3}}, "a.json"),
+        "--compare",
+        write(tmp_path, d, "b.json"),
+        "--steps",
+        "600",
+    )
+    assert r.returncode == 3 and r.stderr.startswith("deltaflow: run b: training diverged at step ")
+    assert len(lines(r.stdout)) == diverging.FIRST_BAD
+
+
+def test_compare_takes_no_event_filter() -> None:
+    r = run("xor", "--compare", "xor", "--steps", "2", "--events", "epoch")
+    assert r.returncode == 2 and "--events does not apply to --compare" in r.stderr

@@ -12,7 +12,7 @@ from app import protocol as p
 from app import scenario as sc
 from app.nn.gradcheck import gradcheck
 from app.protocol import ProtocolError
-from app.session import memory, play, poll, work
+from app.session import branch, memory, play, poll, work
 from app.session.cursor import Cursor, Event
 from app.session.work import Cancelled, Progress
 
@@ -311,6 +311,23 @@ async def select(s: "Session", cmd: p.Select) -> None:
     s.publish(s.state())
 
 
+async def branch_(s: "Session", cmd: p.Branch) -> None:
+    c = s.cursor
+    flops = (c.step_shown() - c.history.base(cmd.from_step)["step"] + 1) * c.step_flops()
+    made = await work.run(branch.make, s, cmd, flops=flops)  # ProtocolError: nothing changed
+    s.stop()
+    s.branch = made
+    await branch.follow(s, force=True)
+
+
+async def branch_keep(s: "Session", cmd: p.BranchKeep) -> None:
+    await branch.keep(s, cmd.branch)
+
+
+async def branch_drop(s: "Session", cmd: p.BranchDrop) -> None:
+    await branch.keep(s, "b" if cmd.branch == "a" else "a")
+
+
 # --- checks ------------------------------------------------------------------------------------
 def check_layer(s: "Session", layer: int, kind: str) -> None:
     depth = s.cursor.trainer.net.depth
@@ -348,4 +365,7 @@ HANDLERS: dict[str, Handler] = {
     "ask": poll.ask,
     "answer": poll.answer,
     "reveal": poll.reveal,
+    "branch": branch_,
+    "branch_keep": branch_keep,
+    "branch_drop": branch_drop,
 }

@@ -286,14 +286,16 @@ class Cursor:
             return e
         return None
 
-    def train_for(self, seconds: float, now: Any, check: bool = False) -> None:
-        """Untraced steps for about `seconds` (checkpointing as it goes); Diverged when it must stop.
+    def train_for(self, seconds: float, now: Any, check: bool = False, max_steps: int | None = None) -> None:
+        """Untraced steps for about `seconds`, at most `max_steps` of them (checkpointing as it
+        goes); Diverged when it must stop.
 
         The guard runs every CHECK_EVERY seconds of training, and whenever `check` (before a
         frame is shown); its replay from the last good state finds the exact first bad step.
         """
         t, history = self.trainer, self.history
         end = now() + seconds
+        last = None if max_steps is None else t.step_count + max_steps
         self.branch()
         if self.good is None or self.good["step"] > t.step_count:
             self.good, self.checked_at = t.snapshot(), now()
@@ -301,7 +303,7 @@ class Cursor:
             t.step()
             if t.step_count % history.every == 0:
                 history.save(self.snapshot())
-            if now() >= end:
+            if now() >= end or t.step_count == last:
                 break
         history.reached(t.step_count)
         if check or now() - self.checked_at >= CHECK_EVERY:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.protocol import encode
-from app.session import work
+from app.session import branch, work
 from app.session.cursor import OUTPUT_ROWS, Diverged
 from app.session.outbox import Message
 
@@ -64,6 +64,7 @@ async def animate(s: "Session") -> None:
             s.dirty = True
             if s.cursor.pending is None:
                 s.publish_maps()
+                await branch.follow(s)
             await asyncio.sleep(1.0 / s.speed)
     finally:
         if s.animation is asyncio.current_task():
@@ -76,7 +77,10 @@ def train_slice(s: "Session") -> None:
     with quiet():
         try:
             due = time.perf_counter() + s.options.slice_seconds >= s.next_frame
-            s.cursor.train_for(s.options.slice_seconds, time.perf_counter, check=due)
+            if s.branch is not None:  # run b in lockstep, within the same slice
+                s.branch.train_for(s.cursor, s.options.slice_seconds, time.perf_counter, due)
+            else:
+                s.cursor.train_for(s.options.slice_seconds, time.perf_counter, check=due)
         except Diverged as e:
             s.fail(str(e))
             s.publish_maps()
@@ -151,4 +155,6 @@ def frame(s: "Session") -> list[Message]:
         "a": [a[0] for a in t.net.forward(x)[1]],
         "outputs": t.net.predict(t.x[:OUTPUT_ROWS]) if c.tabled else None,
     }
+    if s.branch is not None:
+        msgs.append(Message(encode(s.branch.frame_event(c, tr_loss))))
     return [Message(encode(event)), *msgs]

@@ -6,7 +6,7 @@ from typing import Any
 
 from app import scenario as sc
 from app.protocol import encode
-from app.session import commands, play, work
+from app.session import branch, commands, play, work
 from app.session.cursor import SMALL_SET, Cursor, Diverged, Event, Options
 from app.session.outbox import Message, Outbox
 from app.session.play import quiet
@@ -39,6 +39,7 @@ class Session:
         self.dirty = True  # changed since it was last saved (app/session/persist.py)
         self.poll: Any = None  # the room's question (app/session/poll.py)
         self.cursor = cursor if cursor is not None else Cursor(sc.parse(doc), options)
+        self.branch: Any = None  # run b beside this run (app/session/branch.py), not saved
 
     def fork(self, sid: str) -> "Session":
         """A private session at exactly this one's state: weights, optimizer, phase cursor, history."""
@@ -66,7 +67,10 @@ class Session:
     def install(self, cursor: Cursor) -> None:
         """Replace the run by `cursor`'s; every member starts again from its welcome."""
         self.stop()
+        if self.branch is not None:
+            self.publish({"type": "branch_closed", "kept": "a", "reason": "a new run was loaded"})
         self.cursor = cursor
+        self.branch = None
         self.paused_reason = None
         for box in list(self.room.members):
             self.room.send(box, self._welcome(box))
@@ -97,6 +101,8 @@ class Session:
             out.append(Message(encode(c.outputs())))
         if c.points is not None:
             out.append(Message(c.maps(), True))
+        if self.branch is not None:
+            out.append(Message(encode(self.branch.event(c))))
         return out
 
     def welcome(self) -> list[Message]:
@@ -180,6 +186,8 @@ class Session:
         try:
             with quiet():
                 await commands.HANDLERS[cmd.type](self, cmd)
+                if self.branch is not None and cmd.type in branch.FOLLOWS and self.playing != "train":
+                    await branch.follow(self, force=cmd.type in ("pause", "seek"))
         except Diverged as e:
             self.fail(str(e))
             self.publish_maps()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException
 
 from app import protocol
 from app import scenario as sc
-from app.web import lessons, uploads
+from app.web import lessons, models, uploads
 from app.web.answers import Missing
 from app.web.pages import preset_list
 
@@ -36,3 +36,4 @@ async def protocol_schema() -> dict[str, Any]:
 
 router.include_router(uploads.router)
 router.include_router(lessons.router)
+router.include_router(models.router)

@@ -103,6 +103,7 @@ SETS = st.one_of(
     ),
     st.builds(lambda t, r: {"regularization": {"type": t, "rate": r}}, st.sampled_from(REGS), st.floats(0, 0.1)),
 )
+BRANCH_CHANGES = SETS | st.builds(lambda v: {"seed": v}, st.integers(0, 1000))
 VALUES = st.floats(-10, 10)
 SPANS = st.floats(0.01, 5)
 POINTS = st.integers(3, 61).filter(lambda p: p != MARKER_POINTS)
@@ -160,6 +161,12 @@ def valid_command(draw: st.DrawFn, state: dict[str, Any]) -> dict[str, Any]:
         return {"type": kind, "layer": layer, "unit": unit(layer), "value": draw(VALUES)}
     if kind == "select":
         return {"type": "select", "example": draw(st.integers(0, 12))}
+    if kind == "branch":
+        first = h["first"]
+        change = draw(BRANCH_CHANGES)
+        return {"type": "branch", "from_step": first + draw(RAW) % (h["last"] + 2 - first), "change": change}
+    if kind in ("branch_keep", "branch_drop"):
+        return {"type": kind, "branch": draw(st.sampled_from(["a", "b"]))}
     return {"type": kind}
 
 
