@@ -285,8 +285,9 @@ class Cursor:
             return e
         return None
 
-    def train_for(self, seconds: float, now: Any, check: bool = False) -> None:
-        """Untraced steps for about `seconds` (checkpointing as it goes); Diverged when it must stop.
+    def train_for(self, seconds: float, now: Any, check: bool = False, most: int | None = None) -> None:
+        """Untraced steps for about `seconds`, and at most `most` of them (checkpointing as it
+        goes); Diverged when it must stop.
 
         The guard runs every CHECK_EVERY seconds of training, and whenever `check` (before a
         frame is shown); its replay from the last good state finds the exact first bad step.
@@ -296,8 +297,10 @@ class Cursor:
         self.branch()
         if self.good is None or self.good["step"] > t.step_count:
             self.good, self.checked_at = t.snapshot(), now()
-        while True:
+        done = 0
+        while most is None or done < most:
             t.step()
+            done += 1
             if t.step_count % history.every == 0:
                 history.save(self.snapshot())
             if now() >= end:
