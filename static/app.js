@@ -2,9 +2,11 @@
 // events only mark the store dirty; views draw on animation frames.
 
 import { createControls } from "./controls.js";
+import { tabSession } from "./link.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
 import { createChart } from "./views/chart.js";
+import { createClasses } from "./views/classes.js";
 import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
 import { createGradnorm } from "./views/gradnorm.js";
@@ -23,10 +25,14 @@ let room = null;
 let claimed = false;
 const socket = createSocket({
   room: document.body.dataset.room || null,
+  session: tabSession(), // a reload reattaches to the tab's session
+  fallback: () => controls.link.fallback(),
   onEvent(ev, raw) {
+    if (ev.type === "state") controls.link.beforeState(ev);
     store.apply(ev, raw);
+    if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();
     if (ev.type === "state") {
-      controls.onState();
+      controls.onState(ev);
       if (!claimed) room.claimIfPresenter();
       claimed = true;
     }
@@ -53,6 +59,7 @@ const views = [
   createExplain($("[data-explain]"), store, actions),
   createNetwork($("[data-net]"), store, actions),
   createHeatmap($("[data-heatmap]"), store, actions),
+  createClasses($("[data-classes]"), store),
   createExamples($("[data-examples]"), store),
   createChart($("[data-chart]"), store),
   createGradnorm($("[data-gradnorm]"), store),
@@ -79,5 +86,6 @@ function frame(now) {
 }
 
 window.deltaflow = { store, socket, actions, frameTimes };
-socket.open();
+// the first connection already asks for the link's scenario: its first state is never another's
+controls.link.first().then(() => socket.open());
 requestAnimationFrame(frame);

@@ -2,9 +2,11 @@
 // one settings table), the architecture editor, presets, points, weight edits, URL state.
 
 import { exportPNG, exportScenario, exportSVG, exportTrace } from "./export.js";
-import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read, toQuery } from "./settings.js";
+import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read } from "./settings.js";
+import { createLink, presetDoc } from "./link.js";
 import { createUploads } from "./upload.js";
 import { clamp, el, fmt } from "./util.js";
+import { className } from "./views/classes.js";
 import { drawThumb } from "./views/thumbs.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -18,9 +20,7 @@ const MAX_UNITS = 64;
 const MAX_LAYERS = 10;
 
 export function createControls(store, socket, defaultPreset, room) {
-  const presetDocs = new Map();
   let sliceKey = "";
-  let started = false;
   const send = (cmd) => {
     if (!room.allows(cmd)) return;
     if (!socket.send(cmd)) note("Not connected: the command was not sent.");
@@ -32,15 +32,6 @@ export function createControls(store, socket, defaultPreset, room) {
   const doc = () => store.server.scenario;
   const L = () => store.layers.length - 1;
 
-  async function presetDoc(name) {
-    if (!presetDocs.has(name)) {
-      // relative to the page, which may sit under a reverse proxy's prefix
-      const r = await fetch(`api/presets/${encodeURIComponent(name)}`);
-      presetDocs.set(name, r.ok ? await r.json() : null);
-    }
-    return presetDocs.get(name);
-  }
-
   // --- view settings ---------------------------------------------------------------------
   function setView(key, value) {
     store.view[key] = value;
@@ -51,7 +42,7 @@ export function createControls(store, socket, defaultPreset, room) {
     sp.value = store.view.speed;
     $("[data-speed-out]").textContent = `${store.view.speed}/s`;
     store.touch("view", "all");
-    syncURL();
+    link.sync();
   }
 
   function animMs() {
@@ -69,7 +60,11 @@ export function createControls(store, socket, defaultPreset, room) {
     next: () => send({ type: "next" }),
     step: () => send({ type: "step" }),
     epoch: () => send({ type: "epoch" }),
-    reset: () => send({ type: "reset" }),
+    reset: () => {
+      link.changing("Reset to step 0");
+      send({ type: "reset" });
+    },
+    undo: () => link.undo(),
     back: () => {
       const s = store.server;
       if (!s) return;
@@ -110,7 +105,13 @@ export function createControls(store, socket, defaultPreset, room) {
 
   // a large scenario (an imported file, a CSV dataset) goes by upload and `load` by ref
   const uploads = createUploads(store, send, note, $("[data-import-csv]"), $("[data-heatmap]").closest("section"));
-  const load = (scenario) => uploads.load(scenario);
+  const upload = (scenario) => uploads.load(scenario);
+  const link = createLink(store, { defaultPreset, note, send, load: upload });
+  // the user opens another scenario: a new entry in the browser's history, and an undo
+  const load = (scenario, what = "A new run started") => {
+    link.changing(what);
+    return upload(scenario);
+  };
 
   async function copyLink() {
     try {
@@ -144,6 +145,10 @@ export function createControls(store, socket, defaultPreset, room) {
   };
 
   document.addEventListener("keydown", (e) => {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === "z" && !e.target.matches?.("input, textarea, [contenteditable]")) {
+      e.preventDefault();
+      return cmds.undo();
+    }
     if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
     const t = e.target;
     const typing = t.matches?.("input:not([type=range]):not([type=checkbox]), select, textarea, [contenteditable]");
@@ -194,6 +199,7 @@ export function createControls(store, socket, defaultPreset, room) {
     const v = Number(input.value.replace("−", "-"));
     const s = store.selection;
     if (!Number.isFinite(v) || !s) return note("Type a number, then Enter.");
+    link.edited();
     if (s.kind === "weight") send({ type: "set_weight", layer: s.l, to: s.j, from: s.i, value: v });
     else send({ type: "set_bias", layer: s.l, unit: s.j, value: v });
     input.value = "";
@@ -323,15 +329,23 @@ export function createControls(store, socket, defaultPreset, room) {
 
   // --- presets ----------------------------------------------------------------------------
   $$("[data-preset]").forEach((b) => {
-    b.addEventListener("click", () => send({ type: "load", preset: b.dataset.preset }));
+    b.addEventListener("click", () => {
+      link.changing(`Opened ${b.textContent.trim()}`);
+      send({ type: "load", preset: b.dataset.preset });
+    });
     presetDoc(b.dataset.preset).then((d) => d && drawThumb(b.querySelector("canvas"), d));
   });
 
   // --- points on the plane -------------------------------------------------------------------
-  function addPoint(x, cls) {
+  // A point of class `cls` at `x`. The network keeps its weights, and the run it replaces
+  // can be brought back with Undo.
+  function addPoint(x, shift) {
     const ds = store.dataset;
     if (!ds) return;
     const y0 = ds.train.y;
+    const k = Math.max(2, y0[0].length);
+    const picked = Math.min(store.view.addClass ?? 0, k - 1);
+    const cls = shift ? (picked + 1) % k : picked; // shift-click: the next class
     let label;
     if (y0[0].length > 1) {
       label = y0[0].map((_, k) => (k === cls ? 1 : 0));
@@ -342,46 +356,23 @@ export function createControls(store, socket, defaultPreset, room) {
     const d = clone(doc());
     d.data = { train: { x: [...ds.train.x, x], y: [...y0, label] } };
     if (ds.test) d.data.test = ds.test;
-    load(d);
-    note(`Added a point of class ${cls === 0 ? "A" : "B"} at (${fmt(x[0], 3)}, ${fmt(x[1], 3)}).`);
+    d.weights = clone(store.weights);
+    d.biases = clone(store.biases);
+    const name = className(cls, y0[0].length);
+    load(d, `Added a point of ${name} at (${fmt(x[0], 3)}, ${fmt(x[1], 3)}), keeping the weights`);
   }
 
-  // --- URL -------------------------------------------------------------------------------
-  async function syncURL() {
-    if (!store.server || !started || document.body.dataset.room) return; // a room's page is /r/CODE
-    const d = doc();
-    const name = presetDocs.has(d.name) || $(`[data-preset="${CSS.escape(d.name)}"]`) ? d.name : defaultPreset;
-    const base = await presetDoc(name);
-    if (!base) return;
-    const q = toQuery(name, base, d, store.view);
-    if (location.search !== `?${q}`) history.replaceState(null, "", `?${q}`);
-  }
-
-  // On the first state of the page: load what the URL asks for, unless it is already there.
-  async function start() {
-    if (document.body.dataset.room) {
-      started = true; // a room shows what its presenter loaded
-      return;
-    }
-    const q = new URLSearchParams(location.search);
-    const name = q.get("preset") || defaultPreset;
-    const base = await presetDoc(name);
-    started = true;
-    if (!base) {
-      note(`No preset named "${name}".`);
-      return syncURL();
-    }
-    const { doc: want, changed } = fromQuery(location.search, base);
-    if (changed) load(want);
-    else if (doc().name !== name) send({ type: "load", preset: name });
-    else syncURL();
-  }
-
+  // --- URL: see link.js ---------------------------------------------------------------------
   function onState() {
     refreshForm();
-    if (!started) start();
-    else syncURL();
+    link.onState(store.server);
   }
+
+  window.addEventListener("popstate", async () => {
+    const view = await link.popstate();
+    if (view) for (const s of VIEW) store.view[s.key] = view[s.key];
+    setView("presenter", store.view.presenter);
+  });
 
   function initView() {
     const { view } = fromQuery(location.search, { layers: [], activations: [], data: {} });
@@ -407,5 +398,5 @@ export function createControls(store, socket, defaultPreset, room) {
     },
   };
 
-  return { actions, onState, initView, animMs };
+  return { actions, onState, initView, animMs, link };
 }

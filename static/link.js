@@ -183,7 +183,7 @@ export function createLink(store, { defaultPreset, note, send, load }) {
     },
     onState(ev) {
       if (editing) {
-        edit = { weights: ev.weights, biases: ev.biases, step: ev.step };
+        edit = { weights: clone(ev.weights), biases: clone(ev.biases), step: ev.step };
         editing = false;
       } else if (edit && ev.step < edit.step) {
         edit = null; // back before the edit: the run is the scenario's own again
