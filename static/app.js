@@ -31,6 +31,7 @@ const socket = createSocket({
     if (ev.type === "state") controls.link.beforeState(ev);
     store.apply(ev, raw);
     if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();
+    if (ev.type === "update" && ev.layer === store.L()) controls.link.sync(); // the link's step=N
     if (ev.type === "state") {
       controls.onState(ev);
       if (!claimed) room.claimIfPresenter();

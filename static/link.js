@@ -11,6 +11,8 @@ const docs = new Map();
 
 // A preset's document, fetched once (null for a name that is no preset).
 export async function presetDoc(name) {
+  const known = [...document.querySelectorAll("[data-preset]")].some((b) => b.dataset.preset === name);
+  if (!known) return null; // not asked of the server: a 404 would be logged as an error
   if (!docs.has(name)) {
     try {
       // relative to the page, which may sit under a reverse proxy's prefix
@@ -92,10 +94,15 @@ export function createLink(store, { defaultPreset, note, send, load }) {
     return { doc: d, step: edit ? sv.step - edit.step : sv.step };
   }
 
+  let lastId = null; // {scenario, edit, id}: the id of what is on screen, while it stays the same
   async function idOf(doc) {
+    const sv = store.server;
+    if (lastId && lastId.scenario === sv?.scenario && lastId.edit === edit) return lastId.id;
     const key = stable(doc);
     if (!uploaded.has(key)) uploaded.set(key, await upload(doc));
-    return uploaded.get(key);
+    const id = uploaded.get(key);
+    if (sv) lastId = { scenario: sv.scenario, edit, id };
+    return id;
   }
 
   // The query of the link to what is on screen.
@@ -220,7 +227,8 @@ export function createLink(store, { defaultPreset, note, send, load }) {
       if (store.server && store.server.step > 0) {
         undo = shared();
         note(`${what} · step ${store.server.step} can be brought back with Undo (Ctrl+Z).`);
-        store.touch("status");
+      } else if (what) {
+        note(`${what}.`);
       }
     },
     canUndo: () => !!undo,
