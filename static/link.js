@@ -68,8 +68,14 @@ function queryable(d, base) {
 
 async function upload(doc) {
   const r = await fetch("api/scenarios", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(doc) });
-  if (!r.ok) throw new Error(`the server answered ${r.status}`);
-  return (await r.json()).id;
+  if (r.ok) return (await r.json()).id;
+  let detail = `the server answered ${r.status}`;
+  try {
+    detail = (await r.json()).detail ?? detail;
+  } catch {
+    // not JSON: keep the status
+  }
+  throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
 }
 
 export function createLink(store, { defaultPreset, note, send, load }) {
@@ -166,8 +172,9 @@ export function createLink(store, { defaultPreset, note, send, load }) {
     if (!changed) return { preset: name, step };
     try {
       return { s: await idOf(doc), step };
-    } catch {
-      return { preset: name, doc, step };
+    } catch (err) {
+      // not valid: the preset, then the document, whose refusal names what is wrong
+      return { preset: name, doc, step, problem: err.message };
     }
   }
 
