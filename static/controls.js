@@ -5,6 +5,7 @@ import { exportPNG, exportScenario, exportSVG, exportTrace } from "./export.js";
 import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read } from "./settings.js";
 import { createLink, presetDoc } from "./link.js";
 import { createUploads } from "./upload.js";
+import { DEFAULT_PACE, into, pace, paceLabel, playCommand } from "./pace.js";
 import { clamp, el, fmt } from "./util.js";
 import { className } from "./views/classes.js";
 import { drawThumb } from "./views/thumbs.js";
@@ -39,8 +40,11 @@ export function createControls(store, socket, defaultPreset, room) {
     $('[data-action="presenter"]').setAttribute("aria-pressed", !!store.view.presenter);
     $$("[data-view]").forEach((c) => (c.checked = !!store.view[c.dataset.view]));
     const sp = $("[data-speed]");
-    sp.value = store.view.speed;
-    $("[data-speed-out]").textContent = `${store.view.speed}/s`;
+    const p = pace(store.view.pace ?? DEFAULT_PACE);
+    store.view.speed = p.mode === "animate" ? p.rate : 30; // phases/s, for the animations' length
+    if (document.activeElement !== sp) sp.value = store.view.pace;
+    $("[data-speed-out]").textContent = paceLabel(p);
+    $("[data-digits]").value = String(store.view.digits);
     store.touch("view", "all");
     link.sync();
   }
@@ -51,10 +55,12 @@ export function createControls(store, socket, defaultPreset, room) {
 
   // --- commands --------------------------------------------------------------------------
   const playing = () => store.server?.playing;
+  const last = {}; // the last position of the speed control in each mode's part of its range
   const play = (mode) => {
-    store.lastMode = mode;
     if (playing() === mode) return send({ type: "pause" });
-    send(mode === "animate" ? { type: "play", mode, speed: store.view.speed } : { type: "play", mode, fps: 30 });
+    const pos = into(store.view.pace, mode, last[mode]);
+    if (pos !== store.view.pace) setView("pace", pos);
+    send(playCommand(pace(pos)));
   };
   const cmds = {
     next: () => send({ type: "next" }),
@@ -66,14 +72,17 @@ export function createControls(store, socket, defaultPreset, room) {
     },
     undo: () => link.undo(),
     back: () => {
+      // back one phase: to the start of the step (or of the one before), then forward to the phase before
       const s = store.server;
       if (!s) return;
-      const mid = store.cur && !store.cur.update[L()];
+      const mid = store.cur && !store.cur.update[L()] && store.shown && store.shown.event !== "frame";
       const to = mid ? s.step : s.step - 1;
-      if (to >= s.history.first) send({ type: "seek", step: to });
-      else note("That step is no longer in the history.");
+      if (to < s.history.first) return note("That step is no longer in the history.");
+      const phases = mid ? phaseIndex(store.shown, L()) - 1 : 3 * L() + 1;
+      send({ type: "seek", step: to });
+      for (let k = 0; k < phases; k++) send({ type: "next" });
     },
-    toggle: () => (playing() ? send({ type: "pause" }) : play(store.lastMode)),
+    toggle: () => (playing() ? send({ type: "pause" }) : send(playCommand(pace(store.view.pace)))),
     animate: () => play("animate"),
     train: () => play("train"),
     presenter: () => setView("presenter", !store.view.presenter),
@@ -96,6 +105,12 @@ export function createControls(store, socket, defaultPreset, room) {
     regenerate: () => load(edit(doc(), "seed", (read(doc(), SETTINGS.find((s) => s.key === "seed")) + 1) >>> 0)),
     ...room.actions,
   };
+
+  // where phase `p` falls in a step of L weight layers, from 1 (batch) to 3L + 2 (the last update)
+  function phaseIndex(p, L) {
+    const l = p.layer;
+    return { batch: 1, forward: 1 + l, output_error: L + 2, backward: 2 * L + 3 - l, update: 2 * L + 2 + l }[p.event] ?? 0;
+  }
 
   function pick(d) {
     const m = store.cur?.batch?.x.length;
@@ -150,11 +165,12 @@ export function createControls(store, socket, defaultPreset, room) {
       return cmds.undo();
     }
     if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    // global keys, whatever has focus, except while typing in a text field (or choosing in a list)
     const t = e.target;
-    const typing = t.matches?.("input:not([type=range]):not([type=checkbox]), select, textarea, [contenteditable]");
+    const typing = t.matches?.("input:not([type=range]):not([type=checkbox]):not([type=radio]), textarea, [contenteditable]");
     if (typing || $("[data-help]").open) return;
     const arrow = e.key === "ArrowRight" || e.key === "ArrowLeft";
-    if (e.key === " " && t.matches?.("button, summary, input[type=checkbox]")) return;
+    if (t.matches?.("select") && (arrow || e.key === " " || e.key.startsWith("Arrow"))) return;
     if (!arrow && t.matches?.("input[type=range]") && (e.key === "ArrowUp" || e.key === "ArrowDown")) return;
     const s = store.selection;
     if (s && store.pinned && (s.kind === "weight" || s.kind === "bias") && /^[0-9.-]$/.test(e.key)) {
@@ -179,9 +195,14 @@ export function createControls(store, socket, defaultPreset, room) {
 
   $$("[data-view]").forEach((c) => c.addEventListener("change", () => setView(c.dataset.view, c.checked)));
   $("[data-speed]").addEventListener("input", (e) => {
-    setView("speed", +e.target.value);
-    if (playing() === "animate") send({ type: "play", mode: "animate", speed: store.view.speed });
+    const pos = +e.target.value;
+    last[pace(pos).mode] = pos;
+    setView("pace", pos);
+    if (playing()) send(playCommand(pace(pos))); // the new pace, in whichever mode it falls
   });
+  const digits = $("[data-digits]");
+  for (let d = 2; d <= 10; d++) el("option", { value: d }, digits, String(d));
+  digits.addEventListener("change", () => setView("digits", Number(digits.value)));
   $("[data-timeline]").addEventListener("change", (e) => send({ type: "seek", step: +e.target.value }));
   $("[data-import]").addEventListener("change", async (e) => {
     const f = e.target.files[0];
@@ -228,6 +249,8 @@ export function createControls(store, socket, defaultPreset, room) {
         input = el("input", { id, type: "number", step: s.step ?? 1, min: s.min, max: s.max }, wrap);
       }
       input.addEventListener("change", () => change(s, input));
+      // Enter applies the value and gives the keys back to the page
+      input.addEventListener("keydown", (e) => e.key === "Enter" && input.blur());
       fields.set(key, { s, input, wrap });
     }
   }

@@ -66,6 +66,11 @@ function queryable(d, base) {
   return !d.data.omitted && stable(d.data) === stable(base.data);
 }
 
+function undoButton(on) {
+  const b = document.querySelector('[data-action="undo"]');
+  if (b) b.hidden = !on;
+}
+
 async function upload(doc) {
   const r = await fetch("api/scenarios", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(doc) });
   if (r.ok) return (await r.json()).id;
@@ -233,6 +238,7 @@ export function createLink(store, { defaultPreset, note, send, load }) {
       edit = null;
       if (store.server && store.server.step > 0) {
         undo = shared();
+        undoButton(true);
         note(`${what} · step ${store.server.step} can be brought back with Undo (Ctrl+Z).`);
       } else if (what) {
         note(`${what}.`);
@@ -243,6 +249,7 @@ export function createLink(store, { defaultPreset, note, send, load }) {
       if (!undo) return note("Nothing to undo.");
       const u = undo;
       undo = null;
+      undoButton(false);
       changing = true;
       edit = null;
       open({ doc: u.doc, step: u.step });
