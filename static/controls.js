@@ -18,6 +18,7 @@ const GROUPS = {
   training: ["opt", "lr", "mom", "beta1", "beta2", "eps", "mem", "batch", "reg", "rate"],
 };
 const MAX_UNITS = 64;
+const SLICE_SPAN_MAX = 100; // the `slice` command's limit
 const MAX_LAYERS = 10;
 
 export function createControls(store, socket, defaultPreset, room) {
@@ -413,11 +414,14 @@ export function createControls(store, socket, defaultPreset, room) {
       store.touch("select", "explain");
     },
     requestSlice(s) {
-      const key = `${s.l}:${s.j}:${s.i}@${store.server.step}`;
+      const w = store.weights[s.l - 1][s.j][s.i];
+      // the weight's value is part of the key: after an edit at the same step, the slice is asked again
+      const key = `${s.l}:${s.j}:${s.i}@${store.server.step}=${w}`;
       if (key === sliceKey || playing() === "train") return;
       sliceKey = key;
-      const w = store.weights[s.l - 1][s.j][s.i];
-      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span: Math.max(1, 1.5 * Math.abs(w)), points: 61 });
+      // within the protocol's limit on span (0 < span ≤ 100), however large the weight
+      const span = clamp(1.5 * Math.abs(w), 1, SLICE_SPAN_MAX);
+      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span, points: 61 });
     },
   };
 

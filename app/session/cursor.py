@@ -333,6 +333,7 @@ class Cursor:
         self.good = None
         self.branch(always=True)
         self.history.save(self.snapshot())
+        self.add_curve(self.trainer.epoch_event())  # the losses at the edited weights, at this step
 
     def goto(self, step: int) -> None:
         """Bring back step `step` exactly: its checkpoint, then the steps after it again."""

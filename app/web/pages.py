@@ -36,7 +36,7 @@ MODULES = [
     *("app.js", "store.js", "socket.js", "controls.js", "settings.js", "export.js", "upload.js", "math.js", "util.js"),
     *("views/network.js", "views/heatmap.js", "views/chart.js", "views/gradnorm.js", "views/explain.js"),
     *("views/examples.js", "views/log.js", "views/status.js", "views/thumbs.js", "views/room.js"),
-    *("link.js", "views/classes.js"),
+    *("link.js", "views/classes.js", "pace.js", "names.js", "words.js"),
 ]
 
 

@@ -3,6 +3,7 @@
 // Elements are built once per shape and then only their attributes change.
 
 import { RANGE } from "../math.js";
+import { biasText, weightText } from "../names.js";
 import { attr, clamp, divColor, el, fmt, lerp, lut, show, signColor, svgEl, text } from "../util.js";
 
 const LABEL_EDGES = 12; // edge labels only where they stay readable
@@ -352,12 +353,12 @@ export function createNetwork(root, store, actions) {
     const { kind, l, j, i } = hover;
     if (kind === "weight") {
       const fz = sc().frozen?.includes(`W${l}`) ? " (frozen)" : "";
-      lines.push(`w${l}[${j + 1}←${i + 1}] = ${fmt(store.weights[l - 1][j][i], D)}${fz}`);
+      lines.push(`${weightText(l, j, i)} = ${fmt(store.weights[l - 1][j][i], D)}${fz}`);
       if (c?.backward[l]) lines.push(`∂C/∂w = ${fmt(c.backward[l].grad_w[j][i], D)}`);
       if (c?.update[l]) lines.push(`Δw = ${fmt(c.update[l].dw[j][i], D)}`);
     } else if (kind === "bias") {
       const fz = sc().frozen?.includes(`b${l}`) ? " (frozen)" : "";
-      lines.push(`b${l}[${j + 1}] = ${fmt(store.biases[l - 1][j], D)}${fz}`);
+      lines.push(`${biasText(l, j)} = ${fmt(store.biases[l - 1][j], D)}${fz}`);
       if (c?.backward[l]) lines.push(`∂C/∂b = ${fmt(c.backward[l].grad_b[j], D)}`);
     } else {
       if (l === 0 && c?.batch) lines.push(`x${j + 1} = ${fmt(c.batch.x[ex][j], D)}`);
