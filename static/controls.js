@@ -408,6 +408,10 @@ export function createControls(store, socket, defaultPreset, room) {
   const actions = {
     send,
     addPoint,
+    openPreset(name) {
+      link.changing(`Opened ${name}`);
+      send({ type: "load", preset: name });
+    },
     select(t) {
       store.selection = t;
       store.pinned = true;

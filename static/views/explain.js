@@ -85,7 +85,15 @@ export function createExplain(root, store, actions) {
         ? `<p class="rule">No hidden layer: this is <strong>the delta rule</strong>, ` +
           `Δw = −η δ x with δ = ∂E/∂z of the output.</p>`
         : "";
+    // the worked example trains its biases, which the classic hand calculation does not
+    const biases =
+      store.server.scenario.name === "worked-example"
+        ? `<p class="rule" data-trains-biases>This run also <strong>trains the biases</strong>, unlike the classic hand calculation, ` +
+          `which keeps b<sup>(1)</sup> = 0.35 and b<sup>(2)</sup> = 0.60 fixed; so from the first update its numbers differ from the published ones. ` +
+          `<button type="button" data-open-preset="worked-example-fixed-bias">Open the fixed-bias variant</button></p>`
+        : "";
     return (
+      biases +
       `<p class="intro">Backpropagation is <strong>reverse-mode automatic differentiation</strong>: ` +
       `one forward pass computes every z and a = f(z); one backward pass applies <strong>the chain rule</strong> ` +
       `from the loss back to every weight, reusing each layer's δ = ∂E/∂z.</p>` +
@@ -535,6 +543,8 @@ export function createExplain(root, store, actions) {
   }
 
   body.addEventListener("click", (e) => {
+    const o = e.target.closest?.("[data-open-preset]");
+    if (o) return actions.openPreset(o.dataset.openPreset);
     const t = e.target.closest?.("[data-select]");
     if (!t) return;
     const [kind, l, j, i] = t.dataset.select.split(":");
