@@ -8,10 +8,13 @@ const $ = (sel) => document.querySelector(sel);
 
 // The title, its architecture part "(2-4-2-1 tanh)" following the layers in use.
 export function titleOf(d) {
-  const hidden = [...new Set(d.activations.slice(0, -1))];
-  const arch = `${d.layers.join("-")} ${(hidden.length ? hidden : d.activations.slice(-1)).join("/")}`;
   const t = d.title || d.name;
-  return /\(\d+(-\d+)+[^)]*\)/.test(t) ? t.replace(/\(\d+(-\d+)+[^)]*\)/, `(${arch})`) : t;
+  const hidden = [...new Set(d.activations.slice(0, -1))].map((a) => a.replace("_", " ")).join("/");
+  // only the "(2-4-2-1 tanh)" part: the layer sizes, and the hidden activation where it is named
+  return t.replace(/\((\d+(?:-\d+)+)([^)]*)\)/, (_, sizes, rest) => {
+    const acts = hidden ? rest.replace(/\b(tanh|sigmoid|relu|leaky relu|linear)\b/i, hidden) : rest;
+    return `(${d.layers.join("-")}${acts})`;
+  });
 }
 
 export function createStatus(store) {
