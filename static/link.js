@@ -124,7 +124,8 @@ export function createLink(store, { defaultPreset, note, send, load }) {
     if (base && queryable(doc, base)) {
       q = new URLSearchParams(toQuery(doc.name, base, doc, store.view));
     } else {
-      let id = store.lastRef?.name === doc.name && doc.data.omitted ? store.lastRef.id : null;
+      let id = store.lastRef?.name === doc.name && doc.data.omitted && !edit ? store.lastRef.id : null;
+      if (!id && doc.data.omitted) return null; // the page never had this data whole: no link to make
       if (!id) id = await idOf(doc);
       q = new URLSearchParams({ s: id });
       for (const s of VIEW) {
@@ -146,6 +147,7 @@ export function createLink(store, { defaultPreset, note, send, load }) {
       } catch (err) {
         return note(`The link could not be made: ${err.message}`);
       }
+      if (s === null) return;
       if (location.search !== s) {
         if (changing && !restoring) history.pushState(null, "", s);
         else history.replaceState(null, "", s);
