@@ -37,8 +37,10 @@ def settled(page: Any, name: str, step: int) -> None:
 
 
 def steps(page: Any, n: int) -> None:
-    for _ in range(n):
+    start = page.evaluate(f"() => {STORE}.server.step")
+    for k in range(1, n + 1):
         page.keyboard.press("Shift+ArrowRight")
+        page.wait_for_function(f"k => {STORE}.server.step === k", arg=start + k)  # this step's, not the last one's
         wait_phase(page, "Update")
 
 

@@ -22,8 +22,9 @@ def type_weight(page: Any, sel: str, value: str) -> None:
 
 def test_a_typed_weight_moves_every_number_and_the_link(page: Any) -> None:
     open_preset(page, "xor")
-    for _ in range(3):
+    for k in range(1, 4):
         page.keyboard.press("Shift+ArrowRight")
+        page.wait_for_function(f"k => {STORE}.server.step === k", arg=k)
         wait_phase(page, "Update")
     header = page.locator("[data-train-loss]")
     before = header.text_content()
