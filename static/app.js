@@ -18,6 +18,8 @@ import { createStatus } from "./views/status.js";
 
 const $ = (sel) => document.querySelector(sel);
 const FRAME_TIMES = 600;
+// events that answer a command (an `outputs` or `epoch` may follow an earlier one)
+const ANSWERS = new Set(["state", "error", "batch", "forward", "output_error", "backward", "update", "frame", "gradcheck", "slice", "progress"]);
 
 const store = createStore();
 let controls = null;
@@ -28,6 +30,10 @@ const socket = createSocket({
   session: tabSession(), // a reload reattaches to the tab's session
   fallback: () => controls.link.fallback(),
   onEvent(ev, raw) {
+    if (store.waiting && ANSWERS.has(ev.type)) {
+      store.waiting = null; // the server answered
+      store.touch("status");
+    }
     if (ev.type === "state") controls.link.beforeState(ev);
     store.apply(ev, raw);
     if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();

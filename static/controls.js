@@ -25,7 +25,10 @@ export function createControls(store, socket, defaultPreset, room) {
   let sliceKey = "";
   const send = (cmd) => {
     if (!room.allows(cmd)) return;
-    if (!socket.send(cmd)) note("Not connected: the command was not sent.");
+    if (!socket.send(cmd)) return note("Not connected: the command was not sent.");
+    // shown at once, until the server's answer: the page never sits still while it waits
+    store.waiting = { type: cmd.type, at: performance.now() };
+    store.touch("status");
   };
   const note = (text) => {
     store.notice = { kind: "info", text, at: performance.now() };

@@ -45,7 +45,8 @@ export function createStatus(store) {
       closed: `offline · retrying (${c.retries})`,
       full: `${store.notice?.code === "room_full" ? "The room" : "The server"} is full · retrying, less often each time (${c.retries})`,
     }[c.status];
-    set(conn, label);
+    const w = store.waiting;
+    set(conn, w && c.status === "open" ? `working: ${w.type.replace("_", " ")}…` : label);
     conn.dataset.status = c.status;
     const n = store.notice;
     notice.hidden = !n || now - n.at > 6000;

@@ -87,3 +87,35 @@ def test_the_phone_is_a_viewer_of_its_own(browser: Any, server: str, artifacts: 
             assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, sel
         page.screenshot(path=artifacts / "phone-390.png", full_page=True)
     assert not con.errors
+
+
+def test_every_control_answers_before_the_server_does(page: Any) -> None:
+    open_preset(page, "circle")
+    # a click, then the very next frame: the page shows it is working, whatever the server's pace
+    shown = page.evaluate(
+        """() => new Promise(done => {
+          document.querySelector('[data-preset="spiral"]').click();
+          const s = window.deltaflow.store;
+          const seen = () => [document.querySelector('[data-conn]').textContent, s.server.scenario.name];
+          requestAnimationFrame(() => requestAnimationFrame(() => done(seen())));
+        })"""
+    )
+    # the page says it is working on the load, or (a quick server) already shows its effect
+    assert shown[0].startswith("working: load") or shown[1] == "spiral", shown
+    page.wait_for_function(f"() => {STORE}.server.scenario.name === 'spiral'")
+    page.wait_for_function("() => document.querySelector('[data-conn]').textContent === 'connected'")
+
+
+@pytest.mark.parametrize("preset", ["circle", "spiral", "encoder-8-3-8", "three-class", "worked-example"])
+def test_numbers_show_on_every_preset_or_say_why(page: Any, preset: str) -> None:
+    open_preset(page, preset, "&numbers=1")
+    page.keyboard.press("Shift+ArrowRight")
+    wait_phase(page, "Update")
+    page.wait_for_function("() => !window.deltaflow.store.dirty.size")
+    hidden_values = page.evaluate(
+        """() => [...document.querySelectorAll('[data-net] [data-neuron] .val')]
+          .filter(t => !t.closest('[data-neuron^="0:"]'))
+          .filter(t => t.getAttribute('visibility') !== 'hidden' && !t.classList.contains('clutter')).length"""
+    )
+    why = page.evaluate("() => getComputedStyle(document.querySelector('[data-numbers-why]')).visibility")
+    assert hidden_values > 0 or why == "visible", preset
