@@ -65,6 +65,7 @@ def test_a_reload_in_the_middle_reattaches_to_the_same_session(page: Any) -> Non
 
 def test_a_shared_link_reproduces_added_points_typed_weights_and_the_step(page: Any, browser: Any, server: str) -> None:
     open_preset(page, "three-class")
+    page.wait_for_function(f"() => {STORE}.dataset")  # it follows the state
     n = page.evaluate(f"() => {STORE}.dataset.train.x.length")
     box = page.locator("[data-heatmap] canvas").bounding_box()
     page.locator('[data-classes] button[data-class="2"]').click()  # the third class
