@@ -67,6 +67,8 @@ class Play(Command):
     mode: Literal["animate", "train"] = "animate"
     speed: Annotated[float, Field(ge=0.1, le=120)] = 4.0
     fps: Annotated[int, Field(ge=1, le=60)] | None = None  # None: the server's frame_rate
+    # train at most this many steps a second (None: flat out), so a boundary forms at a watchable pace
+    steps_per_second: Annotated[float, Field(ge=0.1, le=100_000)] | None = None
 
 
 class Pause(Command):

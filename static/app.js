@@ -2,10 +2,12 @@
 // events only mark the store dirty; views draw on animation frames.
 
 import { createControls } from "./controls.js";
+import { tabSession } from "./link.js";
 import { createModels } from "./models.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
 import { createChart } from "./views/chart.js";
+import { createClasses } from "./views/classes.js";
 import { createCompare } from "./views/compare.js";
 import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
@@ -19,6 +21,8 @@ import { createStatus } from "./views/status.js";
 
 const $ = (sel) => document.querySelector(sel);
 const FRAME_TIMES = 600;
+// events that answer a command (an `outputs` or `epoch` may follow an earlier one)
+const ANSWERS = new Set(["state", "error", "batch", "forward", "output_error", "backward", "update", "frame", "gradcheck", "slice", "progress"]);
 
 const store = createStore();
 let controls = null;
@@ -27,11 +31,20 @@ let claimed = false;
 let lesson = null;
 const socket = createSocket({
   room: document.body.dataset.room || null,
+  session: tabSession(), // a reload reattaches to the tab's session
+  fallback: () => controls.link.fallback(),
   onEvent(ev, raw) {
+    if (store.waiting && ANSWERS.has(ev.type)) {
+      store.waiting = null; // the server answered
+      store.touch("status");
+    }
+    if (ev.type === "state") controls.link.beforeState(ev);
     store.apply(ev, raw);
     lesson?.onEvent(ev);
+    if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();
+    if (ev.type === "update" && ev.layer === store.L()) controls.link.sync(); // the link's step=N
     if (ev.type === "state") {
-      controls.onState();
+      controls.onState(ev);
       lesson.start();
       if (!claimed) room.claimIfPresenter();
       claimed = true;
@@ -68,6 +81,7 @@ const views = [
   createExplain($("[data-explain]"), store, actions),
   createNetwork($("[data-net]"), store, actions),
   createHeatmap($("[data-heatmap]"), store, actions),
+  createClasses($("[data-classes]"), store),
   createExamples($("[data-examples]"), store),
   createChart($("[data-chart]"), store),
   createGradnorm($("[data-gradnorm]"), store),
@@ -96,5 +110,6 @@ function frame(now) {
 }
 
 window.deltaflow = { store, socket, actions, frameTimes };
-socket.open();
+// the first connection already asks for the link's scenario: its first state is never another's
+controls.link.first().then(() => socket.open());
 requestAnimationFrame(frame);

@@ -2,9 +2,12 @@
 // one settings table), the architecture editor, presets, points, weight edits, URL state.
 
 import { exportPNG, exportScenario, exportSVG, exportTrace } from "./export.js";
-import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read, toQuery } from "./settings.js";
+import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read } from "./settings.js";
+import { createLink, presetDoc } from "./link.js";
 import { createUploads } from "./upload.js";
+import { DEFAULT_PACE, into, pace, paceLabel, playCommand } from "./pace.js";
 import { clamp, el, fmt } from "./util.js";
+import { className } from "./views/classes.js";
 import { drawThumb } from "./views/thumbs.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -15,15 +18,17 @@ const GROUPS = {
   training: ["opt", "lr", "mom", "beta1", "beta2", "eps", "mem", "batch", "reg", "rate"],
 };
 const MAX_UNITS = 64;
+const SLICE_SPAN_MAX = 100; // the `slice` command's limit
 const MAX_LAYERS = 10;
 
 export function createControls(store, socket, defaultPreset, room) {
-  const presetDocs = new Map();
   let sliceKey = "";
-  let started = false;
   const send = (cmd) => {
     if (!room.allows(cmd)) return;
-    if (!socket.send(cmd)) note("Not connected: the command was not sent.");
+    if (!socket.send(cmd)) return note("Not connected: the command was not sent.");
+    // shown at once, until the server's answer: the page never sits still while it waits
+    store.waiting = { type: cmd.type, at: performance.now() };
+    store.touch("status");
   };
   const note = (text) => {
     store.notice = { kind: "info", text, at: performance.now() };
@@ -32,15 +37,6 @@ export function createControls(store, socket, defaultPreset, room) {
   const doc = () => store.server.scenario;
   const L = () => store.layers.length - 1;
 
-  async function presetDoc(name) {
-    if (!presetDocs.has(name)) {
-      // relative to the page, which may sit under a reverse proxy's prefix
-      const r = await fetch(`api/presets/${encodeURIComponent(name)}`);
-      presetDocs.set(name, r.ok ? await r.json() : null);
-    }
-    return presetDocs.get(name);
-  }
-
   // --- view settings ---------------------------------------------------------------------
   function setView(key, value) {
     store.view[key] = value;
@@ -48,10 +44,13 @@ export function createControls(store, socket, defaultPreset, room) {
     $('[data-action="presenter"]').setAttribute("aria-pressed", !!store.view.presenter);
     $$("[data-view]").forEach((c) => (c.checked = !!store.view[c.dataset.view]));
     const sp = $("[data-speed]");
-    sp.value = store.view.speed;
-    $("[data-speed-out]").textContent = `${store.view.speed}/s`;
+    const p = pace(store.view.pace ?? DEFAULT_PACE);
+    store.view.speed = p.mode === "animate" ? p.rate : 30; // phases/s, for the animations' length
+    if (document.activeElement !== sp) sp.value = store.view.pace;
+    $("[data-speed-out]").textContent = paceLabel(p);
+    $("[data-digits]").value = String(store.view.digits);
     store.touch("view", "all");
-    syncURL();
+    link.sync();
   }
 
   function animMs() {
@@ -60,25 +59,34 @@ export function createControls(store, socket, defaultPreset, room) {
 
   // --- commands --------------------------------------------------------------------------
   const playing = () => store.server?.playing;
+  const last = {}; // the last position of the speed control in each mode's part of its range
   const play = (mode) => {
-    store.lastMode = mode;
     if (playing() === mode) return send({ type: "pause" });
-    send(mode === "animate" ? { type: "play", mode, speed: store.view.speed } : { type: "play", mode, fps: 30 });
+    const pos = into(store.view.pace, mode, last[mode]);
+    if (pos !== store.view.pace) setView("pace", pos);
+    send(playCommand(pace(pos)));
   };
   const cmds = {
     next: () => send({ type: "next" }),
     step: () => send({ type: "step" }),
     epoch: () => send({ type: "epoch" }),
-    reset: () => send({ type: "reset" }),
+    reset: () => {
+      link.changing("Reset to step 0");
+      send({ type: "reset" });
+    },
+    undo: () => link.undo(),
     back: () => {
+      // back one phase: to the start of the step (or of the one before), then forward to the phase before
       const s = store.server;
       if (!s) return;
-      const mid = store.cur && !store.cur.update[L()];
+      const mid = store.cur && !store.cur.update[L()] && store.shown && store.shown.event !== "frame";
       const to = mid ? s.step : s.step - 1;
-      if (to >= s.history.first) send({ type: "seek", step: to });
-      else note("That step is no longer in the history.");
+      if (to < s.history.first) return note("That step is no longer in the history.");
+      const phases = mid ? phaseIndex(store.shown, L()) - 1 : 3 * L() + 1;
+      send({ type: "seek", step: to });
+      for (let k = 0; k < phases; k++) send({ type: "next" });
     },
-    toggle: () => (playing() ? send({ type: "pause" }) : play(store.lastMode)),
+    toggle: () => (playing() ? send({ type: "pause" }) : send(playCommand(pace(store.view.pace)))),
     animate: () => play("animate"),
     train: () => play("train"),
     presenter: () => setView("presenter", !store.view.presenter),
@@ -102,6 +110,12 @@ export function createControls(store, socket, defaultPreset, room) {
     ...room.actions,
   };
 
+  // where phase `p` falls in a step of L weight layers, from 1 (batch) to 3L + 2 (the last update)
+  function phaseIndex(p, L) {
+    const l = p.layer;
+    return { batch: 1, forward: 1 + l, output_error: L + 2, backward: 2 * L + 3 - l, update: 2 * L + 2 + l }[p.event] ?? 0;
+  }
+
   function pick(d) {
     const m = store.cur?.batch?.x.length;
     if (!m) return note("The highlighted example is picked within a step's batch.");
@@ -110,7 +124,13 @@ export function createControls(store, socket, defaultPreset, room) {
 
   // a large scenario (an imported file, a CSV dataset) goes by upload and `load` by ref
   const uploads = createUploads(store, send, note, $("[data-import-csv]"), $("[data-heatmap]").closest("section"));
-  const load = (scenario) => uploads.load(scenario);
+  const upload = (scenario) => uploads.load(scenario);
+  const link = createLink(store, { defaultPreset, note, send, load: upload });
+  // the user opens another scenario: a new entry in the browser's history, and an undo
+  const load = (scenario, what = "A new run started") => {
+    link.changing(what);
+    return upload(scenario);
+  };
 
   async function copyLink() {
     try {
@@ -144,12 +164,17 @@ export function createControls(store, socket, defaultPreset, room) {
   };
 
   document.addEventListener("keydown", (e) => {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === "z" && !e.target.matches?.("input, textarea, [contenteditable]")) {
+      e.preventDefault();
+      return cmds.undo();
+    }
     if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    // global keys, whatever has focus, except while typing in a text field (or choosing in a list)
     const t = e.target;
-    const typing = t.matches?.("input:not([type=range]):not([type=checkbox]), select, textarea, [contenteditable]");
+    const typing = t.matches?.("input:not([type=range]):not([type=checkbox]):not([type=radio]), textarea, [contenteditable]");
     if (typing || $("[data-help]").open) return;
     const arrow = e.key === "ArrowRight" || e.key === "ArrowLeft";
-    if (e.key === " " && t.matches?.("button, summary, input[type=checkbox]")) return;
+    if (t.matches?.("select") && (arrow || e.key === " " || e.key.startsWith("Arrow"))) return;
     if (!arrow && t.matches?.("input[type=range]") && (e.key === "ArrowUp" || e.key === "ArrowDown")) return;
     const s = store.selection;
     if (s && store.pinned && (s.kind === "weight" || s.kind === "bias") && /^[0-9.-]$/.test(e.key)) {
@@ -174,9 +199,14 @@ export function createControls(store, socket, defaultPreset, room) {
 
   $$("[data-view]").forEach((c) => c.addEventListener("change", () => setView(c.dataset.view, c.checked)));
   $("[data-speed]").addEventListener("input", (e) => {
-    setView("speed", +e.target.value);
-    if (playing() === "animate") send({ type: "play", mode: "animate", speed: store.view.speed });
+    const pos = +e.target.value;
+    last[pace(pos).mode] = pos;
+    setView("pace", pos);
+    if (playing()) send(playCommand(pace(pos))); // the new pace, in whichever mode it falls
   });
+  const digits = $("[data-digits]");
+  for (let d = 2; d <= 10; d++) el("option", { value: d }, digits, String(d));
+  digits.addEventListener("change", () => setView("digits", Number(digits.value)));
   $("[data-timeline]").addEventListener("change", (e) => send({ type: "seek", step: +e.target.value }));
   $("[data-import]").addEventListener("change", async (e) => {
     const f = e.target.files[0];
@@ -194,6 +224,7 @@ export function createControls(store, socket, defaultPreset, room) {
     const v = Number(input.value.replace("−", "-"));
     const s = store.selection;
     if (!Number.isFinite(v) || !s) return note("Type a number, then Enter.");
+    link.edited();
     if (s.kind === "weight") send({ type: "set_weight", layer: s.l, to: s.j, from: s.i, value: v });
     else send({ type: "set_bias", layer: s.l, unit: s.j, value: v });
     input.value = "";
@@ -222,6 +253,8 @@ export function createControls(store, socket, defaultPreset, room) {
         input = el("input", { id, type: "number", step: s.step ?? 1, min: s.min, max: s.max }, wrap);
       }
       input.addEventListener("change", () => change(s, input));
+      // Enter applies the value and gives the keys back to the page
+      input.addEventListener("keydown", (e) => e.key === "Enter" && input.blur());
       fields.set(key, { s, input, wrap });
     }
   }
@@ -323,15 +356,23 @@ export function createControls(store, socket, defaultPreset, room) {
 
   // --- presets ----------------------------------------------------------------------------
   $$("[data-preset]").forEach((b) => {
-    b.addEventListener("click", () => send({ type: "load", preset: b.dataset.preset }));
+    b.addEventListener("click", () => {
+      link.changing(`Opened ${b.textContent.trim()}`);
+      send({ type: "load", preset: b.dataset.preset });
+    });
     presetDoc(b.dataset.preset).then((d) => d && drawThumb(b.querySelector("canvas"), d));
   });
 
   // --- points on the plane -------------------------------------------------------------------
-  function addPoint(x, cls) {
+  // A point of class `cls` at `x`. The network keeps its weights, and the run it replaces
+  // can be brought back with Undo.
+  function addPoint(x, shift) {
     const ds = store.dataset;
     if (!ds) return;
     const y0 = ds.train.y;
+    const k = Math.max(2, y0[0].length);
+    const picked = Math.min(store.view.addClass ?? 0, k - 1);
+    const cls = shift ? (picked + 1) % k : picked; // shift-click: the next class
     let label;
     if (y0[0].length > 1) {
       label = y0[0].map((_, k) => (k === cls ? 1 : 0));
@@ -342,47 +383,23 @@ export function createControls(store, socket, defaultPreset, room) {
     const d = clone(doc());
     d.data = { train: { x: [...ds.train.x, x], y: [...y0, label] } };
     if (ds.test) d.data.test = ds.test;
-    load(d);
-    note(`Added a point of class ${cls === 0 ? "A" : "B"} at (${fmt(x[0], 3)}, ${fmt(x[1], 3)}).`);
+    d.weights = clone(store.weights);
+    d.biases = clone(store.biases);
+    const name = className(cls, y0[0].length);
+    load(d, `Added a point of ${name} at (${fmt(x[0], 3)}, ${fmt(x[1], 3)}), keeping the weights`);
   }
 
-  // --- URL -------------------------------------------------------------------------------
-  async function syncURL() {
-    if (!store.server || !started || document.body.dataset.room) return; // a room's page is /r/CODE
-    if (document.body.dataset.lessonActive) return; // a lesson keeps ?lesson=ID&scene=N (views/lesson.js)
-    const d = doc();
-    const name = presetDocs.has(d.name) || $(`[data-preset="${CSS.escape(d.name)}"]`) ? d.name : defaultPreset;
-    const base = await presetDoc(name);
-    if (!base) return;
-    const q = toQuery(name, base, d, store.view);
-    if (location.search !== `?${q}`) history.replaceState(null, "", `?${q}`);
-  }
-
-  // On the first state of the page: load what the URL asks for, unless it is already there.
-  async function start() {
-    if (document.body.dataset.room || new URLSearchParams(location.search).has("lesson")) {
-      started = true; // a room shows what its presenter loaded; a lesson loads its scene
-      return;
-    }
-    const q = new URLSearchParams(location.search);
-    const name = q.get("preset") || defaultPreset;
-    const base = await presetDoc(name);
-    started = true;
-    if (!base) {
-      note(`No preset named "${name}".`);
-      return syncURL();
-    }
-    const { doc: want, changed } = fromQuery(location.search, base);
-    if (changed) load(want);
-    else if (doc().name !== name) send({ type: "load", preset: name });
-    else syncURL();
-  }
-
+  // --- URL: see link.js ---------------------------------------------------------------------
   function onState() {
     refreshForm();
-    if (!started) start();
-    else syncURL();
+    link.onState(store.server);
   }
+
+  window.addEventListener("popstate", async () => {
+    const view = await link.popstate();
+    if (view) for (const s of VIEW) store.view[s.key] = view[s.key];
+    setView("presenter", store.view.presenter);
+  });
 
   function initView() {
     const { view } = fromQuery(location.search, { layers: [], activations: [], data: {} });
@@ -394,19 +411,26 @@ export function createControls(store, socket, defaultPreset, room) {
   const actions = {
     send,
     addPoint,
+    openPreset(name) {
+      link.changing(`Opened ${name}`);
+      send({ type: "load", preset: name });
+    },
     select(t) {
       store.selection = t;
       store.pinned = true;
       store.touch("select", "explain");
     },
     requestSlice(s) {
-      const key = `${s.l}:${s.j}:${s.i}@${store.server.step}`;
+      const w = store.weights[s.l - 1][s.j][s.i];
+      // the weight's value is part of the key: after an edit at the same step, the slice is asked again
+      const key = `${s.l}:${s.j}:${s.i}@${store.server.step}=${w}`;
       if (key === sliceKey || playing() === "train") return;
       sliceKey = key;
-      const w = store.weights[s.l - 1][s.j][s.i];
-      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span: Math.max(1, 1.5 * Math.abs(w)), points: 61 });
+      // within the protocol's limit on span (0 < span ≤ 100), however large the weight
+      const span = clamp(1.5 * Math.abs(w), 1, SLICE_SPAN_MAX);
+      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span, points: 61 });
     },
   };
 
-  return { actions, onState, initView, animMs };
+  return { actions, onState, initView, animMs, link };
 }

@@ -55,7 +55,8 @@ export const SETTINGS = [
 
 // Settings of the page itself, not of the run.
 export const VIEW = [
-  { key: "speed", type: "num", def: 4, label: "Speed (phases/s)" },
+  // one speed control: 0–40 phases/s, 41–99 steps/s, 100 flat out (static/pace.js)
+  { key: "pace", type: "int", def: 20, min: 0, max: 100, label: "Speed" },
   { key: "digits", type: "int", def: 4, min: 2, max: 10, label: "Digits" },
   { key: "numbers", type: "bool", def: false, label: "Numbers" },
   { key: "log", type: "bool", def: false, label: "Log scale" },

@@ -30,9 +30,11 @@ function decodeMaps(buf) {
   return { seq, step, maps };
 }
 
-export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
+// `session`: the tab's session to reattach to; `fallback()`: the query ({preset} or {s}) of the
+// scenario a new session starts on, should that session be unknown, or for a first connection.
+export function createSocket({ onEvent, onMaps, onStatus, room = null, session: tab = null, fallback = () => ({}) }) {
   let ws = null;
-  let session = null;
+  let session = room ? null : tab;
   let follow = room; // a room followed as a viewer (a viewer is not given the session id)
   let retries = 0;
   let timer = 0;
@@ -42,7 +44,9 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
   function url() {
     const u = new URL("ws", document.baseURI);
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
-    u.search = session ? `?session=${encodeURIComponent(session)}` : follow ? `?room=${encodeURIComponent(follow)}` : "";
+    const q = new URLSearchParams(session ? { session } : follow ? { room: follow } : {});
+    if (!follow || session) for (const [k, v] of Object.entries(fallback())) if (v) q.set(k, v);
+    u.search = q.size ? `?${q}` : "";
     u.hash = "";
     return u.href;
   }

@@ -2,6 +2,7 @@
 // touch(topic) marks what changed so each view redraws only when its topics are dirty.
 
 import { norm } from "./math.js";
+import { humane } from "./words.js";
 
 const TRACE_MAX = 50000;
 const LOG_MAX = 300;
@@ -233,7 +234,7 @@ export function createStore() {
       s.touch("room");
     },
     error(ev) {
-      s.notice = { kind: "error", text: ev.message, code: ev.code, at: performance.now() };
+      s.notice = { kind: "error", text: humane(ev), code: ev.code, at: performance.now() };
       s.touch("status");
     },
   };

@@ -61,6 +61,7 @@ export function createUploads(store, send, note, picker, zone) {
     note(`Uploading the scenario (${(text.length / 1e6).toFixed(1)} MB)…`);
     try {
       const { id } = await post("api/scenarios", "application/json", text);
+      store.lastRef = { id, name: scenario.name }; // a link to it names the stored copy (link.js)
       send({ type: "load", ref: id });
     } catch (err) {
       note(`The scenario was not loaded: ${err.message}`);
@@ -74,6 +75,7 @@ export function createUploads(store, send, note, picker, zone) {
       const ds = await post("api/datasets/csv", "text/csv", file);
       const doc = scenarioFromCSV(ds, store.server.scenario, file.name);
       const { id } = await post("api/scenarios", "application/json", JSON.stringify(doc));
+      store.lastRef = { id, name: doc.name };
       send({ type: "load", ref: id });
       note(`${file.name}: ${ds.x.length} examples, ${ds.columns.length - 1} inputs, ${ds.task}.`);
     } catch (err) {

@@ -153,7 +153,7 @@ async def play_(s: "Session", cmd: p.Play) -> None:
     if cmd.mode == "animate":
         play.start_animation(s, cmd.speed)
     else:
-        play.start_training(s, cmd.fps or s.options.frame_rate)
+        play.start_training(s, cmd.fps or s.options.frame_rate, cmd.steps_per_second)
     s.publish(s.state())
 
 

@@ -287,7 +287,7 @@ class Cursor:
         return None
 
     def train_for(self, seconds: float, now: Any, check: bool = False, max_steps: int | None = None) -> None:
-        """Untraced steps for about `seconds`, at most `max_steps` of them (checkpointing as it
+        """Untraced steps for about `seconds`, and at most `max_steps` of them (checkpointing as it
         goes); Diverged when it must stop.
 
         The guard runs every CHECK_EVERY seconds of training, and whenever `check` (before a
@@ -295,15 +295,16 @@ class Cursor:
         """
         t, history = self.trainer, self.history
         end = now() + seconds
-        last = None if max_steps is None else t.step_count + max_steps
         self.branch()
         if self.good is None or self.good["step"] > t.step_count:
             self.good, self.checked_at = t.snapshot(), now()
-        while True:
+        done = 0
+        while max_steps is None or done < max_steps:
             t.step()
+            done += 1
             if t.step_count % history.every == 0:
                 history.save(self.snapshot())
-            if now() >= end or t.step_count == last:
+            if now() >= end:
                 break
         history.reached(t.step_count)
         if check or now() - self.checked_at >= CHECK_EVERY:
@@ -333,6 +334,7 @@ class Cursor:
         self.good = None
         self.branch(always=True)
         self.history.save(self.snapshot())
+        self.add_curve(self.trainer.epoch_event())  # the losses at the edited weights, at this step
 
     def goto(self, step: int) -> None:
         """Bring back step `step` exactly: its checkpoint, then the steps after it again."""

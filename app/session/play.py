@@ -26,10 +26,12 @@ def start_animation(s: "Session", speed: float) -> None:
     s.animation = asyncio.get_running_loop().create_task(animate(s))
 
 
-def start_training(s: "Session", fps: int) -> None:
+def start_training(s: "Session", fps: int, rate: float | None = None) -> None:
     if s.cursor.pending is not None:
         s.cursor.finish()
     s.fps = fps
+    s.rate = rate
+    s.rate_from = (time.perf_counter(), s.cursor.trainer.step_count)
     s.playing = "train"
     s.next_frame = time.perf_counter()
     s.scheduler.add(s)
@@ -73,6 +75,10 @@ async def animate(s: "Session") -> None:
 
 def train_slice(s: "Session") -> None:
     """Train for about one slice, then send a frame when one is due (called by the scheduler)."""
+    most = steps_due(s)
+    if most == 0 and time.perf_counter() < s.next_frame:
+        rest(s)
+        return
     s.dirty = True
     with quiet():
         try:
@@ -80,7 +86,7 @@ def train_slice(s: "Session") -> None:
             if s.branch is not None:  # run b in lockstep, within the same slice
                 s.branch.train_for(s.cursor, s.options.slice_seconds, time.perf_counter, due)
             else:
-                s.cursor.train_for(s.options.slice_seconds, time.perf_counter, check=due)
+                s.cursor.train_for(s.options.slice_seconds, time.perf_counter, check=due, max_steps=steps_due(s))
         except Diverged as e:
             s.fail(str(e))
             s.publish_maps()
@@ -104,6 +110,30 @@ def train_slice(s: "Session") -> None:
             else:  # evaluating 10,000 examples takes a while: pause this run, frame off the loop
                 s.scheduler.remove(s)
                 s.frame_task = asyncio.get_running_loop().create_task(heavy_frame(s))
+
+
+def steps_due(s: "Session") -> int | None:
+    """How many steps the rate allows now (None: no rate, as many as fit in the slice)."""
+    if s.rate is None:
+        return None
+    t0, step0 = s.rate_from
+    return max(0, int(s.rate * (time.perf_counter() - t0)) - (s.cursor.trainer.step_count - step0))
+
+
+def rest(s: "Session") -> None:
+    """Under a rate, nothing to do until the next step or frame is due: off the scheduler till then."""
+    assert s.rate is not None
+    t0, step0 = s.rate_from
+    next_step = t0 + (s.cursor.trainer.step_count - step0 + 1) / s.rate
+    wait = max(0.0, min(next_step, s.next_frame) - time.perf_counter())
+    s.scheduler.remove(s)
+    asyncio.get_running_loop().call_later(wait, resume, s)
+
+
+def resume(s: "Session") -> None:
+    heavy = s.frame_task is not None and not s.frame_task.done()  # it adds the session back itself
+    if s.playing == "train" and not heavy:
+        s.scheduler.add(s)
 
 
 def frame_flops(s: "Session") -> int:

@@ -27,6 +27,8 @@ class Session:
         self.paused_reason: str | None = None
         self.fps = options.frame_rate
         self.speed = 4.0
+        self.rate: float | None = None  # train mode's steps per second; None: flat out
+        self.rate_from = (0.0, 0)  # (time, step) the rate counts from
         self.lock = asyncio.Lock()
         self.interrupt = False  # set by `pause` to stop a long command at its next slice
         self.last_seen = time.monotonic()

@@ -37,6 +37,7 @@ MODULES = [
     *("views/network.js", "views/heatmap.js", "views/chart.js", "views/gradnorm.js", "views/explain.js"),
     *("views/examples.js", "views/log.js", "views/status.js", "views/thumbs.js", "views/room.js"),
     *("views/lesson.js", "lessons.js"),
+    *("link.js", "views/classes.js", "pace.js", "names.js", "words.js"),
 ]
 
 

@@ -4,11 +4,13 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, WebSocket
+import orjson
+from fastapi import APIRouter, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from app import scenario as sc
 from app.protocol import ProtocolError, encode, parse_command
 from app.session.member import Member
 from app.session.outbox import Outbox
@@ -114,7 +116,15 @@ def owners(s: Any) -> int:
 
 
 @router.websocket("/ws")
-async def websocket(ws: WebSocket, session: str | None = None, room: str | None = None) -> None:
+async def websocket(
+    ws: WebSocket,
+    session: str | None = None,
+    room: str | None = None,
+    preset: str | None = None,
+    ref: Annotated[str | None, Query(alias="s")] = None,
+) -> None:
+    """`session` reattaches to a session; `room` follows a room as a viewer. A new session (or
+    one for an unknown `session`) starts on `preset`, or on the stored scenario `s`."""
     if not await check_origin(ws):  # cross-site: refused before any session is touched
         return
     settings = ws.app.state.settings
@@ -140,13 +150,14 @@ async def websocket(ws: WebSocket, session: str | None = None, room: str | None 
     else:
         s = await registry.find(session) if session else None
         unknown = session is not None and s is None
+        start, problem = (None, None) if s is not None else await first_scenario(ws.app, preset, ref)
         if s is not None and owners(s) >= settings.connections_per_session:
             limit = settings.connections_per_session
             await refuse(ws, "too_many_connections", f"this session already has {limit} connections, the most it may")
             return
         if s is None:
             try:
-                s = registry.create()
+                s = registry.create(start)
             except ProtocolError as e:  # server_full: memory over its budget
                 await refuse(ws, e.code, e.message)
                 return
@@ -155,7 +166,10 @@ async def websocket(ws: WebSocket, session: str | None = None, room: str | None 
                 return
         member.join(s)
         if unknown:
-            box.put_error(error("unknown_session", "that session is unknown or expired; this is a new session"))
+            what = "this is a new session on the scenario the page asked for" if start else "this is a new session"
+            box.put_error(error("unknown_session", f"that session is unknown or expired; {what}"))
+        if problem:
+            box.put_error(problem)
     commands = Commands(settings.command_queue)
     sender = asyncio.create_task(send_loop(ws, box))
     tasks = [sender, asyncio.create_task(command_loop(member, commands, registry))]
@@ -176,6 +190,25 @@ async def websocket(ws: WebSocket, session: str | None = None, room: str | None 
         member.leave()
         if last is not None:
             registry.release(last)
+
+
+async def first_scenario(app: Any, preset: str | None, ref: str | None) -> tuple[Any, dict[str, Any] | None]:
+    """The document a new session starts on (None: the default preset), and an `error` event
+    when the one asked for cannot be had."""
+    if ref:
+        data = uploads.store_of(app).get(ref)
+        if data is None:
+            return None, error(
+                "unknown_ref", f"s: no stored scenario {ref!r}; this is a new session on the default preset"
+            )
+        return await asyncio.to_thread(orjson.loads, data), None
+    if preset:
+        try:
+            return sc.preset(preset), None
+        except KeyError:
+            names = ", ".join(sc.preset_names())
+            return None, error("unknown_preset", f"preset: no preset {preset!r}; one of {names}")
+    return None, None
 
 
 async def receive_loop(ws: WebSocket, member: Member, commands: Commands, settings: Any) -> None:

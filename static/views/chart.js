@@ -31,7 +31,7 @@ export function createChart(root, store) {
     const log = !!store.view.log;
     const pw = W - PAD.l - PAD.r;
     const ph = H - PAD.t - PAD.b;
-    ctx.font = "11px system-ui, sans-serif";
+    ctx.font = `${store.view.presenter ? 16 : 11}px system-ui, sans-serif`; // presenter: readable across a room
     ctx.fillStyle = "#555";
     if (!rows.length) {
       ctx.fillText("no losses yet", PAD.l, PAD.t + 14);

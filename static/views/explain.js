@@ -3,6 +3,7 @@
 // re-derives f′(z) and the products of each sum, and says so when they disagree.
 
 import { ACT, agrees } from "../math.js";
+import { biasHTML, biasText, weightHTML, weightText } from "../names.js";
 import { fmt } from "../util.js";
 
 const MAX_TERMS = 8;
@@ -84,7 +85,15 @@ export function createExplain(root, store, actions) {
         ? `<p class="rule">No hidden layer: this is <strong>the delta rule</strong>, ` +
           `Δw = −η δ x with δ = ∂E/∂z of the output.</p>`
         : "";
+    // the worked example trains its biases, which the classic hand calculation does not
+    const biases =
+      store.server.scenario.name === "worked-example"
+        ? `<p class="rule" data-trains-biases>This run also <strong>trains the biases</strong>, unlike the classic hand calculation, ` +
+          `which keeps b<sup>(1)</sup> = 0.35 and b<sup>(2)</sup> = 0.60 fixed; so from the first update its numbers differ from the published ones. ` +
+          `<button type="button" data-open-preset="worked-example-fixed-bias">Open the fixed-bias variant</button></p>`
+        : "";
     return (
+      biases +
       `<p class="intro">Backpropagation is <strong>reverse-mode automatic differentiation</strong>: ` +
       `one forward pass computes every z and a = f(z); one backward pass applies <strong>the chain rule</strong> ` +
       `from the loss back to every weight, reusing each layer's δ = ∂E/∂z.</p>` +
@@ -112,7 +121,7 @@ export function createExplain(root, store, actions) {
             frac(ml("∂ E"), row(mo("∂"), sym("x", mn(j + 1)))),
             eq,
             sum("k"),
-            sym("w", row(mi("k"), mn(j + 1)), 1),
+            sym("w", row(mi("k"), mo(","), mn(j + 1)), 1),
             sym("δ", mi("k"), 1),
             eq,
             num(dx[ex][j]),
@@ -140,7 +149,7 @@ export function createExplain(root, store, actions) {
         sym("z", mn(j + 1), l),
         eq,
         sum("i"),
-        sym("w", row(mn(j + 1), mi("i")), l),
+        sym("w", row(mn(j + 1), mo(","), mi("i")), l),
         sym(aName, mi("i"), l === 1 ? undefined : l - 1),
         mo("+"),
         sym("b", mn(j + 1), l),
@@ -153,7 +162,7 @@ export function createExplain(root, store, actions) {
         eq,
         num(z),
       ),
-      math(sym("a", mn(j + 1), l), eq, mi(act === "linear" ? "z" : act), paren(num(z)), eq, num(a)),
+      act === "softmax" ? softmaxMath(fw.z[ex], l, j, a) : math(sym("a", mn(j + 1), l), eq, mi(act === "linear" ? "z" : act), paren(num(z)), eq, num(a)),
     );
     if (l === L && c.outErr) out.push(outputDelta(c, j, ex, act));
     else if (l < L && c.backward[l]) out.push(hiddenDelta(c, l, j, ex, act));
@@ -161,15 +170,35 @@ export function createExplain(root, store, actions) {
     return out.join("");
   }
 
+  // softmax takes the layer's whole vector z: each output is e^z_j over the sum of every e^z_k
+  function softmaxMath(zs, l, j, a) {
+    const e = (x) => `<msup>${mi("e")}${x}</msup>`;
+    const exps = zs.map(Math.exp);
+    const total = exps.reduce((s, v) => s + v, 0);
+    const vec = row(mo("("), ...zs.map((z, k) => (k ? mo(",") : "") + num(z)), mo(")"));
+    const out = [
+      p(`Softmax is a function of the layer's whole vector z, not of one number: every output depends on all ${zs.length} of its z.`),
+      math(sym("z", mi(""), l), eq, vec),
+      math(sym("a", mn(j + 1), l), eq, `<msub>${row(mi("softmax"), paren(sym("z", mi(""), l)))}${mn(j + 1)}</msub>`, eq, frac(e(sym("z", mn(j + 1), l)), row(sum("k"), e(sym("z", mi("k"), l))))),
+    ];
+    if (Number.isFinite(total) && total > 0) {
+      check(`softmax output ${j + 1}`, exps[j] / total, a);
+      out.push(math(eq, frac(num(exps[j]), terms(exps.map((v) => [num(v)]))), eq, num(a)));
+    } else {
+      out.push(math(eq, num(a)));
+    }
+    return out.join("");
+  }
+
   // its weights and bias as buttons: the keyboard's way to a weight (edges take only the mouse)
   function incoming(l, j) {
     const n = store.layers[l - 1];
-    const b = `<button type="button" data-select="bias:${l}:${j}">b<sub>${j + 1}</sub></button>`;
+    const b = `<button type="button" data-select="bias:${l}:${j}">${biasHTML(l, j)}</button>`;
     const ws = Array.from(
       { length: n },
       (_, i) =>
         `<button type="button" data-select="weight:${l}:${j}:${i}" ` +
-        `aria-label="weight into neuron ${j + 1} of layer ${l} from unit ${i + 1}">w<sub>${j + 1}←${i + 1}</sub></button>`,
+        `aria-label="weight into neuron ${j + 1} of layer ${l} from unit ${i + 1}">${weightHTML(l, j, i)}</button>`,
     );
     return `<p class="incoming">Explain: ${ws.join(" ")} ${b}</p>`;
   }
@@ -295,7 +324,7 @@ export function createExplain(root, store, actions) {
 
   function weight(c, l, j, i) {
     const out = [
-      `<h3>Weight w<sub>${j + 1},${i + 1}</sub><sup>(${l})</sup> ` +
+      `<h3>Weight ${weightHTML(l, j, i)} ` +
         `<small>into neuron ${j + 1} of layer ${l} from unit ${i + 1} of layer ${l - 1}</small></h3>`,
     ];
     const w = store.weights[l - 1][j][i];
@@ -471,7 +500,7 @@ export function createExplain(root, store, actions) {
   }
 
   function bias(c, l, j) {
-    const out = [`<h3>Bias b<sub>${j + 1}</sub><sup>(${l})</sup></h3>`];
+    const out = [`<h3>Bias ${biasHTML(l, j)}</h3>`];
     if ((store.server.scenario.bias_free || []).includes(l)) {
       out.push(p(`Layer ${l} has no bias (bias_free): b is 0 and never changes.`));
     }
@@ -514,6 +543,8 @@ export function createExplain(root, store, actions) {
   }
 
   body.addEventListener("click", (e) => {
+    const o = e.target.closest?.("[data-open-preset]");
+    if (o) return actions.openPreset(o.dataset.openPreset);
     const t = e.target.closest?.("[data-select]");
     if (!t) return;
     const [kind, l, j, i] = t.dataset.select.split(":");
@@ -559,7 +590,7 @@ export function createExplain(root, store, actions) {
     if (editable) {
       const lab = editForm.querySelector("label");
       const v = s.kind === "weight" ? store.weights[s.l - 1][s.j][s.i] : store.biases[s.l - 1][s.j];
-      const name = s.kind === "weight" ? `w${s.l}[${s.j + 1}←${s.i + 1}]` : `b${s.l}[${s.j + 1}]`;
+      const name = s.kind === "weight" ? weightText(s.l, s.j, s.i) : biasText(s.l, s.j);
       lab.textContent = `Set ${name} (now ${fmt(v, 6)})`;
     }
     return false;

@@ -33,13 +33,15 @@ export function createGradnorm(root, store) {
   function draw() {
     const L = store.layers.length - 1;
     if (!W || L < 1) return false;
-    const rowH = L > 5 ? 8 : 13;
-    const H = L * rowH + 16;
+    // type readable from the back of a room in presenter mode; each row as tall as its label
+    const fs = store.view.presenter ? 16 : 11;
+    const rowH = fs + 4;
+    const H = L * rowH + fs + 8;
     const ctx = fitCanvas(canvas, W, H);
     ctx.clearRect(0, 0, W, H);
-    ctx.font = "10px system-ui, sans-serif";
-    const left = 24;
-    const right = 62;
+    ctx.font = `${fs}px system-ui, sans-serif`;
+    const left = 2.6 * fs;
+    const right = 5.6 * fs;
     const pw = W - left - right;
     const data = store.norms.filter((s) => s.norms.length === L).slice(-pw);
     const cw = data.length ? Math.max(1, Math.min(8, pw / data.length)) : 1;
@@ -61,14 +63,16 @@ export function createGradnorm(root, store) {
     const y = L * rowH + 3;
     ctx.fillStyle = "#555";
     ctx.textAlign = "left";
-    ctx.fillText("‖∂C/∂W‖  1e−6", left, y + 10);
+    const key = "‖∂C/∂W‖  1e−6";
+    ctx.fillText(key, left, y + fs);
+    const kx = left + ctx.measureText(key).width + 6;
     for (let k = 0; k < 40; k++) {
       ctx.fillStyle = ramp(10 ** (LO + ((HI - LO) * k) / 39));
-      ctx.fillRect(left + 78 + k * 2, y + 2, 2, 9);
+      ctx.fillRect(kx + k * 2, y + 2, 2, fs - 1);
     }
     ctx.fillStyle = "#555";
-    ctx.fillText("1e2", left + 78 + 84, y + 10);
+    ctx.fillText("1e2", kx + 84, y + fs);
     return false;
   }
-  return { topics: ["all", "norms", "net"], draw };
+  return { topics: ["all", "norms", "net", "view"], draw };
 }

@@ -5,7 +5,7 @@ import { RANGE } from "../math.js";
 import { el, fitCanvas, lut } from "../util.js";
 
 // Okabe–Ito, readable with every common colour-vision deficiency
-const CLASS_COLORS = [
+export const CLASS_COLORS = [
   [230, 97, 1],
   [33, 102, 172],
   [0, 158, 115],
@@ -151,7 +151,7 @@ export function createHeatmap(root, store, actions) {
     const rect = canvas.getBoundingClientRect();
     const x1 = ext[0] + ((e.clientX - rect.left) / rect.width) * (ext[1] - ext[0]);
     const x2 = ext[3] - ((e.clientY - rect.top) / rect.height) * (ext[3] - ext[2]);
-    actions.addPoint([x1, x2], e.shiftKey ? 1 : 0);
+    actions.addPoint([x1, x2], e.shiftKey);
   });
 
   return { topics: ["all", "data", "maps", "phase", "view"], draw };

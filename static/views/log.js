@@ -1,5 +1,6 @@
 // The step log: one line per event received, newest last.
 
+import { weightText } from "../names.js";
 import { norm } from "../math.js";
 import { el, fmt } from "../util.js";
 
@@ -33,7 +34,7 @@ function describe(ev, store) {
     case "gradcheck":
       return `gradcheck · max relative error ${fmt(ev.max_rel_error, 2)}`;
     case "slice":
-      return `cost slice along w${ev.layer}[${ev.to + 1}←${ev.from + 1}]`;
+      return `cost slice along ${weightText(ev.layer, ev.to, ev.from)}`;
     case "error":
       return `error (${ev.code}): ${ev.message}`;
   }

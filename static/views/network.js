@@ -3,6 +3,7 @@
 // Elements are built once per shape and then only their attributes change.
 
 import { RANGE } from "../math.js";
+import { biasText, weightText } from "../names.js";
 import { attr, clamp, divColor, el, fmt, lerp, lut, show, signColor, svgEl, text } from "../util.js";
 
 const LABEL_EDGES = 12; // edge labels only where they stay readable
@@ -36,7 +37,9 @@ export function createNetwork(root, store, actions) {
     attr(svg, "width", W);
     attr(svg, "height", H);
     const padL = 56;
-    const padR = 175;
+    // room on the right for the outputs' three lines (value, target, δ) at this type size and precision
+    const fs = parseFloat(getComputedStyle(svg).fontSize) || 12;
+    const padR = Math.round(Math.min(W * 0.4, 20 + fs * 0.62 * ((store.view.digits || 4) + 7)));
     const top = 46;
     const avail = H - top - 34;
     // each layer spreads over the height; the radius comes from the densest layer
@@ -113,8 +116,9 @@ export function createNetwork(root, store, actions) {
         const body = svgEl("circle", { class: "body", r }, ng);
         // outputs read to the right (value, then target and δ); others below, where there is room
         const right = l === L;
-        const val = svgEl("text", right ? { class: "val", x: r + 8, y: -3 } : { class: "val", y: r + 13, "text-anchor": "middle" }, ng);
-        const dval = svgEl("text", right ? { class: "dval", x: r + 66, y: 12 } : { class: "dval", y: r + 26, "text-anchor": "middle" }, ng);
+        // in em, so the lines stay apart at any type size (presenter mode)
+        const val = svgEl("text", right ? { class: "val", x: r + 8, dy: "-0.45em" } : { class: "val", y: r, dy: "1.05em", "text-anchor": "middle" }, ng);
+        const dval = svgEl("text", right ? { class: "dval", x: r + 8, dy: "2.2em" } : { class: "dval", y: r, dy: "2.35em", "text-anchor": "middle" }, ng);
         const out = { g: ng, ring, body, val, dval, x, y };
         if (l > 0 && !biasFree.includes(l)) {
           // a bias-free layer has none to draw; a frozen bias is drawn dashed
@@ -124,7 +128,7 @@ export function createNetwork(root, store, actions) {
         }
         if (l === 0) svgEl("text", { class: "name", x: -r - 6, y: 4, "text-anchor": "end" }, ng).textContent = `x${j + 1}`;
         if (l === L) {
-          out.tgt = svgEl("text", { class: "tgt", x: r + 8, y: 12 }, ng);
+          out.tgt = svgEl("text", { class: "tgt", x: r + 8, dy: "0.9em" }, ng);
           out.tgt.dataset.out = j;
         }
         if (l > 0 && store.dataset?.extent) {
@@ -140,12 +144,13 @@ export function createNetwork(root, store, actions) {
     loss.dataset.loss = "";
     const roomy = gap >= 2 * r + 30;
     const ringMax = Math.max(3, Math.min(14, gap / 2 - r - 2));
-    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss, roomy, ringMax };
+    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss, roomy, ringMax, colW: L ? (W - padL - padR) / L : W };
     store.touch("maps");
   }
 
   const sc = () => store.server?.scenario;
-  const key = () => JSON.stringify([store.layers, W, H, !!store.dataset?.extent, sc()?.frozen, sc()?.bias_free]);
+  const key = () =>
+    JSON.stringify([store.layers, W, H, !!store.dataset?.extent, sc()?.frozen, sc()?.bias_free, store.view.digits, !!store.view.presenter]);
 
   function layerScale(l, values) {
     if (l === 0) return inputScale;
@@ -215,9 +220,7 @@ export function createNetwork(root, store, actions) {
       attr(g.band, "width", g.X(bl) + g.r + 8 - x0);
       attr(g.band, "class", `band ${sh.event}`);
     }
-    g.titles.forEach((tt, l) =>
-      text(tt, l === 0 ? "Input" : `${l === L ? "Output" : `Hidden ${l}`} · ${store.acts[l - 1]}`),
-    );
+    fitTitles();
 
     // edges: width ∝ |w|, colour = sign; gradient overlay once the layer's backward arrived
     let wRef = 1;
@@ -340,7 +343,64 @@ export function createNetwork(root, store, actions) {
     }
     if (hover) drawTip();
     attr(root, "data-animating", t < 1 ? "true" : "false");
+    if (t >= 1) declutter();
     return t < 1;
+  }
+
+  // Each layer's title: the longest form that fits its column ("Hidden 2 · tanh", "H2 tanh", "H2").
+  function fitTitles() {
+    const k = JSON.stringify([g.key, store.acts]);
+    if (g.titleKey === k) return;
+    g.titleKey = k;
+    g.titles.forEach((tt, l) => {
+      const act = store.acts[l - 1];
+      const forms =
+        l === 0 ? ["Input", "In"] : l === g.L ? [`Output · ${act}`, `Out ${act}`, "Out"] : [`Hidden ${l} · ${act}`, `H${l} ${act}`, `H${l}`, `${l}`];
+      // the first and last titles may also use the margin beside them
+      const room = l === 0 ? Math.min(g.colW, 2 * g.X(0)) : l === g.L ? Math.min(g.colW, 2 * (W - g.X(g.L))) : g.colW;
+      for (const f of forms) {
+        text(tt, f);
+        if (tt.getComputedTextLength() <= room - 6) break;
+      }
+    });
+  }
+
+  // No two labels overlap or leave the panel: in order of importance (titles, the outputs, the
+  // loss, neurons, inputs, edges), a label that would is hidden, and the page says so.
+  const RANK = ["layer-title", "tgt", "loss", "val", "dval", "name", "elabel"];
+  function declutter() {
+    const all = [...svg.querySelectorAll("text")];
+    const sig = all.map((t) => t.__t ?? t.textContent).join("|") + all.map((t) => t.__c?.visibility ?? "").join("");
+    if (g.clutterSig === sig) return;
+    g.clutterSig = sig;
+    all.forEach((t) => t.classList.remove("clutter"));
+    const shown = all.filter((t) => t.textContent && !t.closest('[visibility="hidden"]'));
+    const rank = (t) => {
+      const c = t.getAttribute("class") || "";
+      const k = RANK.findIndex((n) => c.split(" ").includes(n));
+      return (k < 0 ? RANK.length : k) * 10 + (t.closest("[data-neuron]")?.dataset.neuron.startsWith(`${g.L}:`) ? 0 : 1);
+    };
+    shown.sort((a, b) => rank(a) - rank(b));
+    const panel = root.getBoundingClientRect();
+    const boxes = shown.map((t) => t.getBoundingClientRect());
+    const kept = [];
+    let hidden = 0;
+    shown.forEach((t, k) => {
+      const b = boxes[k];
+      const out = b.left < panel.left || b.top < panel.top || b.right > panel.right || b.bottom > panel.bottom;
+      const hit = kept.some((o) => b.left < o.right && o.left < b.right && b.top < o.bottom && o.top < b.bottom);
+      if (out || hit) {
+        t.classList.add("clutter");
+        hidden++;
+      } else {
+        kept.push(b);
+      }
+    });
+    const why = document.querySelector("[data-numbers-why]");
+    if (why) {
+      // its room is kept either way: a line that came and went would resize the network under its labels
+      why.style.visibility = !store.view.numbers || (hidden === 0 && g.roomy) ? "hidden" : "visible";
+    }
   }
 
   // the tooltip, kept live while hovered
@@ -352,12 +412,12 @@ export function createNetwork(root, store, actions) {
     const { kind, l, j, i } = hover;
     if (kind === "weight") {
       const fz = sc().frozen?.includes(`W${l}`) ? " (frozen)" : "";
-      lines.push(`w${l}[${j + 1}←${i + 1}] = ${fmt(store.weights[l - 1][j][i], D)}${fz}`);
+      lines.push(`${weightText(l, j, i)} = ${fmt(store.weights[l - 1][j][i], D)}${fz}`);
       if (c?.backward[l]) lines.push(`∂C/∂w = ${fmt(c.backward[l].grad_w[j][i], D)}`);
       if (c?.update[l]) lines.push(`Δw = ${fmt(c.update[l].dw[j][i], D)}`);
     } else if (kind === "bias") {
       const fz = sc().frozen?.includes(`b${l}`) ? " (frozen)" : "";
-      lines.push(`b${l}[${j + 1}] = ${fmt(store.biases[l - 1][j], D)}${fz}`);
+      lines.push(`${biasText(l, j)} = ${fmt(store.biases[l - 1][j], D)}${fz}`);
       if (c?.backward[l]) lines.push(`∂C/∂b = ${fmt(c.backward[l].grad_b[j], D)}`);
     } else {
       if (l === 0 && c?.batch) lines.push(`x${j + 1} = ${fmt(c.batch.x[ex][j], D)}`);

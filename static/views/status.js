@@ -6,6 +6,17 @@ import { fmt } from "../util.js";
 
 const $ = (sel) => document.querySelector(sel);
 
+// The title, its architecture part "(2-4-2-1 tanh)" following the layers in use.
+export function titleOf(d) {
+  const t = d.title || d.name;
+  const hidden = [...new Set(d.activations.slice(0, -1))].map((a) => a.replace("_", " ")).join("/");
+  // only the "(2-4-2-1 tanh)" part: the layer sizes, and the hidden activation where it is named
+  return t.replace(/\((\d+(?:-\d+)+)([^)]*)\)/, (_, sizes, rest) => {
+    const acts = hidden ? rest.replace(/\b(tanh|sigmoid|relu|leaky relu|linear)\b/i, hidden) : rest;
+    return `(${d.layers.join("-")}${acts})`;
+  });
+}
+
 export function createStatus(store) {
   const phase = $("[data-phase]");
   const conn = $("[data-conn]");
@@ -14,6 +25,7 @@ export function createStatus(store) {
   const step = $("[data-step]");
   const epoch = $("[data-epoch]");
   const lossNow = $("[data-loss-now]");
+  const trainLoss = $("[data-train-loss]");
   const title = $("[data-title]");
   const hint = $("[data-next-hint]");
   const timeline = $("[data-timeline]");
@@ -33,7 +45,8 @@ export function createStatus(store) {
       closed: `offline · retrying (${c.retries})`,
       full: `${store.notice?.code === "room_full" ? "The room" : "The server"} is full · retrying, less often each time (${c.retries})`,
     }[c.status];
-    set(conn, label);
+    const w = store.waiting;
+    set(conn, w && c.status === "open" ? `working: ${w.type.replace("_", " ")}…` : label);
     conn.dataset.status = c.status;
     const n = store.notice;
     notice.hidden = !n || now - n.at > 6000;
@@ -41,11 +54,13 @@ export function createStatus(store) {
     const sv = store.server;
     set(phase, phaseName(store.shown));
     if (!sv) return !notice.hidden; // e.g. refused by a full server before any state
-    set(title, sv.scenario.title || sv.scenario.name);
+    set(title, titleOf(sv.scenario));
     set(step, store.cur && !store.cur.update[store.layers.length - 1] ? `${sv.step} → ${store.cur.step}` : sv.step);
     set(epoch, sv.epoch);
     const lastRow = store.curve[store.curve.length - 1];
-    set(lossNow, store.cur?.outErr ? fmt(store.cur.outErr.loss, store.view.digits) : lastRow ? fmt(lastRow[2], store.view.digits) : "—");
+    // two numbers, named apart: the batch cost C of this step, and the loss over the whole set
+    set(lossNow, store.cur?.outErr ? fmt(store.cur.outErr.loss, store.view.digits) : "—");
+    set(trainLoss, lastRow && lastRow[2] !== null ? fmt(lastRow[2], store.view.digits) : "—");
     const np = store.cur ? sv.phase : { event: "batch" };
     set(hint, np.event === "update" ? `next: Update · layer ${np.layer}` : `next: ${phaseName(np)}`);
     banner.hidden = !sv.paused_reason;
