@@ -10,6 +10,7 @@ from typing import Any
 from app import scenario as sc
 from app.protocol import ProtocolError
 from app.session import memory, persist
+from app.session.breakpoints import reason
 from app.session.cursor import Cursor
 from app.session.directory import Directory
 from app.session.scheduler import Scheduler
@@ -117,7 +118,7 @@ class Registry:
         if cursor is None or not self._space():
             return None
         s = Session(row.id, None, self.options, self.scheduler, cursor)
-        s.paused_reason = "Restored from the server's saved copy."
+        s.paused_reason = reason("restored", "Restored from the server's saved copy.", cursor.step_shown())
         code = row.room_code
         if code is not None and row.token_hash is not None and self.rooms.stored.get(code) == row.id:
             del self.rooms.stored[code]
