@@ -30,10 +30,10 @@ def saturated(net: Network, as_: list[Array], epsilon: float, fraction: float) -
     out = []
     for l, name in enumerate(net.activations, start=1):
         if name in BOUNDS and len(as_[l]):
-            lo, hi = BOUNDS[name]
-            a = as_[l]
-            near = (a <= lo + epsilon) | (a >= hi - epsilon)
-            out.append(np.flatnonzero(near.mean(axis=0) >= fraction))
+            a = as_[l] if name == "tanh" else 2.0 * as_[l] - 1.0  # both on [-1, 1]: one comparison
+            scale = 1.0 if name == "tanh" else 2.0
+            near = np.count_nonzero(np.abs(a) >= 1.0 - scale * epsilon, axis=0)
+            out.append(np.flatnonzero(near >= fraction * len(a)))
         else:
             out.append(np.zeros(0, dtype=np.intp))
     return out
