@@ -15,7 +15,6 @@ from app.session.breakpoints import Breakpoints, stride
 from app.session.cursor import Cursor, Options, Paused
 from tests import engine_helpers as h
 
-RELU = h.doc(layers=[2, 4, 1], activations=["relu", "sigmoid"], loss="binary_cross_entropy", batch_size=1)
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "dead_units": (sc.preset("dead-relu"), {"kind": "dead_units"}),
     "vanishing": (sc.preset("vanishing-sigmoid"), {"kind": "vanishing", "threshold": 1e-5}),
