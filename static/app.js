@@ -4,10 +4,13 @@
 import { createControls } from "./controls.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
+import { createBreakpoints } from "./views/breakpoints.js";
 import { createChart } from "./views/chart.js";
 import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
 import { createGradnorm } from "./views/gradnorm.js";
+import { createGraph } from "./views/graph.js";
+import { createHealth } from "./views/health.js";
 import { createHeatmap } from "./views/heatmap.js";
 import { createLog } from "./views/log.js";
 import { createNetwork } from "./views/network.js";
@@ -47,7 +50,7 @@ controls.initView();
 const { actions } = controls;
 
 const views = [
-  createStatus(store),
+  createStatus(store, actions),
   room.view,
   // explain first: following the phase, it moves the selection the network outlines
   createExplain($("[data-explain]"), store, actions),
@@ -57,6 +60,9 @@ const views = [
   createChart($("[data-chart]"), store),
   createGradnorm($("[data-gradnorm]"), store),
   createLog($("[data-log]"), store),
+  createBreakpoints($("[data-breakpoints]"), store, actions),
+  createHealth($("[data-health]"), store, actions),
+  createGraph($("[data-graph]"), store, actions),
 ];
 
 // rAF timestamps, oldest first, so a benchmark can read the page's frame interval

@@ -6,6 +6,7 @@ import { norm } from "./math.js";
 const TRACE_MAX = 50000;
 const LOG_MAX = 300;
 const NORMS_MAX = 600;
+const HEALTH_MAX = 300;
 
 export function phaseName(p) {
   if (!p) return "Ready";
@@ -65,6 +66,8 @@ export function createStore() {
     pinned: false, // false: the inspector follows the phase
     slice: null,
     gradcheck: null,
+    health: [], // the latest `health` events, oldest first
+    graph: null, // the last `graph` event
     outputs: null, // the server's outputs on the first training examples: {step, y}
     frameActs: null, // train mode: every layer's activations of the highlighted example
     notice: null,
@@ -216,6 +219,17 @@ export function createStore() {
       s.slice = ev;
       s.touch("explain");
     },
+    health(ev) {
+      const h = s.health;
+      while (h.length && h[h.length - 1].step >= ev.step) h.pop(); // after a seek, the future goes
+      h.push(ev);
+      if (h.length > HEALTH_MAX) h.splice(0, h.length - HEALTH_MAX);
+      s.touch("health");
+    },
+    graph(ev) {
+      s.graph = ev;
+      s.touch("graph");
+    },
     room(ev) {
       if (s.room) Object.assign(s.room, { viewers: ev.viewers, presenter: ev.presenter });
       s.touch("room");
@@ -233,7 +247,7 @@ export function createStore() {
     }
     const fn = on[ev.type];
     if (fn) fn(ev);
-    if (ev.type !== "frame") pushLog(ev);
+    if (ev.type !== "frame" && ev.type !== "health") pushLog(ev);
     if (ev.type !== "dataset" && ev.type !== "error") s.touch("explain");
   };
 
