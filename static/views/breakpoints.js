@@ -5,7 +5,7 @@ import { el } from "../util.js";
 
 const KINDS = [
   ["loss_increase", "Loss rises", [["k", 3, "epochs"]]],
-  ["vanishing", "Vanishing ‖∂C/∂W‖ <", [["threshold", 1e-4, ""]]],
+  ["vanishing", "Vanishing ‖∂C/∂W‖ <", [["threshold", "1e-4", ""]]],
   ["exploding", "Exploding ‖∂C/∂W‖ >", [["threshold", 100, ""]]],
   ["dead_units", "Dead ReLU units", []],
   ["saturated", "Saturated units", [["epsilon", 0.01, "within"], ["fraction", 0.9, "of examples"]]],
@@ -21,7 +21,7 @@ export function createBreakpoints(root, store, actions) {
     const box = el("input", { type: "checkbox" }, lab);
     lab.append(` ${name} `);
     const inputs = params.map(([key, v, unit]) => {
-      const i = el("input", { type: "number", step: "any", value: v, size: 6, "aria-label": `${kind} ${key}` }, lab);
+      const i = el("input", { type: "text", inputmode: "decimal", value: v, size: 6, "aria-label": `${kind} ${key}` }, lab);
       if (unit) lab.append(` ${unit} `);
       return [key, i];
     });

@@ -73,6 +73,8 @@ export function createGraph(root, store, actions) {
     const W = Math.max(320, keys.length * 78);
     const H = Math.max(120, rows * 30 + 20);
     svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    svg.setAttribute("width", W); // drawn at its own size: the view scrolls rather than shrinks it
+    svg.setAttribute("height", H);
     const pos = new Map();
     keys.forEach((k, ci) => {
       const col = cols.get(k);

@@ -38,7 +38,10 @@ export function createHealth(root, store, actions) {
       ctx.fillRect(x + (k * w) / n, hgt - 10 - bh, Math.max(1, w / n - 0.5), bh);
     });
     ctx.fillStyle = "#666";
-    ctx.fillText(`${fmt(h.lo, 2)}…${fmt(h.hi, 2)}`, x, hgt);
+    ctx.fillText(fmt(h.lo, 2), x, hgt);
+    ctx.textAlign = "right";
+    ctx.fillText(fmt(h.hi, 2), x + w, hgt);
+    ctx.textAlign = "left";
   }
 
   function ratioStrip(ctx, l, x, w, hgt) {
@@ -61,7 +64,8 @@ export function createHealth(root, store, actions) {
     });
     ctx.stroke();
     ctx.fillStyle = "#666";
-    ctx.fillText("‖ΔW‖/‖W‖ (band: 1e−4…1e−2)", x, hgt);
+    const last = store.health[store.health.length - 1]?.layers[l - 1]?.update_ratio;
+    ctx.fillText(`‖ΔW‖/‖W‖ ${fmt(last, 2)}`, x, hgt);
   }
 
   function draw() {
@@ -85,7 +89,7 @@ export function createHealth(root, store, actions) {
       ctx.clearRect(0, 0, cw - 60, H);
       ctx.font = "9px system-ui, sans-serif";
       HIST.forEach(([key, name, colour], k) => {
-        hist(ctx, h[key], k * part, part - 6, H, colour);
+        hist(ctx, h[key], k * part, part - 8, H, colour);
         ctx.fillStyle = "#333";
         ctx.fillText(name, k * part, 9);
       });
