@@ -23,9 +23,12 @@ from app.session.work import forward_flops
 
 Reason = dict[str, Any]
 SHARE = 0.02  # the statistics may cost at most about this fraction of the training time
-STEP_US_PER_LAYER = 9.0  # fixed cost of one step per weight layer, in microseconds (numpy calls)
-CHECK_US_PER_LAYER = 27.0  # fixed cost of the statistics per weight layer
-US_PER_FLOP = 0.0005  # numpy's multiply-adds on this class of machine (2 per ns)
+# a cost model of this class of machine, in microseconds: numpy's fixed cost per weight layer
+# (a step makes about 6 calls a layer, the statistics about 15), per element of the
+# activations (rows x units, about 6 passes in a step, 10 in the statistics), per multiply-add
+STEP_US_PER_LAYER, CHECK_US_PER_LAYER = 9.0, 25.0
+US_PER_ELEMENT = 0.004
+US_PER_FLOP = 0.0005
 STAT_KINDS = ("loss_increase", "vanishing", "exploding", "dead_units", "saturated", "accuracy")
 
 
@@ -41,8 +44,10 @@ def stride(t: Any) -> int:
     n = len(t.x)
     batch = min(t.batch_size, n)
     depth, layers = t.net.depth, t.net.layers
-    step_us = STEP_US_PER_LAYER * depth + US_PER_FLOP * 3 * forward_flops(layers, batch)
-    check_us = CHECK_US_PER_LAYER * depth + US_PER_FLOP * 3 * forward_flops(layers, n)
+    units = sum(layers[1:])
+    step_us = STEP_US_PER_LAYER * depth + US_PER_ELEMENT * 6 * batch * units
+    step_us += US_PER_FLOP * 3 * forward_flops(layers, batch)
+    check_us = CHECK_US_PER_LAYER * depth + US_PER_ELEMENT * 10 * n * units + US_PER_FLOP * 2 * forward_flops(layers, n)
     return max(1, math.ceil(check_us / (SHARE * math.ceil(n / batch) * step_us)))
 
 
@@ -125,7 +130,8 @@ class Breakpoints:
         if kind == "loss_increase":
             k, ls = e["k"], self.losses
             if len(ls) > k and all(ls[-i] > ls[-i - 1] for i in range(1, k + 1)):
-                return reason(kind, f"Breakpoint: the training loss rose for {k} checks in a row, to {loss:.4g}.", s)
+                checks = f"{k} checks in a row" if k > 1 else "the last check"
+                return reason(kind, f"Breakpoint: the training loss rose at {checks}, to {loss:.4g}.", s)
         elif kind in ("vanishing", "exploding"):
             return _norms(kind, e["threshold"], norms, s)
         elif kind == "dead_units":
