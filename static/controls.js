@@ -403,7 +403,8 @@ export function createControls(store, socket, defaultPreset, room) {
       if (key === sliceKey || playing() === "train") return;
       sliceKey = key;
       const w = store.weights[s.l - 1][s.j][s.i];
-      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span: Math.max(1, 1.5 * Math.abs(w)), points: 61 });
+      const step = store.server.step; // the step shown, wherever the run's cursor is
+      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span: Math.max(1, 1.5 * Math.abs(w)), points: 61, step });
     },
   };
 

@@ -372,6 +372,8 @@ class Cursor:
     def goto(self, step: int) -> None:
         """Bring back step `step` exactly: its checkpoint, then the steps after it again."""
         self.restore(self.history.base(step))
+        if self.trainer.step_count == step:  # no step recomputed: the last gradient and update are not this step's
+            self.trainer.last_grad_w, self.trainer.last_changes = [], []
         while self.trainer.step_count < step:
             self.trainer.step()
         self.breakpoints.reset(self.trainer)

@@ -8,6 +8,8 @@ a few hundred bytes per layer, whatever the layer's size.
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from app.nn import health
 
 if TYPE_CHECKING:
@@ -21,6 +23,6 @@ EPSILON, FRACTION = 0.02, 0.9  # saturated: within 0.02 of a bound on 90% of the
 def event(c: "Cursor") -> dict[str, Any]:
     """The health of the run at the cursor (after its last completed step)."""
     t = c.trainer
-    with c.at_cursor():
+    with c.at_cursor(), np.errstate(all="ignore"):  # a diverging run's histograms skip what is not finite
         layers = health.layers(t.net, t.x[:HEALTH_ROWS], t.last_grad_w, t.last_changes[0::2], EPSILON, FRACTION)
     return {"type": "health", "step": c.step_shown(), "layers": layers}
