@@ -26,7 +26,7 @@ SHARE = 0.02  # the statistics may cost at most about this fraction of the train
 # a cost model of this class of machine, in microseconds: numpy's fixed cost per weight layer
 # (a step makes about 6 calls a layer, the statistics about 15), per element of the
 # activations (rows x units, about 6 passes in a step, 10 in the statistics), per multiply-add
-STEP_US_PER_LAYER, CHECK_US_PER_LAYER = 9.0, 25.0
+STEP_US_PER_LAYER, CHECK_US_PER_LAYER = 9.0, 40.0
 US_PER_ELEMENT = 0.004
 US_PER_FLOP = 0.0005
 STAT_KINDS = ("loss_increase", "vanishing", "exploding", "dead_units", "saturated", "accuracy")

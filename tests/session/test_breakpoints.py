@@ -14,13 +14,17 @@ from app.nn.losses import LOSSES
 from app.session.breakpoints import Breakpoints, stride
 from app.session.cursor import Cursor, Options, Paused
 from tests import engine_helpers as h
+from tests.nn import diverging
 
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "dead_units": (sc.preset("dead-relu"), {"kind": "dead_units"}),
     "vanishing": (sc.preset("vanishing-sigmoid"), {"kind": "vanishing", "threshold": 1e-5}),
     "exploding": (sc.preset("lr-too-high"), {"kind": "exploding", "threshold": 100.0}),
     "loss_increase": (sc.preset("lr-too-high"), {"kind": "loss_increase", "k": 1}),
-    "saturated": (sc.preset("lr-too-high"), {"kind": "saturated", "epsilon": 0.01, "fraction": 0.5}),
+    "saturated": (
+        h.doc(optimizer={"type": "sgd", "learning_rate": 50.0}),
+        {"kind": "saturated", "epsilon": 0.01, "fraction": 0.5},
+    ),
     "accuracy": (
         h.doc(optimizer={"type": "sgd", "learning_rate": 2.0}, batch_size=1),
         {"kind": "accuracy", "value": 1.0},
@@ -153,14 +157,14 @@ def test_a_seek_forgets_what_earlier_checks_saw() -> None:
 
 
 def test_a_divergence_before_a_breakpoint_is_the_reason() -> None:
-    doc, _ = CASES["exploding"]
-    c = Cursor(sc.parse(doc), Options())
-    c.breakpoints.set([{"kind": "step", "step": 2000}], c.trainer)
+    c = Cursor(sc.parse(diverging.minimal()), Options())
+    on = [{"kind": "step", "step": diverging.FIRST_BAD + 30}, {"kind": "exploding", "threshold": 1e300}]
+    c.breakpoints.set(on, c.trainer)
     clock = iter(range(10**9))
     with np.errstate(all="ignore"), pytest.raises(Paused) as hit:
         for _ in range(100):
             c.train_for(100, lambda: next(clock) * 1e-3)
-    assert hit.value.reason["kind"] == "nonfinite" and hit.value.reason["step"] < 2000
+    assert hit.value.reason["kind"] == "nonfinite" and hit.value.reason["step"] == diverging.FIRST_BAD
 
 
 def test_breakpoints_copy_with_a_fork_and_list_nonfinite_first() -> None:
