@@ -151,3 +151,17 @@ def test_gradcheck_and_slice_at_a_past_step_leave_the_cursor(conn: Conn) -> None
     conn.send({"type": "gradcheck", "step": 31})
     err = conn.until("error")
     assert err["code"] == "out_of_history" and "gradcheck.step" in err["message"]
+
+
+@pytest.mark.parametrize("cmd", [{"type": "play", "mode": "animate", "speed": 120}, {"type": "epoch"}, {"type": "next"}])
+def test_every_way_of_stepping_stops_at_a_step_breakpoint(conn: Conn, cmd: dict[str, Any]) -> None:
+    conn.load(scenario=h.doc(batch_size=1))  # 4 steps an epoch
+    conn.send({"type": "breakpoints", "on": [{"kind": "step", "step": 2}]})
+    conn.until("state")
+    for _ in range(1 if cmd["type"] != "next" else 2 * 8):
+        conn.send(cmd)
+    while True:
+        e = conn.recv()
+        if e["type"] == "state" and e["paused_reason"]:
+            break
+    assert e["paused_reason"]["kind"] == "step" and e["step"] == 2 and e["playing"] is None
