@@ -95,7 +95,7 @@ export function createHealth(root, store, actions) {
       });
       ratioStrip(ctx, l, 3 * part, part - 2, H);
     }
-    root.dataset.step = last.step;
+    root.dataset.healthStep = last.step;
     return false;
   }
   return { topics: ["all", "health", "net", "select"], draw };
