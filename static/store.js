@@ -62,7 +62,7 @@ export function createStore() {
     log: [],
     logSeq: 0,
     trace: [],
-    selection: null, // {kind: "neuron" | "weight" | "bias", l, j, i}
+    selection: null, // {kind: "neuron" | "weight" | "bias" | "layer", l, j, i}
     pinned: false, // false: the inspector follows the phase
     slice: null,
     gradcheck: null,

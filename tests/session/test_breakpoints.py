@@ -205,3 +205,22 @@ def test_the_session_pauses_with_the_reason_and_keeps_breakpoints_over_a_reset()
     s = asyncio.run(run())
     assert s.paused_reason is not None and s.paused_reason["kind"] == "step" and s.cursor.trainer.step_count == 7
     assert s.state()["breakpoints"] == [{"kind": "nonfinite"}, {"kind": "step", "step": 7}]
+
+
+@pytest.mark.parametrize(
+    "what, where",
+    [
+        ("weight w[2][1][0]", (2, 1)),
+        ("bias b[1][3]", (1, 3)),
+        ("the gradient of w[3][0][2]", (3, 0)),
+        ("the loss", (None, None)),
+        ("the optimizer state", (None, None)),
+    ],
+)
+def test_a_divergence_names_the_layer_and_unit_of_what_went_non_finite(what: str, where: tuple[Any, Any]) -> None:
+    from app.nn import guard
+    from app.session.cursor import diverged
+
+    r = diverged(guard.Diverged(7, what, "NaN"), 0.5).reason
+    assert (r["kind"], r["step"], r["layer"], r["unit"]) == ("nonfinite", 7, *where)
+    assert what in r["message"] and "below 0.5" in r["message"]

@@ -153,7 +153,10 @@ def test_gradcheck_and_slice_at_a_past_step_leave_the_cursor(conn: Conn) -> None
     assert err["code"] == "out_of_history" and "gradcheck.step" in err["message"]
 
 
-@pytest.mark.parametrize("cmd", [{"type": "play", "mode": "animate", "speed": 120}, {"type": "epoch"}, {"type": "next"}])
+STEPPING = [{"type": "play", "mode": "animate", "speed": 120}, {"type": "epoch"}, {"type": "next"}]
+
+
+@pytest.mark.parametrize("cmd", STEPPING)
 def test_every_way_of_stepping_stops_at_a_step_breakpoint(conn: Conn, cmd: dict[str, Any]) -> None:
     conn.load(scenario=h.doc(batch_size=1))  # 4 steps an epoch
     conn.send({"type": "breakpoints", "on": [{"kind": "step", "step": 2}]})
