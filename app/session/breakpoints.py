@@ -1,7 +1,7 @@
 """Breakpoints: conditions on the run that pause it at the exact step they first hold.
 
 Every kind but `step` is a statistic of the whole training set, computed at the end of an
-epoch: the loss and accuracy (as the `epoch` event has them), ||dC/dW|| per layer over the
+epoch: the loss and accuracy (as the `epoch` event has them), ‖∂C/∂W‖ per layer over the
 set, and which units are dead or saturated. The statistics cost about one full-batch forward
 and backward pass, so they are computed at the end of every `stride` epochs: the fewest that
 keep their cost under SHARE of the training time (docs/debugging.md). They depend only on
@@ -157,16 +157,16 @@ class Breakpoints:
 
 
 def _norms(kind: str, threshold: float, norms: list[float], s: int) -> Reason | None:
-    """A layer's ||dC/dW|| below (vanishing) or above (exploding) the threshold, or the ratio
+    """A layer's ‖∂C/∂W‖ below (vanishing) or above (exploding) the threshold, or the ratio
     ||dC/dW_1|| / ||dC/dW_L|| of the first layer's to the last's."""
     below = kind == "vanishing"
     for l, g in enumerate(norms, start=1):
         if (g < threshold) if below else (g > threshold):
             word = "below" if below else "above"
-            return reason(kind, f"Breakpoint: ||dC/dW|| of layer {l} is {g:.3g}, {word} {threshold:g}.", s, l)
+            return reason(kind, f"Breakpoint: ‖∂C/∂W‖ of layer {l} is {g:.3g}, {word} {threshold:g}.", s, l)
     if len(norms) > 1 and norms[-1] > 0:
         ratio = norms[0] / norms[-1]
         if (ratio < threshold) if below else (ratio > threshold):
-            text = f"Breakpoint: ||dC/dW|| of layer 1 is {ratio:.3g} times that of layer {len(norms)}"
+            text = f"Breakpoint: ‖∂C/∂W‖ of layer 1 is {ratio:.3g} times that of layer {len(norms)}"
             return reason(kind, text + f", {'below' if below else 'above'} {threshold:g}.", s, 1)
     return None
