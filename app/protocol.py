@@ -124,10 +124,14 @@ class SetBias(Command):
     value: Param
 
 
+Step_ = Annotated[int, Field(ge=0)]
+
+
 class Gradcheck(Command):
-    """Numerical against analytic gradient on the current batch."""
+    """Numerical against analytic gradient on the batch of the cursor's step, or of `step`."""
 
     type: Literal["gradcheck"]
+    step: Step_ | None = None  # any step in the history; the cursor stays where it is
 
 
 class Slice(Command):
@@ -139,6 +143,7 @@ class Slice(Command):
     from_: Unit = Field(alias="from")
     span: Annotated[float, Field(gt=0, le=100)] = 1.0
     points: Annotated[int, Field(ge=3, le=401)] = 41
+    step: Step_ | None = None  # any step in the history; the cursor stays where it is
 
 
 class Select(Command):
@@ -209,6 +214,91 @@ class BranchDrop(Command):
     branch: Literal["a", "b"]
 
 
+class Entry(BaseModel):
+    """One breakpoint: checked as strictly as a command."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+class BpNonfinite(Entry):
+    kind: Literal["nonfinite"]
+
+
+class BpLossIncrease(Entry):
+    kind: Literal["loss_increase"]
+    k: Annotated[int, Field(ge=1, le=1000)]
+
+
+class BpVanishing(Entry):
+    kind: Literal["vanishing"]
+    threshold: Annotated[float, Field(gt=0, le=1e300)]
+
+
+class BpExploding(Entry):
+    kind: Literal["exploding"]
+    threshold: Annotated[float, Field(gt=0, le=1e300)]
+
+
+class BpDeadUnits(Entry):
+    kind: Literal["dead_units"]
+
+
+class BpSaturated(Entry):
+    kind: Literal["saturated"]
+    epsilon: Annotated[float, Field(gt=0, lt=1)]
+    fraction: Annotated[float, Field(gt=0, le=1)]
+
+
+class BpStep(Entry):
+    kind: Literal["step"]
+    step: Annotated[int, Field(ge=1)]
+
+
+class BpAccuracy(Entry):
+    kind: Literal["accuracy"]
+    value: Annotated[float, Field(ge=0, le=1)]
+
+
+Breakpoint = Annotated[
+    BpNonfinite | BpLossIncrease | BpVanishing | BpExploding | BpDeadUnits | BpSaturated | BpStep | BpAccuracy,
+    Field(discriminator="kind"),
+]
+MAX_BREAKPOINTS = 32
+
+
+class Breakpoints(Command):
+    """Replace the breakpoints set on the run (`on: []` clears them; nonfinite is always on)."""
+
+    type: Literal["breakpoints"]
+    on: Annotated[list[Breakpoint], Field(max_length=MAX_BREAKPOINTS)]
+
+    @model_validator(mode="after")
+    def _once(self) -> "Breakpoints":
+        seen: set[str] = set()
+        for i, b in enumerate(self.on):
+            if b.kind in seen:
+                raise ValueError(f"on[{i}]: a second {b.kind!r} breakpoint; give each kind once (step may repeat)")
+            if b.kind != "step":
+                seen.add(b.kind)
+        return self
+
+
+class Graph(Command):
+    """The computation graph of unit `unit` of layer `layer` for training example `example`;
+    without layer and unit, the whole network's (at most GRAPH_MAX_UNITS units)."""
+
+    type: Literal["graph"]
+    layer: Layer | None = None
+    unit: Unit | None = None
+    example: Annotated[int, Field(ge=0, lt=LIMITS["max_examples"])] = 0
+
+    @model_validator(mode="after")
+    def _both(self) -> "Graph":
+        if (self.layer is None) != (self.unit is None):
+            raise ValueError("give both layer and unit (one unit's graph), or neither (the whole network's)")
+        return self
+
+
 class Claim(Command):
     """Become a presenter of the room this connection follows, with its presenter token."""
 
@@ -277,6 +367,8 @@ AnyCommand = Annotated[
     | Branch
     | BranchKeep
     | BranchDrop
+    | Breakpoints
+    | Graph
     | Claim
     | Fork
     | Follow
@@ -316,6 +408,14 @@ class RoomInfo(BaseModel):
     viewers: int
 
 
+class PausedReason(BaseModel):
+    kind: str  # nonfinite, a breakpoint's kind, disconnected, unread or restored
+    step: int | None
+    layer: int | None
+    unit: int | None
+    message: str
+
+
 class StateEvent(Event):
     type: Literal["state"]
     session: str | None
@@ -327,7 +427,8 @@ class StateEvent(Event):
     biases: list[list[float]]
     history: History
     playing: Literal["animate", "train"] | None
-    paused_reason: str | None
+    paused_reason: "PausedReason | None"
+    breakpoints: list[dict[str, Any]]
     selected: int
     task: Literal["binary", "multiclass", "regression"]
     curve: list[list[float | None]]
@@ -500,6 +601,54 @@ class BranchClosedEvent(Event):
     reason: str
 
 
+class Histogram(BaseModel):
+    lo: float
+    hi: float
+    counts: list[int]
+
+
+class LayerHealth(BaseModel):
+    layer: int
+    weights: Histogram
+    grads: Histogram
+    activations: Histogram
+    dead: int
+    saturated: int
+    update_ratio: float
+
+
+class HealthEvent(Event):
+    type: Literal["health"]
+    step: int
+    layers: list[LayerHealth]
+
+
+class GraphNode(BaseModel):
+    id: str
+    op: str
+    value: float
+    grad: float
+    layer: int
+    unit: int | None
+    label: str
+
+
+class GraphEdge(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    local: float  # d(to)/d(from)
+
+
+class GraphEvent(Event):
+    type: Literal["graph"]
+    step: int
+    example: int
+    layer: int | None
+    unit: int | None
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+
+
 class ProgressEvent(Event):
     type: Literal["progress"]
     request: str
@@ -568,6 +717,8 @@ AnyEvent = Annotated[
     | SliceEvent
     | BranchEvent
     | BranchClosedEvent
+    | HealthEvent
+    | GraphEvent
     | ProgressEvent
     | RoomEvent
     | QuestionEvent

@@ -13,6 +13,7 @@ import numpy as np
 from app import scenario as sc
 from app.nn.trainer import Trainer
 from app.session import maps
+from app.session.breakpoints import Breakpoints
 from benchmarks.common import Budget, percentile, take
 
 SIZES = [[2, 4, 2, 1], [2, 8, 8, 1], [2, 16, 16, 16, 1], [2, 64, 64, 1]]
@@ -126,6 +127,59 @@ def engine_vs_floor(doc: dict[str, Any], seconds: float) -> dict[str, float]:
     }
 
 
+# every kind at once, with thresholds that never fire, so the run is checked but never stops
+EVERY_BREAKPOINT = [
+    {"kind": "loss_increase", "k": 1000},
+    {"kind": "vanishing", "threshold": 1e-300},
+    {"kind": "exploding", "threshold": 1e300},
+    {"kind": "dead_units"},
+    {"kind": "saturated", "epsilon": 1e-300, "fraction": 1.0},
+    {"kind": "step", "step": 10**12},
+    {"kind": "accuracy", "value": 1.0},
+]
+
+
+def breakpoints_vs_floor(doc: dict[str, Any], seconds: float) -> dict[str, float]:
+    """Epochs of untraced steps with every breakpoint kind checked as a training slice checks
+    them (app/session/cursor.py train_for), against the floor and the engine alone."""
+    t, floor = floor_of(doc)
+    t2 = sc.build(sc.parse(doc)).trainer
+    bp = Breakpoints()
+    bp.set(EVERY_BREAKPOINT, t2)
+    task = sc.build(sc.parse(doc)).task
+    steps = math.ceil(len(t.x) / t.batch_size)
+
+    def engine_epoch() -> None:
+        for _ in range(steps):
+            t.step()
+
+    def checked_epoch() -> None:
+        for _ in range(steps):
+            t2.step()
+            if t2.step_count >= bp.next_at:
+                bp.at(t2, task)
+
+    per = median_timed({"engine": engine_epoch, "checked": checked_epoch, "floor": floor}, seconds)
+    # the checks' share of the CPU time of a checked run: steadier under load than wall-clock ratios
+    stepping = checking = 0.0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        a = time.thread_time()
+        for _ in range(steps):
+            t2.step()
+        b = time.thread_time()
+        bp.check(t2, task)
+        stepping += (b - a) * bp.every
+        checking += time.thread_time() - b
+    return {
+        "stride_epochs": bp.every,
+        "breakpoints_cpu_share": checking / (checking + stepping),
+        "breakpoints_epochs_per_s": 1.0 / per["checked"],
+        "breakpoints_floor_ratio": per["floor"] / per["checked"],  # >= 0.8: the target
+        "breakpoints_engine_ratio": per["engine"] / per["checked"],
+    }
+
+
 def grid_costs(doc: dict[str, Any], seconds: float) -> dict[str, float]:
     """A 100x100 grid through every layer (net.forward), and packing a whole maps message."""
     built = sc.build(sc.parse(doc))
@@ -148,6 +202,7 @@ def engine_rows(budget: Budget, quick: bool) -> dict[str, Any]:
     take(r, circle, engine_step_us="engine_step_us", numpy_floor_step_us="floor_step_us")
     take(r, circle, engine_floor_step_ratio="ratio", engine_only_epochs_per_s="engine_epochs_per_s")
     r.update(grid_costs(circle_doc(), budget.engine_seconds / 2))
+    r.update(breakpoints_vs_floor(circle_doc(), budget.engine_seconds))
     if not quick:
         sizes = []
         for layers in SIZES:

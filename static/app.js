@@ -6,12 +6,15 @@ import { tabSession } from "./link.js";
 import { createModels } from "./models.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
+import { createBreakpoints } from "./views/breakpoints.js";
 import { createChart } from "./views/chart.js";
 import { createClasses } from "./views/classes.js";
 import { createCompare } from "./views/compare.js";
 import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
 import { createGradnorm } from "./views/gradnorm.js";
+import { createGraph } from "./views/graph.js";
+import { createHealth } from "./views/health.js";
 import { createHeatmap } from "./views/heatmap.js";
 import { createLesson } from "./views/lesson.js";
 import { createLog } from "./views/log.js";
@@ -75,7 +78,7 @@ const send = (cmd) => {
 createModels($("[data-models]"), store, note);
 
 const views = [
-  createStatus(store),
+  createStatus(store, actions),
   room.view,
   // explain first: following the phase, it moves the selection the network outlines
   createExplain($("[data-explain]"), store, actions),
@@ -88,6 +91,9 @@ const views = [
   createLog($("[data-log]"), store),
   lesson.view, // after explain and the network: it copies the one's equations and marks the other's parts
   createCompare($("[data-compare-root]"), store, send, note),
+  createBreakpoints($("[data-breakpoints]"), store, actions),
+  createHealth($("[data-health]"), store, actions),
+  createGraph($("[data-graph]"), store, actions),
 ];
 
 // rAF timestamps, oldest first, so a benchmark can read the page's frame interval

@@ -428,7 +428,8 @@ export function createControls(store, socket, defaultPreset, room) {
       sliceKey = key;
       // within the protocol's limit on span (0 < span ≤ 100), however large the weight
       const span = clamp(1.5 * Math.abs(w), 1, SLICE_SPAN_MAX);
-      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span, points: 61 });
+      const step = store.server.step; // the step shown, wherever the run's cursor is
+      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span, points: 61, step });
     },
   };
 

@@ -7,6 +7,7 @@ import { humane } from "./words.js";
 const TRACE_MAX = 50000;
 const LOG_MAX = 300;
 const NORMS_MAX = 600;
+const HEALTH_MAX = 300;
 
 export function phaseName(p) {
   if (!p) return "Ready";
@@ -62,10 +63,12 @@ export function createStore() {
     log: [],
     logSeq: 0,
     trace: [],
-    selection: null, // {kind: "neuron" | "weight" | "bias", l, j, i}
+    selection: null, // {kind: "neuron" | "weight" | "bias" | "layer", l, j, i}
     pinned: false, // false: the inspector follows the phase
     slice: null,
     gradcheck: null,
+    health: [], // the latest `health` events, oldest first
+    graph: null, // the last `graph` event
     outputs: null, // the server's outputs on the first training examples: {step, y}
     frameActs: null, // train mode: every layer's activations of the highlighted example
     notice: null,
@@ -229,6 +232,17 @@ export function createStore() {
       s.notice = { kind: "info", text: `Kept run ${ev.kept}: ${ev.reason}.`, at: performance.now() };
       s.touch("branch", "status");
     },
+    health(ev) {
+      const h = s.health;
+      while (h.length && h[h.length - 1].step >= ev.step) h.pop(); // after a seek, the future goes
+      h.push(ev);
+      if (h.length > HEALTH_MAX) h.splice(0, h.length - HEALTH_MAX);
+      s.touch("health");
+    },
+    graph(ev) {
+      s.graph = ev;
+      s.touch("graph");
+    },
     room(ev) {
       if (s.room) Object.assign(s.room, { viewers: ev.viewers, presenter: ev.presenter });
       s.touch("room");
@@ -246,7 +260,8 @@ export function createStore() {
     }
     const fn = on[ev.type];
     if (fn) fn(ev);
-    if (ev.type !== "frame" && !(ev.type === "branch" && !ev.full)) pushLog(ev); // frames' own are not steps
+    // frames' own are not steps
+    if (ev.type !== "frame" && ev.type !== "health" && !(ev.type === "branch" && !ev.full)) pushLog(ev);
     if (ev.type !== "dataset" && ev.type !== "error") s.touch("explain");
   };
 

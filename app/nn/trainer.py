@@ -46,6 +46,7 @@ class Trainer:
         self.offset = 0  # position in the current epoch's order
         self._order: tuple[int, Array] | None = None
         self.last_grad_w: list[Array] = []
+        self.last_changes: list[Array] = []  # the last step's updates, [dW1, db1, dW2, ...]
 
     # --- batches -------------------------------------------------------------------------
     def order(self, epoch: int) -> Array:
@@ -114,7 +115,7 @@ class Trainer:
         delta_input = deltas[0] @ self.net.w[0] if trace else None
         cost = (lambda p: self.cost(x, y, p)) if self.optimizer.needs_cost else None
         changes = self.optimizer.step(self.net.params, grads, cost)
-        self.last_grad_w = grad_w
+        self.last_grad_w, self.last_changes = grad_w, changes
         ended = self._advance(len(x))
         if not trace:
             return []

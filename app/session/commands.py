@@ -12,7 +12,7 @@ from app import protocol as p
 from app import scenario as sc
 from app.nn.gradcheck import gradcheck
 from app.protocol import ProtocolError
-from app.session import branch, memory, play, poll, work
+from app.session import branch, debugging, healthfeed, memory, play, poll, work
 from app.session.cursor import Cursor, Event
 from app.session.work import Cancelled, Progress
 
@@ -80,7 +80,16 @@ async def next_(s: "Session", cmd: p.Next) -> None:
     flops = c.step_flops() if c.pending is None else 0
     await s.publish_heavy(await work.run(c.next_events, flops=flops), flops)
     if s.cursor.pending is None:
+        stepped(s)
         s.publish_maps()
+
+
+def stepped(s: "Session") -> None:
+    """After stepping: the health of the run, and the pause a breakpoint hit asks for."""
+    s.publish(healthfeed.event(s.cursor))
+    hit = s.cursor.take_hit()
+    if hit is not None:
+        s.fail(hit)
 
 
 async def step(s: "Session", cmd: p.Step) -> None:
@@ -88,7 +97,7 @@ async def step(s: "Session", cmd: p.Step) -> None:
     c = s.cursor
     flops = c.step_flops()
     events = c.finish() if c.pending is not None else await work.run(c.traced_step, flops=flops)
-    if cmd.count > 1:
+    if cmd.count > 1 and c.hit is None:
         # the last step is sent whole; of the ones before it, the last epoch they ended (the
         # state's curve has them all), so a long step's answer never outgrows an outbox
         last_epoch = next((e for e in events if e["type"] == "epoch"), None)
@@ -106,6 +115,8 @@ async def step(s: "Session", cmd: p.Step) -> None:
                     events = await work.run(c.traced_step, flops=flops)
                     if any(e["type"] == "epoch" for e in events):
                         last_epoch = None  # the step's own events carry it
+                if c.hit is not None:
+                    break
                 if time.perf_counter() - turn > YIELD_EVERY:
                     good = c.check(good)
                     await asyncio.sleep(0)  # let other sessions and connections run
@@ -116,6 +127,7 @@ async def step(s: "Session", cmd: p.Step) -> None:
         s.interrupt = False
         events = [*([last_epoch] if last_epoch else []), *events, s.state()]
     await s.publish_heavy(events, flops)
+    stepped(s)
     s.publish_maps()
 
 
@@ -135,6 +147,8 @@ async def epoch(s: "Session", cmd: p.Epoch) -> None:
             n += 1
             progress.report(n, per_epoch)
             end = await work.run(c.fast_step, flops=flops)
+            if c.hit is not None:
+                break
             if time.perf_counter() - turn > YIELD_EVERY:
                 good = c.check(good)
                 await asyncio.sleep(0)
@@ -144,6 +158,7 @@ async def epoch(s: "Session", cmd: p.Epoch) -> None:
     c.check(good)
     s.interrupt = False
     s.publish(*([end] if end else []), s.state())
+    stepped(s)
     s.publish_maps()
 
 
@@ -172,7 +187,7 @@ async def seek(s: "Session", cmd: p.Seek) -> None:
     s.stop()
     s.cursor.abort()
     s.cursor.goto(cmd.step)
-    s.publish(s.state())
+    s.publish(s.state(), healthfeed.event(s.cursor))
     s.publish_maps()
 
 
@@ -241,11 +256,10 @@ async def gradcheck_(s: "Session", cmd: p.Gradcheck) -> None:
         raise ProtocolError(
             "out_of_range", f"gradcheck: the network has {n} parameters; at most {MAX_GRADCHECK_PARAMS}", "gradcheck"
         )
-    x, y = c.batch()
+    t, x, y, at = await debugging.at_step(s, cmd.step, "gradcheck")  # beside the live run, which may go on training
     flops = 2 * n * work.forward_flops(c.trainer.net.layers, len(x))
     check_work(s, "gradcheck", flops, "use a smaller batch or network")
     eps = 1e-5
-    t = c.trainer_copy()  # beside the live run, which may go on training
     progress = Progress("gradcheck", s.publish, lambda: s.interrupt)
     try:
         layers = await work.run(gradcheck, t, x, y, eps, progress.report, flops=flops)
@@ -253,7 +267,7 @@ async def gradcheck_(s: "Session", cmd: p.Gradcheck) -> None:
         s.interrupt = False
         return
     worst = max(float(max(r["rel_error_w"].max(), r["rel_error_b"].max())) for r in layers)
-    s.publish({"type": "gradcheck", "step": c.step_shown(), "epsilon": eps, "max_rel_error": worst, "layers": layers})
+    s.publish({"type": "gradcheck", "step": at, "epsilon": eps, "max_rel_error": worst, "layers": layers})
 
 
 def cost_slice(t: Any, x: Any, y: Any, cmd: p.Slice, tick: Callable[[int, int], None]) -> dict[str, Any]:
@@ -275,19 +289,19 @@ def cost_slice(t: Any, x: Any, y: Any, cmd: p.Slice, tick: Callable[[int, int], 
 async def slice_(s: "Session", cmd: p.Slice) -> None:
     check_weight(s, cmd.layer, cmd.to, cmd.from_, "slice")
     c = s.cursor
-    x, y = c.batch()
+    t, x, y, at = await debugging.at_step(s, cmd.step, "slice")
     flops = (cmd.points + 3) * work.forward_flops(c.trainer.net.layers, len(x))
     check_work(s, "slice", flops, "use fewer points or a smaller batch")
     progress = Progress("slice", s.publish, lambda: s.interrupt)
     try:
-        out = await work.run(cost_slice, c.trainer_copy(), x, y, cmd, progress.report, flops=flops)
+        out = await work.run(cost_slice, t, x, y, cmd, progress.report, flops=flops)
     except Cancelled:
         s.interrupt = False
         return
     s.publish(
         {
             "type": "slice",
-            "step": c.step_shown(),
+            "step": at,
             "layer": cmd.layer,
             "to": cmd.to,
             "from": cmd.from_,
@@ -368,4 +382,6 @@ HANDLERS: dict[str, Handler] = {
     "branch": branch_,
     "branch_keep": branch_keep,
     "branch_drop": branch_drop,
+    "breakpoints": debugging.breakpoints,
+    "graph": debugging.graph_,
 }

@@ -1,6 +1,7 @@
 """Where a run stands: its trainer, the step in progress phase by phase, history and seek."""
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from app import scenario as sc
 from app.nn import guard
 from app.protocol import encode
 from app.session import maps, work
+from app.session.breakpoints import Breakpoints, Reason, reason
 from app.session.history import History, Snapshot
 from app.session.work import cap
 
@@ -36,8 +38,23 @@ class Options:
     memory_bytes: int = 0  # the process's memory budget (0: none); over it, no new run is built
 
 
-class Diverged(Exception):
-    """A step would leave the finite numbers (app/nn/guard.py); the message is the paused_reason."""
+class Paused(Exception):
+    """The run must pause: `reason` is the session's paused_reason (app/session/breakpoints.py)."""
+
+    def __init__(self, why: Reason) -> None:
+        super().__init__(why["message"])
+        self.reason = why
+
+
+class Diverged(Paused):
+    """A step would leave the finite numbers (app/nn/guard.py)."""
+
+
+def diverged(e: guard.Diverged, learning_rate: float) -> Diverged:
+    """The guard's finding as a paused_reason of kind nonfinite, with the layer and unit it names."""
+    where = re.search(r"[wb]\[(\d+)\]\[(\d+)\]", e.what)
+    layer, unit = (int(where[1]), int(where[2])) if where else (None, None)
+    return Diverged(reason("nonfinite", e.reason(learning_rate), e.step, layer, unit))
 
 
 class Cursor:
@@ -69,6 +86,9 @@ class Cursor:
         self.map_seq = 0
         self.good: Snapshot | None = None  # the last state the guard passed, while training
         self.checked_at = 0.0
+        self.breakpoints = Breakpoints()
+        self.breakpoints.reset(self.trainer)
+        self.hit: Reason | None = None  # a breakpoint a completed step hit, for the caller to pause on
         # the data of a scenario never changes within a run: encoded once, however often sent,
         # and past STATE_DATA_BYTES summed up instead (the dataset event has the examples)
         data = data_json(s.data, STATE_DATA_BYTES)
@@ -103,6 +123,7 @@ class Cursor:
         c.history.sizes = dict(self.history.sizes)
         c.curve = list(self.curve)
         c.pending = None if self.pending is None else list(self.pending)
+        c.breakpoints, c.hit = self.breakpoints.copy(), None
         return c
 
     # --- configuration -----------------------------------------------------------------------
@@ -220,7 +241,7 @@ class Cursor:
         try:
             events = guard.step(t, trace=True)  # undone when it diverges
         except guard.Diverged as e:
-            raise Diverged(e.reason(self.scenario.optimizer.learning_rate)) from None
+            raise diverged(e, self.scenario.optimizer.learning_rate) from None
         self.pre = pre
         self.pending_batch = events[0]["x"], events[0]["y"]
         return cap(events, t.net.layers)
@@ -232,7 +253,8 @@ class Cursor:
             return guard.check(self.trainer, good)
         except guard.Diverged as e:
             self.branch(always=True)
-            raise Diverged(e.reason(self.scenario.optimizer.learning_rate)) from None
+            self.breakpoints.reset(self.trainer)
+            raise diverged(e, self.scenario.optimizer.learning_rate) from None
 
     def complete(self, events: list[Event]) -> None:
         t = self.trainer
@@ -244,6 +266,12 @@ class Cursor:
         for e in events:
             if e["type"] == "epoch":
                 self.add_curve(e)
+        if t.step_count >= self.breakpoints.next_at:
+            self.hit = self.breakpoints.at(t, self.task) or self.hit
+
+    def take_hit(self) -> Reason | None:
+        hit, self.hit = self.hit, None
+        return hit
 
     def next_events(self) -> list[Event]:
         """Reveal the next event of the step (with `epoch` after the step's last update)."""
@@ -292,8 +320,10 @@ class Cursor:
 
         The guard runs every CHECK_EVERY seconds of training, and whenever `check` (before a
         frame is shown); its replay from the last good state finds the exact first bad step.
+        A breakpoint hit stops the stretch at its step: Paused, after the guard has passed it.
         """
-        t, history = self.trainer, self.history
+        t, history, bp = self.trainer, self.history, self.breakpoints
+        hit = None
         end = now() + seconds
         self.branch()
         if self.good is None or self.good["step"] > t.step_count:
@@ -304,11 +334,17 @@ class Cursor:
             done += 1
             if t.step_count % history.every == 0:
                 history.save(self.snapshot())
+            if t.step_count >= bp.next_at:
+                hit = bp.at(t, self.task)
+                if hit is not None:
+                    break
             if now() >= end:
                 break
         history.reached(t.step_count)
-        if check or now() - self.checked_at >= CHECK_EVERY:
-            self.train_check(now)
+        if hit is not None or check or now() - self.checked_at >= CHECK_EVERY:
+            self.train_check(now)  # a divergence before the hit is the reason to pause
+        if hit is not None:
+            raise Paused(hit)
 
     def train_check(self, now: Any) -> None:
         """The guard over the training since the last good state."""
@@ -328,6 +364,7 @@ class Cursor:
         if self.pre is not None:
             self.restore(self.pre)
         self.pending, self.pre, self.index, self.pending_batch = None, None, 0, None
+        self.breakpoints.reset(self.trainer)
 
     def edited(self) -> None:
         """An edit is a new branch: the future is discarded and the edit kept as a checkpoint."""
@@ -335,12 +372,16 @@ class Cursor:
         self.branch(always=True)
         self.history.save(self.snapshot())
         self.add_curve(self.trainer.epoch_event())  # the losses at the edited weights, at this step
+        self.breakpoints.reset(self.trainer)
 
     def goto(self, step: int) -> None:
         """Bring back step `step` exactly: its checkpoint, then the steps after it again."""
         self.restore(self.history.base(step))
+        if self.trainer.step_count == step:  # no step recomputed: the last gradient and update are not this step's
+            self.trainer.last_grad_w, self.trainer.last_changes = [], []
         while self.trainer.step_count < step:
             self.trainer.step()
+        self.breakpoints.reset(self.trainer)
 
 
 class _AtCursor:

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.protocol import encode
-from app.session import branch, work
-from app.session.cursor import OUTPUT_ROWS, Diverged
+from app.session import branch, healthfeed, work
+from app.session.breakpoints import reason
+from app.session.cursor import OUTPUT_ROWS, Paused
 from app.session.outbox import Message
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ def stop(s: "Session") -> None:
         try:  # the training since the last check is checked before anything else is shown
             with quiet():
                 s.cursor.train_check(time.perf_counter)
-        except Diverged as e:
-            s.paused_reason = str(e)
+        except Paused as e:
+            s.paused_reason = e.reason
     if s.animation is not None:
         s.animation.cancel()
         s.animation = None
@@ -58,10 +59,17 @@ async def animate(s: "Session") -> None:
             try:
                 with quiet():
                     s.publish(*s.cursor.next_events())
-            except Diverged as e:
+            except Paused as e:
                 s.playing = None
-                s.paused_reason = str(e)
+                s.paused_reason = e.reason
                 s.publish(s.state())
+                break
+            hit = s.cursor.take_hit()
+            if hit is not None:
+                s.playing = None
+                s.paused_reason = hit
+                s.publish(s.state())
+                s.publish_maps()
                 break
             s.dirty = True
             if s.cursor.pending is None:
@@ -87,8 +95,8 @@ def train_slice(s: "Session") -> None:
                 s.branch.train_for(s.cursor, s.options.slice_seconds, time.perf_counter, due)
             else:
                 s.cursor.train_for(s.options.slice_seconds, time.perf_counter, check=due, max_steps=steps_due(s))
-        except Diverged as e:
-            s.fail(str(e))
+        except Paused as e:
+            s.fail(e.reason)
             s.publish_maps()
             return
         now = time.perf_counter()
@@ -103,10 +111,12 @@ def train_slice(s: "Session") -> None:
             s.unread_frames = s.unread_frames + 1 if unread else 0
             if s.unread_frames > s.fps:
                 s.unread_frames = 0
-                s.fail("Paused: no one has read this session's frames for a second.")
+                text = "Paused: no one has read this session's frames for a second."
+                s.fail(reason("unread", text, s.cursor.trainer.step_count))
                 return
             if frame_flops(s) < work.INLINE_FLOPS:
                 s.room.put_frame(frame(s))
+                health(s, now)
             else:  # evaluating 10,000 examples takes a while: pause this run, frame off the loop
                 s.scheduler.remove(s)
                 s.frame_task = asyncio.get_running_loop().create_task(heavy_frame(s))
@@ -136,6 +146,13 @@ def resume(s: "Session") -> None:
         s.scheduler.add(s)
 
 
+def health(s: "Session", now: float) -> None:
+    """The health event beside a frame, at most every HEALTH_EVERY seconds."""
+    if now - s.health_at >= healthfeed.HEALTH_EVERY:
+        s.health_at = now
+        s.room.put([Message(encode(healthfeed.event(s.cursor)))])
+
+
 def frame_flops(s: "Session") -> int:
     """A frame evaluates the training and test sets and, on a plane, the maps' grid."""
     t, c = s.cursor.trainer, s.cursor
@@ -148,6 +165,7 @@ async def heavy_frame(s: "Session") -> None:
         with quiet():
             msgs = await asyncio.to_thread(frame, s)
         s.room.put_frame(msgs)
+        health(s, time.perf_counter())
         if s.playing == "train":
             s.scheduler.add(s)
 

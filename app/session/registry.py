@@ -10,6 +10,7 @@ from typing import Any
 from app import scenario as sc
 from app.protocol import ProtocolError
 from app.session import memory, persist
+from app.session.breakpoints import reason
 from app.session.cursor import Cursor
 from app.session.directory import Directory
 from app.session.scheduler import Scheduler
@@ -56,14 +57,17 @@ class Registry:
     def new_id(self) -> str:
         return secrets.token_urlsafe(ID_BYTES)
 
-    def create(self, doc: dict[str, Any] | None = None) -> Session | None:
-        """A new session on `doc` (default: the default preset); None when every session is in
-        use, ProtocolError `server_full` when memory is over its budget."""
+    def create(self, doc: dict[str, Any] | Cursor | None = None) -> Session | None:
+        """A new session on `doc` (default: the default preset), or on a run already built; None
+        when every session is in use, ProtocolError `server_full` when memory is over its budget."""
         memory.check(self.options.memory_bytes, "session")
         if not self._space():
             return None
         sid = self.new_id()
-        s = Session(sid, doc if doc is not None else sc.preset(self.default_preset), self.options, self.scheduler)
+        if isinstance(doc, Cursor):
+            s = Session(sid, None, self.options, self.scheduler, doc)
+        else:
+            s = Session(sid, doc if doc is not None else sc.preset(self.default_preset), self.options, self.scheduler)
         self.sessions[sid] = s
         self.fresh.add(sid)
         return s
@@ -117,7 +121,7 @@ class Registry:
         if cursor is None or not self._space():
             return None
         s = Session(row.id, None, self.options, self.scheduler, cursor)
-        s.paused_reason = "Restored from the server's saved copy."
+        s.paused_reason = reason("restored", "Restored from the server's saved copy.", cursor.step_shown())
         code = row.room_code
         if code is not None and row.token_hash is not None and self.rooms.stored.get(code) == row.id:
             del self.rooms.stored[code]

@@ -7,7 +7,8 @@ from typing import Any
 from app import scenario as sc
 from app.protocol import encode
 from app.session import branch, commands, play, work
-from app.session.cursor import SMALL_SET, Cursor, Diverged, Event, Options
+from app.session.breakpoints import Reason, reason
+from app.session.cursor import SMALL_SET, Cursor, Event, Options, Paused
 from app.session.outbox import Message, Outbox
 from app.session.play import quiet
 from app.session.room import Role, Room
@@ -24,7 +25,7 @@ class Session:
         self.id, self.options, self.scheduler = sid, options, scheduler
         self.room = Room(self._welcome, options.viewer_bytes_per_s)
         self.playing: str | None = None
-        self.paused_reason: str | None = None
+        self.paused_reason: Reason | None = None
         self.fps = options.frame_rate
         self.speed = 4.0
         self.rate: float | None = None  # train mode's steps per second; None: flat out
@@ -37,6 +38,7 @@ class Session:
         self._maps_due = False
         self._maps_task: asyncio.Task[None] | None = None
         self.frame_task: asyncio.Task[None] | None = None
+        self.health_at = 0.0  # when the last health event went with a train frame
         self.unread_frames = 0  # train frames in a row that no member has taken yet
         self.dirty = True  # changed since it was last saved (app/session/persist.py)
         self.poll: Any = None  # the room's question (app/session/poll.py)
@@ -71,6 +73,7 @@ class Session:
         self.stop()
         if self.branch is not None:
             self.publish({"type": "branch_closed", "kept": "a", "reason": "a new run was loaded"})
+        cursor.breakpoints.set(self.cursor.breakpoints.on, cursor.trainer)  # they outlast a load or reset
         self.cursor = cursor
         self.branch = None
         self.paused_reason = None
@@ -91,7 +94,7 @@ class Session:
         if not self.room.members and self.playing:
             # nobody is watching: don't spend a core on it until someone reconnects
             self.stop()
-            self.paused_reason = "Paused while no one was connected."
+            self.paused_reason = reason("disconnected", "Paused while no one was connected.", self.cursor.step_shown())
 
     def _welcome(self, box: Outbox | None = None) -> list[Message]:
         """What a new (or resynchronized) member needs: state, dataset, curve start, maps."""
@@ -129,6 +132,7 @@ class Session:
             "history": {"first": c.history.first, "last": c.history.last},
             "playing": self.playing,
             "paused_reason": self.paused_reason,
+            "breakpoints": c.breakpoints.entries(),
             "selected": c.selected,
             "task": c.task,
             "curve": c.thin_curve(),
@@ -190,8 +194,8 @@ class Session:
                 await commands.HANDLERS[cmd.type](self, cmd)
                 if self.branch is not None and cmd.type in branch.FOLLOWS and self.playing != "train":
                     await branch.follow(self, force=cmd.type in ("pause", "seek"))
-        except Diverged as e:
-            self.fail(str(e))
+        except Paused as e:
+            self.fail(e.reason)
             self.publish_maps()
         finally:
             self.dirty = True
@@ -203,8 +207,8 @@ class Session:
     def train_slice(self) -> None:
         play.train_slice(self)
 
-    def fail(self, reason: str) -> None:
+    def fail(self, why: Reason) -> None:
         """Stop playing for a reason the user should see."""
         self.stop()
-        self.paused_reason = reason
+        self.paused_reason = why
         self.publish(self.state())

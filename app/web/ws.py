@@ -6,12 +6,12 @@ import logging
 from collections import Counter
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from app import scenario as sc
 from app.protocol import ProtocolError, encode, parse_command
+from app.session.cursor import Cursor
 from app.session.member import Member
 from app.session.outbox import Outbox
 from app.session.registry import Registry
@@ -201,7 +201,8 @@ async def first_scenario(app: Any, preset: str | None, ref: str | None) -> tuple
             return None, error(
                 "unknown_ref", f"s: no stored scenario {ref!r}; this is a new session on the default preset"
             )
-        return await asyncio.to_thread(orjson.loads, data), None
+        # checked when it was uploaded; a run of 10,000 examples is built off the loop
+        return await asyncio.to_thread(Cursor, data, app.state.registry.options), None
     if preset:
         try:
             return sc.preset(preset), None

@@ -551,6 +551,14 @@ export function createExplain(root, store, actions) {
     actions.select({ kind, l: +l, j: +j, i: i === undefined ? undefined : +i });
   });
 
+  // A whole layer (picked in the health view, or named by a pause): its reason and health.
+  function layer(l) {
+    const h = store.health[store.health.length - 1]?.layers[l - 1];
+    let out = p(`Layer ${l}: ${store.layers[l]} ${store.acts[l - 1]} units, weights W${l} (${store.layers[l]}×${store.layers[l - 1]}).`);
+    if (h) out += p(`Dead units ${h.dead} · saturated ${h.saturated} · ‖ΔW‖/‖W‖ = ${fmt(h.update_ratio, 3)} (healthy near 1e−3).`);
+    return out;
+  }
+
   function draw(now) {
     if (!store.server) return false;
     const training = store.shown?.event === "frame";
@@ -571,7 +579,8 @@ export function createExplain(root, store, actions) {
     let html = "";
     if (s) {
       if (s.kind === "weight" && sliceStale(s)) actions.requestSlice(s);
-      html += s.kind === "neuron" ? neuron(c, s.l, s.j) : s.kind === "weight" ? weight(c, s.l, s.j, s.i) : bias(c, s.l, s.j);
+      if (s.kind === "layer") html += layer(s.l);
+      else html += s.kind === "neuron" ? neuron(c, s.l, s.j) : s.kind === "weight" ? weight(c, s.l, s.j, s.i) : bias(c, s.l, s.j);
     } else {
       html += p(
         training
@@ -579,6 +588,8 @@ export function createExplain(root, store, actions) {
           : "Step with → to see each phase; click any neuron, weight or bias to see its equations.",
       );
     }
+    const r = store.server.paused_reason;
+    if (s && r && r.layer === s.l && (r.unit === null || (s.kind === "neuron" && r.unit === s.j))) warns.unshift(r.message);
     if (warns.length) html = `<div class="warn" role="alert">${warns.map((w) => p(esc(w))).join("")}</div>` + html;
     html += gradcheck() + intro();
     if (body.__html !== html) {

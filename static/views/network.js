@@ -337,7 +337,8 @@ export function createNetwork(root, store, actions) {
       svg.querySelectorAll(".sel").forEach((e) => e.classList.remove("sel"));
       if (s) {
         const q = s.kind === "weight" ? `[data-weight="${s.l}:${s.j}:${s.i}"]` : `[data-${s.kind}="${s.l}:${s.j}"]`;
-        svg.querySelector(q)?.classList.add("sel");
+        if (s.kind === "layer") svg.querySelectorAll(`[data-neuron^="${s.l}:"]`).forEach((e) => e.classList.add("sel"));
+        else svg.querySelector(q)?.classList.add("sel");
       }
       g.selKey = selKey;
     }

@@ -2,7 +2,7 @@
 // banner, error notices, play buttons and the timeline.
 
 import { phaseName } from "../store.js";
-import { fmt } from "../util.js";
+import { el, fmt } from "../util.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -17,7 +17,7 @@ export function titleOf(d) {
   });
 }
 
-export function createStatus(store) {
+export function createStatus(store, actions) {
   const phase = $("[data-phase]");
   const conn = $("[data-conn]");
   const banner = $("[data-banner]");
@@ -36,6 +36,22 @@ export function createStatus(store) {
   const set = (e, v) => {
     if (e.textContent !== String(v)) e.textContent = v;
   };
+  // the pause banner: why, and a way back to the step before it happened
+  const why = el("span", {}, banner);
+  const back = el("button", { type: "button", "data-seek-before": "" }, banner);
+  back.addEventListener("click", () => actions.send({ type: "seek", step: +back.dataset.seekBefore }));
+  let reasonKey = "";
+
+  // A new pause reason selects its culprit (a unit, else a layer), so the network outlines it
+  // and the explanation opens on it.
+  function culprit(r) {
+    const key = JSON.stringify(r);
+    if (key === reasonKey) return;
+    reasonKey = key;
+    if (!r || r.layer === null || r.layer === undefined || r.layer > store.layers.length - 1) return;
+    const sel = r.unit === null ? { kind: "layer", l: r.layer, j: 0 } : { kind: "neuron", l: r.layer, j: r.unit };
+    actions.select(sel);
+  }
 
   function draw(now) {
     const c = store.conn;
@@ -63,8 +79,17 @@ export function createStatus(store) {
     set(trainLoss, lastRow && lastRow[2] !== null ? fmt(lastRow[2], store.view.digits) : "—");
     const np = store.cur ? sv.phase : { event: "batch" };
     set(hint, np.event === "update" ? `next: Update · layer ${np.layer}` : `next: ${phaseName(np)}`);
-    banner.hidden = !sv.paused_reason;
-    if (sv.paused_reason) set(banner, sv.paused_reason);
+    const r = sv.paused_reason;
+    banner.hidden = !r;
+    banner.dataset.kind = r?.kind ?? "";
+    if (r) {
+      set(why, r.message);
+      const to = (r.step ?? sv.step) - 1;
+      back.hidden = !(to >= sv.history.first && to <= sv.history.last) || to === sv.step;
+      back.dataset.seekBefore = to;
+      set(back, `Go to step ${to}, the one before`);
+    }
+    culprit(r);
     animate.setAttribute("aria-pressed", sv.playing === "animate");
     train.setAttribute("aria-pressed", sv.playing === "train");
     set(animate.querySelector("span"), sv.playing === "animate" ? "Pause" : "Animate");

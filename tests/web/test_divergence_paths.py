@@ -80,7 +80,9 @@ PATHS = {
 def test_every_live_path_stops_where_the_cli_does(conn: Conn, path: str) -> None:
     st = PATHS[path](conn)
     assert st["step"] == S - 1 and st["playing"] is None
-    reason = st["paused_reason"]
+    why = st["paused_reason"]
+    assert why["kind"] == "nonfinite" and why["step"] == S, why
+    reason = why["message"]
     assert f"step {S}" in reason and "the loss" in reason, reason
     w, b = st["weights"][0][0][0], st["biases"][0][0]
     assert w is not None and b is not None and abs(w + b) == 2.0 ** (S - 1)  # finite: |u| = 2^511

@@ -86,7 +86,7 @@ def test_sessions_come_back_after_sigkill_at_the_traced_weights(tmp_path: Path) 
     assert (a["weights"], a["biases"]) == traced(doc, 50)
     assert b["session"] == sid_b and b["step"] >= reached > 0 and b["playing"] is None
     assert (b["weights"], b["biases"]) == traced(doc, b["step"])  # never mid-step
-    assert b["paused_reason"]
+    assert b["paused_reason"]["kind"] == "restored" and b["paused_reason"]["step"] == b["step"]
 
 
 async def step_then(base: str, first: int, then: int) -> str:

@@ -273,12 +273,12 @@ def test_divergence_pauses_with_a_reason(conn: Conn) -> None:
     conn.load(scenario=doc)
     conn.send({"type": "step", "count": 200})
     st = conn.until("state")
-    assert st["paused_reason"] and "diverged" in st["paused_reason"]
+    assert st["paused_reason"]["kind"] == "nonfinite" and "diverged" in st["paused_reason"]["message"]
     assert all(np.isfinite(np.array(w, dtype=float)).all() for w in st["weights"])
     conn.send({"type": "play", "mode": "train"})
     conn.until("state")
     st = conn.until("state")
-    assert st["playing"] is None and "diverged" in st["paused_reason"]
+    assert st["playing"] is None and "diverged" in st["paused_reason"]["message"]
 
 
 @pytest.mark.parametrize("cmd", [{"type": "epoch"}, {"type": "step", "count": 3}], ids=["epoch", "step"])
@@ -309,4 +309,5 @@ def test_a_session_whose_frames_nobody_reads_stops_training() -> None:
         return s
 
     s = asyncio.run(run())
-    assert s.playing is None and "no one has read" in (s.paused_reason or "")
+    assert s.playing is None and s.paused_reason is not None
+    assert s.paused_reason["kind"] == "unread" and "no one has read" in s.paused_reason["message"]

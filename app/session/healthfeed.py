@@ -1,0 +1,28 @@
+"""The `health` event: per weight layer, histograms of W, dC/dW and the activations, dead and
+saturated units, and the update-to-weight ratio (docs/debugging.md).
+
+It goes after every completed step while stepping, and with a train frame at most every
+HEALTH_EVERY seconds while training. Histograms are HEALTH_BINS integer counts over [lo, hi]:
+a few hundred bytes per layer, whatever the layer's size.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app.nn import health
+
+if TYPE_CHECKING:
+    from app.session.cursor import Cursor
+
+HEALTH_EVERY = 0.1  # seconds between health events while training (10 per second)
+HEALTH_ROWS = 256  # training examples whose activations are counted
+EPSILON, FRACTION = 0.02, 0.9  # saturated: within 0.02 of a bound on 90% of the examples
+
+
+def event(c: "Cursor") -> dict[str, Any]:
+    """The health of the run at the cursor (after its last completed step)."""
+    t = c.trainer
+    with c.at_cursor(), np.errstate(all="ignore"):  # a diverging run's histograms skip what is not finite
+        layers = health.layers(t.net, t.x[:HEALTH_ROWS], t.last_grad_w, t.last_changes[0::2], EPSILON, FRACTION)
+    return {"type": "health", "step": c.step_shown(), "layers": layers}

@@ -1,0 +1,69 @@
+"""The debugging views in the browser: a breakpoint hit, the training-health view, and the
+computation graph, each with a screenshot in the test's tmp dir."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.helpers import open_preset
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_breakpoint_hit_pauses_highlights_the_culprit_and_offers_the_step_before(page: Any, tmp_path: Path) -> None:
+    open_preset(page, "dead-relu")
+    page.locator('[data-bp="dead_units"] input[type="checkbox"]').check()
+    page.locator("[data-bp-set]").click()
+    page.wait_for_function("() => window.deltaflow.store.server.breakpoints.some((b) => b.kind === 'dead_units')")
+    page.locator('[data-action="train"]').click()
+    page.wait_for_function("() => window.deltaflow.store.server.paused_reason?.kind === 'dead_units'")
+    reason = page.evaluate("() => window.deltaflow.store.server.paused_reason")
+    banner = page.locator("[data-banner]")
+    assert banner.is_visible() and reason["message"] in banner.text_content()
+    culprit = f'[data-net] [data-neuron="{reason["layer"]}:{reason["unit"]}"]'
+    page.wait_for_function("(q) => document.querySelector(q)?.classList.contains('sel')", arg=culprit)
+    assert reason["message"] in page.locator("[data-explain-body]").text_content()  # its explanation is open
+    page.screenshot(path=tmp_path / "breakpoint-hit.png")
+    back = page.locator("[data-seek-before]")
+    assert back.text_content() == f"Go to step {reason['step'] - 1}, the one before"
+    back.click()
+    page.wait_for_function("(s) => window.deltaflow.store.server.step === s", arg=reason["step"] - 1)
+    assert (tmp_path / "breakpoint-hit.png").stat().st_size > 0
+
+
+def test_the_health_view_draws_a_row_per_layer_and_a_click_selects_the_layer(page: Any, tmp_path: Path) -> None:
+    open_preset(page, "vanishing-sigmoid")
+    page.locator('[data-action="step"]').click()
+    page.wait_for_function("() => document.querySelector('[data-health]').dataset.healthStep === '1'")
+    rows = page.locator("[data-health-layer]")
+    assert rows.count() == 6
+    h = page.evaluate("() => window.deltaflow.store.health.at(-1)")
+    assert "0 dead" in rows.nth(0).text_content() and len(h["layers"]) == 6
+    rows.nth(1).click()
+    page.wait_for_function("() => document.querySelectorAll('[data-net] [data-neuron^=\"2:\"].sel').length === 8")
+    assert rows.nth(1).get_attribute("aria-pressed") == "true"
+    rows.nth(1).scroll_into_view_if_needed()
+    page.screenshot(path=tmp_path / "health.png")
+    assert (tmp_path / "health.png").stat().st_size > 0
+
+
+def test_the_graph_view_draws_the_nodes_and_lights_them_backward(page: Any, tmp_path: Path) -> None:
+    open_preset(page, "worked-example")
+    page.locator('[data-net] [data-neuron="2:0"]').click()
+    page.locator("[data-graph-request]").click()
+    page.wait_for_function("() => window.deltaflow.store.graph?.layer === 2")
+    g = page.evaluate("() => window.deltaflow.store.graph")
+    assert page.locator("[data-graph] [data-node]").count() == len(g["nodes"])
+    assert page.locator("[data-graph] [data-edge]").count() == len(g["edges"])
+    for k in range(1, 4):
+        page.locator("[data-graph-back]").click()
+        page.wait_for_function("(k) => document.querySelector('[data-graph]').dataset.lit === String(k)", arg=k)
+    assert page.locator('[data-graph] [data-node="E"]').get_attribute("class") == "graph-node lit"
+    detail = page.locator("[data-graph-detail]").text_content()
+    assert detail.startswith("∂E/∂") and "×" in detail
+    page.locator("[data-graph]").scroll_into_view_if_needed()
+    page.screenshot(path=tmp_path / "graph.png")
+    page.locator("[data-graph-restart]").click()
+    page.wait_for_function("() => document.querySelector('[data-graph]').dataset.lit === '0'")
+    assert (tmp_path / "graph.png").stat().st_size > 0
