@@ -33,7 +33,6 @@ export function createExplain(root, store, actions) {
   const body = root.querySelector("[data-explain-body]");
   const follow = root.querySelector("[data-follow]");
   const editForm = root.querySelector("[data-edit]");
-  let last = 0;
   let warns = [];
 
   function num(v, wrap = false) {
@@ -520,11 +519,9 @@ export function createExplain(root, store, actions) {
     actions.select({ kind, l: +l, j: +j, i: i === undefined ? undefined : +i });
   });
 
-  function draw(now) {
+  function draw() {
     if (!store.server) return false;
     const training = store.shown?.event === "frame";
-    if (training && now - last < 250 && !store.dirty.has("select")) return true; // again next frame
-    last = now;
     if (!store.pinned) {
       const a = autoSelection();
       const s = store.selection;
@@ -565,5 +562,6 @@ export function createExplain(root, store, actions) {
     return false;
   }
 
-  return { topics: ["all", "phase", "explain", "select", "params", "view"], draw };
+  // MathML laid out at 30 Hz is work no one can read: four times a second while playing
+  return { topics: ["all", "phase", "explain", "select", "params", "view"], draw, every: 250, watch: root };
 }

@@ -140,8 +140,7 @@ export function createNetwork(root, store, actions) {
     loss.dataset.loss = "";
     const roomy = gap >= 2 * r + 30;
     const ringMax = Math.max(3, Math.min(14, gap / 2 - r - 2));
-    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss, roomy, ringMax };
-    store.touch("maps");
+    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss, roomy, ringMax, mapsPending: true };
   }
 
   const sc = () => store.server?.scenario;
@@ -168,6 +167,7 @@ export function createNetwork(root, store, actions) {
   function drawMaps() {
     const ext = store.dataset?.extent;
     if (!g || !ext) return;
+    g.mapsPending = false;
     for (let l = 1; l <= g.L; l++) {
       const act = store.acts[l - 1];
       for (let j = 0; j < g.n[l]; j++) {
@@ -189,14 +189,14 @@ export function createNetwork(root, store, actions) {
     }
   }
 
-  function draw(now) {
+  function draw(now, seen) {
     if (!W || !H || !store.layers.length || !store.weights.length) return false;
     if (!g || g.key !== key()) build();
-    if (store.dirty.has("data") || store.dirty.has("all")) {
+    if (seen.has("data") || seen.has("all")) {
       const xs = store.dataset?.train.x || [];
       inputScale = Math.max(1e-9, ...xs.flat().map(Math.abs));
     }
-    if (store.dirty.has("maps") || store.dirty.has("all") || store.dirty.has("net")) drawMaps();
+    if (seen.has("maps") || seen.has("all") || seen.has("net") || g.mapsPending) drawMaps();
     const c = store.cur;
     const sh = store.shown;
     const view = store.view;
@@ -205,6 +205,7 @@ export function createNetwork(root, store, actions) {
     const t = sh && sh.event !== "frame" ? clamp((now - sh.at) / dur, 0, 1) : 1;
     const ex = store.sel();
     const { n, L } = g;
+    const training = store.server?.playing === "train"; // the exact values wait for the pause
 
     // phase band and titles
     const bl = !sh || sh.event === "frame" ? null : sh.event === "batch" ? 0 : sh.event === "output_error" ? L : sh.layer;
@@ -240,10 +241,11 @@ export function createNetwork(root, store, actions) {
           const e = g.edges[l][j][i];
           const w = shownWeight(l, j, i, t);
           const u = Math.min(1, Math.abs(w) / wRef);
-          attr(e.line, "stroke-width", (0.6 + 6 * u).toFixed(2));
+          // steps finer than the eye sees would rewrite (and repaint) every edge at every frame
+          attr(e.line, "stroke-width", (0.6 + 6 * u).toFixed(1));
           attr(e.line, "stroke", signColor(w));
-          attr(e.line, "stroke-opacity", (0.3 + 0.7 * u).toFixed(2));
-          attr(e.g, "data-value", store.weights[l - 1][j][i]);
+          attr(e.line, "stroke-opacity", (0.3 + 0.05 * Math.round(14 * u)).toFixed(2));
+          if (!training) attr(e.g, "data-value", store.weights[l - 1][j][i]);
           const gshow = !!back && (!upd || (sh.event === "update" && sh.layer === l && t < 1));
           show(e.grad, gshow);
           if (gshow) {
@@ -410,5 +412,7 @@ export function createNetwork(root, store, actions) {
     tip.hidden = true;
   });
 
-  return { topics: ["all", "net", "params", "phase", "maps", "data", "view", "select"], draw, svg: () => svg, root };
+  // 10 Hz while training flat out (the weights move slowly), 30 Hz while animating the phases
+  const every = () => (store.server?.playing === "train" ? 100 : 33);
+  return { topics: ["all", "net", "params", "phase", "maps", "data", "view", "select"], draw, every, watch: root, svg: () => svg, root };
 }
