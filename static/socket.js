@@ -2,36 +2,75 @@
 // It reconnects on its own with backoff, to the same session (ws?session=ID, beside the page), or
 // to the room it follows as a viewer (ws?room=CODE).
 // A server that is full closes with 1013 (try again later): then it waits longer each time, up to 30 s.
+// The websocket itself lives in a worker where the browser has module workers.
 
-const MAGIC = 0x314d4644; // "DFM1" read as a little-endian uint32
+import { decodeMaps } from "./wire.js";
+
 const TRY_AGAIN_LATER = 1013;
 const MAX_DELAY = 8000; // ms, after a blip or a restart
 const MAX_DELAY_FULL = 30000; // ms, while the server has no room
 
-// The binary maps message (docs/protocol.md, "Binary maps") -> {seq, step, maps: [...]}.
-function decodeMaps(buf) {
-  const v = new DataView(buf);
-  if (buf.byteLength < 16 || v.getUint32(0, true) !== MAGIC) return null;
-  const seq = v.getUint32(4, true);
-  const step = v.getUint32(8, true);
-  const n = v.getUint16(12, true);
-  const maps = [];
-  let o = 16;
-  for (let k = 0; k < n; k++) {
-    const layer = v.getUint16(o, true);
-    const unit = v.getUint16(o + 2, true);
-    const res = v.getUint16(o + 4, true);
-    const lo = v.getFloat32(o + 8, true);
-    const hi = v.getFloat32(o + 12, true);
-    o += 16;
-    maps.push({ layer, unit, res, lo, hi, data: new Uint8Array(buf, o, res * res) });
-    o += res * res;
+// A connection through the worker (static/socket-worker.js): the page's main thread gets a few
+// batches of messages instead of every message and every map to decode. `on` receives text(raw),
+// maps(m) and close(code) for the connection opened last.
+function workerLink() {
+  let worker;
+  try {
+    worker = new Worker(new URL("./socket-worker.js", import.meta.url), { type: "module" });
+  } catch {
+    return null; // no module workers here: the page reads the socket itself
   }
-  return { seq, step, maps };
+  let on = null;
+  let open = false;
+  worker.onmessage = ({ data }) => {
+    if (data.op === "open") open = true;
+    else if (data.op === "close") {
+      open = false;
+      on?.close(data.code);
+    } else {
+      for (const m of data.items) if (typeof m === "string") on?.text(m);
+      else on?.maps(m);
+    }
+  };
+  return {
+    open(url, handlers) {
+      on = handlers;
+      open = false;
+      worker.postMessage({ op: "open", url });
+    },
+    send: (text) => worker.postMessage({ op: "send", text }),
+    close: () => worker.postMessage({ op: "close" }),
+    get isOpen() {
+      return open;
+    },
+  };
+}
+
+// The same, on the main thread.
+function directLink() {
+  let ws = null;
+  return {
+    open(url, on) {
+      const sock = new WebSocket(url);
+      ws = sock;
+      sock.binaryType = "arraybuffer";
+      sock.onmessage = (e) => {
+        if (typeof e.data === "string") return on.text(e.data);
+        const m = decodeMaps(e.data);
+        if (m) on.maps(m);
+      };
+      sock.onclose = (e) => on.close(e.code);
+    },
+    send: (text) => ws.send(text),
+    close: () => ws?.close(),
+    get isOpen() {
+      return !!ws && ws.readyState === WebSocket.OPEN;
+    },
+  };
 }
 
 export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
-  let ws = null;
+  const link = workerLink() || directLink();
   let session = null;
   let follow = room; // a room followed as a viewer (a viewer is not given the session id)
   let retries = 0;
@@ -50,12 +89,10 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
   function open() {
     clearTimeout(timer);
     onStatus("connecting", retries);
-    ws = new WebSocket(url());
-    ws.binaryType = "arraybuffer";
     let welcomed = false;
-    ws.onmessage = (e) => {
-      if (typeof e.data === "string") {
-        const ev = JSON.parse(e.data);
+    link.open(url(), {
+      text(raw) {
+        const ev = JSON.parse(raw);
         if (ev.type === "state") {
           session = ev.session;
           follow = ev.room?.role === "viewer" ? ev.room.code : null;
@@ -66,45 +103,43 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
             onStatus("open", 0);
           }
         }
-        onEvent(ev, e.data);
-      } else {
-        const m = decodeMaps(e.data);
-        if (m) onMaps(m);
-      }
-    };
-    ws.onclose = (e) => {
-      if (closing) return;
-      // exponential backoff with jitter, capped: a restarting or full server is not stampeded
-      const full = e.code === TRY_AGAIN_LATER;
-      const cap = full ? MAX_DELAY_FULL : MAX_DELAY;
-      const delay = Math.min(cap, (full ? 1000 : 250) * 2 ** retries) * (0.75 + Math.random() / 2);
-      retries++;
-      onStatus(full ? "full" : "closed", retries, delay);
-      timer = setTimeout(open, delay);
-    };
+        onEvent(ev, raw);
+      },
+      maps: onMaps,
+      close(code) {
+        if (closing) return;
+        // exponential backoff with jitter, capped: a restarting or full server is not stampeded
+        const full = code === TRY_AGAIN_LATER;
+        const cap = full ? MAX_DELAY_FULL : MAX_DELAY;
+        const delay = Math.min(cap, (full ? 1000 : 250) * 2 ** retries) * (0.75 + Math.random() / 2);
+        retries++;
+        onStatus(full ? "full" : "closed", retries, delay);
+        timer = setTimeout(open, delay);
+      },
+    });
   }
 
   return {
     open,
     send(cmd) {
-      if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-      ws.send(JSON.stringify(cmd));
+      if (!link.isOpen) return false;
+      link.send(JSON.stringify(cmd));
       return true;
     },
     get session() {
       return session;
     },
     get connected() {
-      return !!ws && ws.readyState === WebSocket.OPEN;
+      return link.isOpen;
     },
     // for tests and the status line: drop the connection as a network blip would
     drop() {
-      if (ws) ws.close();
+      link.close();
     },
     close() {
       closing = true;
       clearTimeout(timer);
-      if (ws) ws.close();
+      link.close();
     },
   };
 }
