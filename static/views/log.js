@@ -46,6 +46,7 @@ export function createLog(root, store) {
   // whether the list is scrolled to its end, kept by its scroll events: asking in draw, after the
   // other views wrote, would force a layout of the whole page
   let stick = true;
+  let scrolling = false;
   list.addEventListener("scroll", () => (stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4), { passive: true });
 
   function draw() {
@@ -58,7 +59,15 @@ export function createLog(root, store) {
     let extra = list.childElementCount + add.length - MAX_LINES;
     while (extra-- > 0 && list.firstElementChild) list.firstElementChild.remove();
     list.appendChild(frag);
-    if (stick) list.scrollTop = 1e9; // to the end, without asking the list its height
+    // to the end, at the start of the next frame: the page's layout is clean then, while here,
+    // after every view wrote, moving the scroll would force a layout of the whole page
+    if (stick && !scrolling) {
+      scrolling = true;
+      requestAnimationFrame(() => {
+        scrolling = false;
+        list.scrollTop = list.scrollHeight;
+      });
+    }
     return false;
   }
   // four times a second while playing: lines at 30 a second cannot be read as they come

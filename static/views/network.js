@@ -173,7 +173,8 @@ export function createNetwork(root, store, actions) {
       for (let j = 0; j < g.n[l]; j++) {
         const m = store.maps.byKey.get(`${l}:${j}`);
         const nm = g.neurons[l][j].map;
-        if (!m || !nm) continue;
+        if (!m || !nm || nm.drawn === m) continue; // the same map: its pixels are on the canvas
+        nm.drawn = m;
         if (nm.c.width !== m.res) {
           nm.c.width = nm.c.height = m.res;
           nm.img = nm.ctx.createImageData(m.res, m.res);
@@ -412,7 +413,7 @@ export function createNetwork(root, store, actions) {
     tip.hidden = true;
   });
 
-  // 10 Hz while training flat out (the weights move slowly), 30 Hz while animating the phases
-  const every = () => (store.server?.playing === "train" ? 100 : 33);
+  // 10 Hz while training flat out (the weights move slowly), 20 Hz while animating the phases
+  const every = () => (store.server?.playing === "train" ? 100 : 50);
   return { topics: ["all", "net", "params", "phase", "maps", "data", "view", "select"], draw, every, watch: root, svg: () => svg, root };
 }
