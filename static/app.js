@@ -106,6 +106,6 @@ function frame(now) {
   wake();
 }
 
-window.deltaflow = { store, socket, actions, frameTimes };
+window.deltaflow = { store, socket, actions, frameTimes, schedule };
 socket.open();
 wake();

@@ -9,7 +9,8 @@
 const URGENT = ["all", "select", "view", "net"];
 
 export function createSchedule(store, views, wake) {
-  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, visible: true }));
+  // draws: how many times the view drew, for the page's tests
+  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, visible: true, draws: 0 }));
 
   if (typeof IntersectionObserver === "function") {
     const byEl = new Map();
@@ -75,6 +76,7 @@ export function createSchedule(store, views, wake) {
       const d = dueAt(e, playing, early);
       if (d === null || d > now) continue;
       e.last = now;
+      e.draws++;
       const seen = e.seen;
       e.seen = new Set();
       e.v.animating = e.v.draw(now, seen);

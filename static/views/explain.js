@@ -527,7 +527,7 @@ export function createExplain(root, store, actions) {
       const s = store.selection;
       if (JSON.stringify(a) !== JSON.stringify(s)) {
         store.selection = a;
-        store.touch("select");
+        store.touch("follow"); // the phase moved it: not urgent, unlike a click ("select")
       }
     }
     follow.hidden = !store.pinned;
@@ -562,6 +562,9 @@ export function createExplain(root, store, actions) {
     return false;
   }
 
-  // MathML laid out at 30 Hz is work no one can read: four times a second while playing
-  return { topics: ["all", "phase", "explain", "select", "params", "view"], draw, every: 250, watch: root };
+  // Laying out MathML is the page's heaviest work (about 80 ms an update on a throttled CPU):
+  // while playing, at most once a phase at slow speeds, and once a second when the phases come
+  // faster than anyone reads equations. A click on a neuron or a weight still shows at once.
+  const every = () => (store.view.animMs >= 200 ? 250 : 1000);
+  return { topics: ["all", "phase", "explain", "select", "follow", "params", "view"], draw, every, watch: root };
 }

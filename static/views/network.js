@@ -413,7 +413,8 @@ export function createNetwork(root, store, actions) {
     tip.hidden = true;
   });
 
-  // 10 Hz while training flat out (the weights move slowly), 20 Hz while animating the phases
-  const every = () => (store.server?.playing === "train" ? 100 : 50);
-  return { topics: ["all", "net", "params", "phase", "maps", "data", "view", "select"], draw, every, watch: root, svg: () => svg, root };
+  // 10 Hz while training flat out (the weights move slowly); while animating, 30 Hz when a phase's
+  // animation lasts long enough to be seen, else 10 Hz: at 30 phases a second it is over in 50 ms
+  const every = () => (store.server?.playing === "train" || store.view.animMs < 200 ? 100 : 33);
+  return { topics: ["all", "net", "params", "phase", "maps", "data", "view", "select", "follow"], draw, every, watch: root, svg: () => svg, root };
 }
