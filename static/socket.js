@@ -86,8 +86,11 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
     return u.href;
   }
 
+  const attempts = []; // when each connection was opened (performance.now()), for the page's tests
+
   function open() {
     clearTimeout(timer);
+    attempts.push(performance.now());
     onStatus("connecting", retries);
     let welcomed = false;
     link.open(url(), {
@@ -129,6 +132,7 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
     get session() {
       return session;
     },
+    attempts,
     get connected() {
       return link.isOpen;
     },
