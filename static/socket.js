@@ -12,8 +12,9 @@ const MAX_DELAY_FULL = 30000; // ms, while the server has no room
 
 // A connection through the worker (static/socket-worker.js): the page's main thread gets a few
 // batches of messages instead of every message and every map to decode. `on` receives text(raw),
-// maps(m) and close(code) for the connection opened last.
-function workerLink() {
+// maps(m) and close(code) for the connection opened last. A worker that fails to load calls
+// `broken` and closes, so that the next try goes through the main thread.
+function workerLink(broken) {
   let worker;
   try {
     worker = new Worker(new URL("./socket-worker.js", import.meta.url), { type: "module" });
@@ -22,6 +23,12 @@ function workerLink() {
   }
   let on = null;
   let open = false;
+  worker.onerror = () => {
+    worker.terminate();
+    open = false;
+    broken();
+    on?.close(1006);
+  };
   worker.onmessage = ({ data }) => {
     if (data.op === "open") open = true;
     else if (data.op === "close") {
@@ -70,7 +77,7 @@ function directLink() {
 }
 
 export function createSocket({ onEvent, onMaps, onStatus, room = null }) {
-  const link = workerLink() || directLink();
+  let link = workerLink(() => (link = directLink())) || directLink();
   let session = null;
   let follow = room; // a room followed as a viewer (a viewer is not given the session id)
   let retries = 0;

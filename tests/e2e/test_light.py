@@ -1,5 +1,5 @@
 """The light page: a view off screen draws nothing while the network trains, and draws what it
-missed once it is seen; training keeps flowing through the socket's worker."""
+missed once it is seen; without module workers the page reads the websocket itself."""
 
 from typing import Any
 
@@ -28,4 +28,17 @@ def test_a_view_off_screen_draws_nothing_until_it_is_seen(browser: Any, server: 
         page.wait_for_function(MORE, arg=["[data-gradnorm]", hidden])
         page.keyboard.press("Space")
         page.wait_for_function("() => window.deltaflow.store.server.playing === null")
+    assert not console.errors, "\n".join(console.errors)
+
+
+def test_without_workers_the_page_reads_the_socket_itself(browser: Any, server: str, console: Console) -> None:
+    with open_page(browser, server, console) as page:
+        page.add_init_script("delete window.Worker")
+        open_preset(page, "circle")
+        page.wait_for_function("() => window.deltaflow.store.maps.seq > 0")  # the binary maps, decoded
+        page.locator('[data-action="train"]').click()
+        page.wait_for_function("() => window.deltaflow.store.server.step > 20")
+        page.keyboard.press("Space")
+        page.wait_for_function("() => window.deltaflow.store.server.playing === null")
+        assert page.evaluate("() => typeof Worker") == "undefined"
     assert not console.errors, "\n".join(console.errors)
