@@ -1,9 +1,6 @@
-// When each view draws. A view draws only when one of its topics changed since its own last draw,
-// only while it is on screen (an IntersectionObserver watches it; a collapsed or hidden panel does
-// not intersect), and, while the network plays, no more often than its `every` (ms): a chart or a
-// log redrawn at 30 Hz shows nothing a person can follow. What a view skipped is kept for it, so it
-// draws the latest state once it is due or seen again. The page asks for an animation frame only
-// when a view is due: a page with nothing new to show costs no frames at all.
+// When each view draws: when one of its topics changed since its last draw, while it is on screen
+// (a hidden panel does not intersect), and while playing no more often than its `every` (ms).
+// What a view skipped waits for it. The page asks for a frame only when a view is due.
 
 // what a person just did, or a whole new state: drawn at once, whatever the rate
 const URGENT = ["all", "select", "view", "net"];
@@ -26,7 +23,6 @@ export function createSchedule(store, views, wake) {
       }
     });
     for (const e of entries) {
-      // a view that hides its own root (no plane to draw on) is watched through its region
       if (e.v.watch) {
         byEl.set(e.v.watch, e);
         io.observe(e.v.watch);
@@ -41,8 +37,7 @@ export function createSchedule(store, views, wake) {
   }
 
   // When the view may draw next (ms, performance.now() time); null when it has nothing to draw.
-  // `early` is how much sooner it may draw to share a frame with the others: each frame that
-  // draws at all pays for a commit and the layers, so views of the same rate draw together.
+  // `early`: a little sooner, to share a frame (each one costs a commit) with a view that is due
   function dueAt(e, playing, early = false) {
     const { v } = e;
     if (!e.visible || !(v.animating || v.topics.some((t) => e.seen.has(t)))) return null;

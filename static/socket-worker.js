@@ -1,8 +1,5 @@
-// The websocket, off the page's main thread: receiving 60 messages a second and decoding the
-// binary maps cost the page's main thread time it needs to stay responsive on a slow device.
-// Messages go to the page in batches, in order, a few milliseconds apart at most; within a batch
-// only the newest maps are kept, as the page shows no other. The page keeps the reconnecting
-// logic (static/socket.js); this only opens, sends, closes and reports.
+// The websocket off the page's main thread: messages go to the page in order, in batches a few ms
+// apart, keeping only a batch's newest maps. static/socket.js keeps the reconnecting.
 
 import { decodeMaps } from "./wire.js";
 

@@ -10,10 +10,8 @@ const TRY_AGAIN_LATER = 1013;
 const MAX_DELAY = 8000; // ms, after a blip or a restart
 const MAX_DELAY_FULL = 30000; // ms, while the server has no room
 
-// A connection through the worker (static/socket-worker.js): the page's main thread gets a few
-// batches of messages instead of every message and every map to decode. `on` receives text(raw),
-// maps(m) and close(code) for the connection opened last. A worker that fails to load calls
-// `broken` and closes, so that the next try goes through the main thread.
+// A connection through static/socket-worker.js; `on` gets text(raw), maps(m) and close(code).
+// A worker that fails calls `broken` and closes: the next try reads the socket here.
 function workerLink(broken) {
   let worker;
   try {

@@ -562,9 +562,7 @@ export function createExplain(root, store, actions) {
     return false;
   }
 
-  // Laying out MathML is the page's heaviest work (about 80 ms an update on a throttled CPU):
-  // while playing, at most once a phase at slow speeds, and once a second when the phases come
-  // faster than anyone reads equations. A click on a neuron or a weight still shows at once.
+  // MathML layout is the page's heaviest work: while playing, once a second at fast speeds
   const every = () => (store.view.animMs >= 200 ? 250 : 1000);
   return { topics: ["all", "phase", "explain", "select", "follow", "params", "view"], draw, every, watch: root };
 }

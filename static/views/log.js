@@ -43,8 +43,7 @@ function describe(ev, store) {
 export function createLog(root, store) {
   const list = el("ol", { class: "log", "aria-label": "Step log" }, root);
   let seen = 0;
-  // whether the list is scrolled to its end, kept by its scroll events: asking in draw, after the
-  // other views wrote, would force a layout of the whole page
+  // scrolled to the end? kept by scroll events: asking in draw would force a layout
   let stick = true;
   let scrolling = false;
   list.addEventListener("scroll", () => (stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4), { passive: true });
@@ -59,8 +58,7 @@ export function createLog(root, store) {
     let extra = list.childElementCount + add.length - MAX_LINES;
     while (extra-- > 0 && list.firstElementChild) list.firstElementChild.remove();
     list.appendChild(frag);
-    // to the end, at the start of the next frame: the page's layout is clean then, while here,
-    // after every view wrote, moving the scroll would force a layout of the whole page
+    // scroll at the start of the next frame, when layout is clean
     if (stick && !scrolling) {
       scrolling = true;
       requestAnimationFrame(() => {

@@ -413,8 +413,7 @@ export function createNetwork(root, store, actions) {
     tip.hidden = true;
   });
 
-  // 10 Hz while training flat out (the weights move slowly); while animating, 30 Hz when a phase's
-  // animation lasts long enough to be seen, else 10 Hz: at 30 phases a second it is over in 50 ms
+  // 10 Hz while training; while animating, 30 Hz if a phase's animation lasts long enough to see
   const every = () => (store.server?.playing === "train" || store.view.animMs < 200 ? 100 : 33);
   return { topics: ["all", "net", "params", "phase", "maps", "data", "view", "select", "follow"], draw, every, watch: root, svg: () => svg, root };
 }
