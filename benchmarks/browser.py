@@ -11,9 +11,6 @@ RAF_PROBE = """(ms) => new Promise(done => {
   const tick = t => { ts.push(t); if (t - t0 < ms) requestAnimationFrame(tick); else done(ts); };
   requestAnimationFrame(tick);
 })"""
-FRAME_TIMES = """() => { const d = window.deltaflow; const f = d && d.frameTimes;
-  if (!f) return null; const a = Array.isArray(f) ? f : (f.values ? f.values() : Array.from(f));
-  return Array.from(a).filter(t => typeof t === "number"); }"""
 PAGE_BYTES = """() => performance.getEntriesByType("resource")
   .filter(e => /\\.(m?js|css)$/.test(new URL(e.name).pathname))
   .reduce((n, e) => n + (e.decodedBodySize || e.encodedBodySize || 0), 0)"""
@@ -31,14 +28,10 @@ def fps_of(times: list[float]) -> float | None:
 
 
 async def page_fps(page: Any, seconds: float) -> tuple[float | None, str]:
-    """The page's frame rate over `seconds`: from its own frameTimes when it has them, else a rAF probe."""
-    start = await page.evaluate("() => performance.now()")
+    """The frame rate a rAF-driven animation gets beside the page over `seconds` (a rAF probe):
+    the page asks for frames only when it has something to draw, so its own frameTimes count
+    the frames it drew, not how smooth it is."""
     probe = await page.evaluate(RAF_PROBE, seconds * 1000)
-    own = await page.evaluate(FRAME_TIMES)
-    if own:
-        fps = fps_of([t for t in own if t >= start])
-        if fps is not None:
-            return fps, "frameTimes"
     return fps_of(probe), "raf-probe"
 
 

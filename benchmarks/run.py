@@ -1,13 +1,14 @@
 """Measure Deltaflow against floors taken in the same run, and print a table and one JSON line.
 
     python benchmarks/run.py [--quick] [--no-browser] [--server-env KEY=VALUE ...]
-                             [--rooms-only] [--pressure-only]
+                             [--rooms-only] [--pressure-only] [--page-only]
 
 Starts `python -m app.cli serve` (the `deltaflow serve` entry point) on a free loopback port,
 drives it with one asyncio websocket client, times the engine and a hand-written numpy loop
 in this process, and, when /usr/bin/chromium exists, the page in headless Chromium.
-The full run then adds the classroom (benchmarks/rooms.py) and pressure (benchmarks/pressure.py)
-sections; --rooms-only and --pressure-only run just those.
+The full run then adds the classroom (benchmarks/rooms.py), pressure (benchmarks/pressure.py)
+and light-page (benchmarks/page.py) sections; --rooms-only, --pressure-only and --page-only run
+just those.
 The machine is small and noisy, so every figure is a median or p99 over many samples and each
 target compares against a floor measured in this same run. docs/performance.md explains them.
 The rows live in benchmarks/engine.py, server.py and browser.py; this module only runs them.
@@ -35,7 +36,7 @@ import app  # noqa: E402, F401, I001
 import numpy as np  # noqa: E402
 
 from app.web.main import keep_freed_memory  # noqa: E402
-from benchmarks import pressure, rooms  # noqa: E402
+from benchmarks import page, pressure, rooms  # noqa: E402
 from benchmarks.browser import static_bytes  # noqa: E402
 from benchmarks.common import Budget, Server  # noqa: E402
 from benchmarks.engine import engine_rows  # noqa: E402
@@ -81,6 +82,12 @@ SECTIONS = {
         rooms.report,
     ),
     "pressure": Section("pressure_", "Pressure: heavy commands and memory", pressure.measure, pressure.report),
+    "page": Section(
+        "page_",
+        f"Light page: main thread and frames while playing, normal and {page.THROTTLE:g}x throttled CPU",
+        page.measure,
+        page.report,
+    ),
 }
 
 
@@ -263,7 +270,7 @@ def run(
             r["errors"].append("server log tail: " + server.output()[-1500:])
         r["page_bytes_static"] = static_bytes()
         r["page_bytes"] = r.get("page_bytes_fetched") or r["page_bytes_static"]
-    for name in only or ([] if quick else list(SECTIONS)):
+    for name in only or ([] if quick else [n for n in SECTIONS if browser or n != "page"]):
         run_section(name, r)
     if not only:
         r["targets"] = {key: verdict(r, key, op, limit, floor)[1] for key, op, limit, floor in TARGETS}
@@ -287,9 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--pressure-only", action="store_true", help="run only the pressure section (benchmarks/pressure.py)"
     )
+    ap.add_argument("--page-only", action="store_true", help="run only the light-page section (benchmarks/page.py)")
     args = ap.parse_args(argv)
     env = dict(kv.split("=", 1) for kv in args.server_env)
-    only = [name for name, on in (("rooms", args.rooms_only), ("pressure", args.pressure_only)) if on]
+    flags = (("rooms", args.rooms_only), ("pressure", args.pressure_only), ("page", args.page_only))
+    only = [name for name, on in flags if on]
     r = run(args.quick, not args.no_browser, env, only)
     print(report(r))
     print(json.dumps(r, default=float, separators=(",", ":")))

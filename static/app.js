@@ -1,9 +1,10 @@
 // Wires the store, the socket, the controls and the views, and runs the one drawing loop:
-// events only mark the store dirty; views draw on animation frames.
+// events only mark the store dirty; views draw on animation frames (static/schedule.js says which).
 
 import { createControls } from "./controls.js";
 import { tabSession } from "./link.js";
 import { createModels } from "./models.js";
+import { createSchedule } from "./schedule.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
 import { createBreakpoints } from "./views/breakpoints.js";
@@ -96,26 +97,53 @@ const views = [
   createGraph($("[data-graph]"), store, actions),
 ];
 
-// rAF timestamps, oldest first, so a benchmark can read the page's frame interval
+// rAF timestamps of the frames the page drew, oldest first
 const frameTimes = [];
+let firstRender = false;
+let raf = 0;
+let timer = 0;
+let timerAt = Infinity;
+
+// An animation frame when a view is due now, else a timer for when the first one will be.
+function wake() {
+  if (raf) return;
+  const now = performance.now();
+  const at = schedule.nextDue();
+  if (at <= now) {
+    clearTimeout(timer);
+    timerAt = Infinity;
+    raf = requestAnimationFrame(frame);
+  } else if (at < timerAt) {
+    clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(() => {
+      timerAt = Infinity;
+      if (!raf) raf = requestAnimationFrame(frame);
+    }, at - now);
+  }
+}
+
+const schedule = createSchedule(store, views, wake);
+const touch = store.touch;
+store.touch = (...topics) => {
+  touch(...topics);
+  wake();
+};
 
 function frame(now) {
+  raf = 0;
   frameTimes.push(now);
   if (frameTimes.length > FRAME_TIMES) frameTimes.splice(0, frameTimes.length - FRAME_TIMES);
   store.view.animMs = controls.animMs();
-  if (store.dirty.size || views.some((v) => v.animating)) {
-    for (const v of views) {
-      if (v.animating || v.topics.some((t) => store.dirty.has(t))) v.animating = v.draw(now);
-    }
-    store.dirty.clear();
-    if (store.weights.length && !performance.getEntriesByName("deltaflow:first-render").length) {
-      performance.mark("deltaflow:first-render");
-    }
+  schedule.run(now);
+  if (store.weights.length && !firstRender) {
+    firstRender = true;
+    performance.mark("deltaflow:first-render");
   }
-  requestAnimationFrame(frame);
+  wake();
 }
 
-window.deltaflow = { store, socket, actions, frameTimes };
+window.deltaflow = { store, socket, actions, frameTimes, schedule };
 // the first connection already asks for the link's scenario: its first state is never another's
 controls.link.first().then(() => socket.open());
-requestAnimationFrame(frame);
+wake();

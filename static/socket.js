@@ -2,38 +2,82 @@
 // It reconnects on its own with backoff, to the same session (ws?session=ID, beside the page), or
 // to the room it follows as a viewer (ws?room=CODE).
 // A server that is full closes with 1013 (try again later): then it waits longer each time, up to 30 s.
+// The websocket itself lives in a worker where the browser has module workers.
 
-const MAGIC = 0x314d4644; // "DFM1" read as a little-endian uint32
+import { decodeMaps } from "./wire.js";
+
 const TRY_AGAIN_LATER = 1013;
 const MAX_DELAY = 8000; // ms, after a blip or a restart
 const MAX_DELAY_FULL = 30000; // ms, while the server has no room
 
-// The binary maps message (docs/protocol.md, "Binary maps") -> {seq, step, maps: [...]}.
-function decodeMaps(buf) {
-  const v = new DataView(buf);
-  if (buf.byteLength < 16 || v.getUint32(0, true) !== MAGIC) return null;
-  const seq = v.getUint32(4, true);
-  const step = v.getUint32(8, true);
-  const n = v.getUint16(12, true);
-  const maps = [];
-  let o = 16;
-  for (let k = 0; k < n; k++) {
-    const layer = v.getUint16(o, true);
-    const unit = v.getUint16(o + 2, true);
-    const res = v.getUint16(o + 4, true);
-    const lo = v.getFloat32(o + 8, true);
-    const hi = v.getFloat32(o + 12, true);
-    o += 16;
-    maps.push({ layer, unit, res, lo, hi, data: new Uint8Array(buf, o, res * res) });
-    o += res * res;
+// A connection through static/socket-worker.js; `on` gets text(raw), maps(m) and close(code).
+// A worker that fails calls `broken` and closes: the next try reads the socket here.
+function workerLink(broken) {
+  let worker;
+  try {
+    worker = new Worker(new URL("./socket-worker.js", import.meta.url), { type: "module" });
+  } catch {
+    return null; // no module workers here: the page reads the socket itself
   }
-  return { seq, step, maps };
+  let on = null;
+  let open = false;
+  worker.onerror = () => {
+    worker.terminate();
+    open = false;
+    broken();
+    on?.close(1006);
+  };
+  worker.onmessage = ({ data }) => {
+    if (data.op === "open") open = true;
+    else if (data.op === "close") {
+      open = false;
+      on?.close(data.code);
+    } else {
+      for (const m of data.items) if (typeof m === "string") on?.text(m);
+      else on?.maps(m);
+    }
+  };
+  return {
+    open(url, handlers) {
+      on = handlers;
+      open = false;
+      worker.postMessage({ op: "open", url });
+    },
+    send: (text) => worker.postMessage({ op: "send", text }),
+    close: () => worker.postMessage({ op: "close" }),
+    get isOpen() {
+      return open;
+    },
+  };
+}
+
+// The same, on the main thread.
+function directLink() {
+  let ws = null;
+  return {
+    open(url, on) {
+      const sock = new WebSocket(url);
+      ws = sock;
+      sock.binaryType = "arraybuffer";
+      sock.onmessage = (e) => {
+        if (typeof e.data === "string") return on.text(e.data);
+        const m = decodeMaps(e.data);
+        if (m) on.maps(m);
+      };
+      sock.onclose = (e) => on.close(e.code);
+    },
+    send: (text) => ws.send(text),
+    close: () => ws?.close(),
+    get isOpen() {
+      return !!ws && ws.readyState === WebSocket.OPEN;
+    },
+  };
 }
 
 // `session`: the tab's session to reattach to; `fallback()`: the query ({preset} or {s}) of the
 // scenario a new session starts on, should that session be unknown, or for a first connection.
 export function createSocket({ onEvent, onMaps, onStatus, room = null, session: tab = null, fallback = () => ({}) }) {
-  let ws = null;
+  let link = workerLink(() => (link = directLink())) || directLink();
   let session = room ? null : tab;
   let follow = room; // a room followed as a viewer (a viewer is not given the session id)
   let retries = 0;
@@ -51,15 +95,16 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null, session: 
     return u.href;
   }
 
+  const attempts = []; // when each connection was opened (performance.now()), for the page's tests
+
   function open() {
     clearTimeout(timer);
+    attempts.push(performance.now());
     onStatus("connecting", retries);
-    ws = new WebSocket(url());
-    ws.binaryType = "arraybuffer";
     let welcomed = false;
-    ws.onmessage = (e) => {
-      if (typeof e.data === "string") {
-        const ev = JSON.parse(e.data);
+    link.open(url(), {
+      text(raw) {
+        const ev = JSON.parse(raw);
         if (ev.type === "state") {
           session = ev.session;
           follow = ev.room?.role === "viewer" ? ev.room.code : null;
@@ -70,45 +115,44 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null, session: 
             onStatus("open", 0);
           }
         }
-        onEvent(ev, e.data);
-      } else {
-        const m = decodeMaps(e.data);
-        if (m) onMaps(m);
-      }
-    };
-    ws.onclose = (e) => {
-      if (closing) return;
-      // exponential backoff with jitter, capped: a restarting or full server is not stampeded
-      const full = e.code === TRY_AGAIN_LATER;
-      const cap = full ? MAX_DELAY_FULL : MAX_DELAY;
-      const delay = Math.min(cap, (full ? 1000 : 250) * 2 ** retries) * (0.75 + Math.random() / 2);
-      retries++;
-      onStatus(full ? "full" : "closed", retries, delay);
-      timer = setTimeout(open, delay);
-    };
+        onEvent(ev, raw);
+      },
+      maps: onMaps,
+      close(code) {
+        if (closing) return;
+        // exponential backoff with jitter, capped: a restarting or full server is not stampeded
+        const full = code === TRY_AGAIN_LATER;
+        const cap = full ? MAX_DELAY_FULL : MAX_DELAY;
+        const delay = Math.min(cap, (full ? 1000 : 250) * 2 ** retries) * (0.75 + Math.random() / 2);
+        retries++;
+        onStatus(full ? "full" : "closed", retries, delay);
+        timer = setTimeout(open, delay);
+      },
+    });
   }
 
   return {
     open,
     send(cmd) {
-      if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-      ws.send(JSON.stringify(cmd));
+      if (!link.isOpen) return false;
+      link.send(JSON.stringify(cmd));
       return true;
     },
     get session() {
       return session;
     },
+    attempts,
     get connected() {
-      return !!ws && ws.readyState === WebSocket.OPEN;
+      return link.isOpen;
     },
     // for tests and the status line: drop the connection as a network blip would
     drop() {
-      if (ws) ws.close();
+      link.close();
     },
     close() {
       closing = true;
       clearTimeout(timer);
-      if (ws) ws.close();
+      link.close();
     },
   };
 }

@@ -194,7 +194,7 @@ export function createStore() {
     },
     outputs(ev) {
       s.outputs = ev;
-      s.touch("data");
+      s.touch("outputs");
     },
     frame(ev) {
       s.cur = null;
@@ -211,7 +211,7 @@ export function createStore() {
         s.server.history.last = ev.step;
         s.server.phase = { event: "batch", layer: null };
       }
-      s.touch("params", "phase", "status", "data");
+      s.touch("params", "phase", "status", "outputs");
     },
     gradcheck(ev) {
       s.gradcheck = ev;

@@ -62,3 +62,30 @@ def test_verdict_scales_by_the_floor_of_the_same_run() -> None:
     assert verdict(r, "fps", ">=", 55.0, None) == (55.0, False)
     assert verdict(r, "missing", ">=", 55.0, None) == (55.0, None)
     assert verdict(r, "step", "<=", 5.0, "absent") == (None, None)
+
+
+def test_top_functions_charges_each_gap_to_the_sample_before_it() -> None:
+    from benchmarks.page import top_functions
+
+    frame = {"url": "", "lineNumber": 0}
+    nodes = [
+        {"id": 1, "callFrame": {**frame, "functionName": "draw", "url": "http://x/static/views/chart.js?v=1"}},
+        {"id": 2, "callFrame": {**frame, "functionName": "(idle)"}},
+    ]
+    # the delta before each sample is the time since the one before: 2 + 1 ms to draw, 4 ms idle
+    profile = {"nodes": nodes, "samples": [1, 1, 2, 2], "timeDeltas": [500, 2000, 1000, 4000]}
+    top = dict(top_functions(profile))
+    assert top == {"draw chart.js?v=1:1": 3.0, "(idle)": 4.0}
+
+
+def test_page_rows_meet_the_bounds_of_their_cpu() -> None:
+    from benchmarks.page import row_targets
+
+    quick = {"busy": 0.10, "frame_p50_ms": 16.7, "frame_p95_ms": 19.0, "pause_ms": 500.0}
+    assert row_targets(quick, 1.0)  # the pause bound is for the throttled rows
+    assert not row_targets({**quick, "busy": 0.2}, 1.0)
+    assert not row_targets({**quick, "frame_p95_ms": 25.0}, 1.0)
+    slow = {"busy": 0.9, "frame_p50_ms": 19.9, "frame_p95_ms": 40.0, "pause_ms": 90.0}
+    assert row_targets(slow, 4.0)  # 50 fps and a pause within 100 ms; busy is not bounded there
+    assert not row_targets({**slow, "pause_ms": 120.0}, 4.0)
+    assert not row_targets({**slow, "frame_p50_ms": None}, 4.0)

@@ -34,6 +34,7 @@ _hashes: dict[str, tuple[float, str]] = {}
 # every ES module of the page; the import map sends each plain path to its hashed URL
 MODULES = [
     *("app.js", "store.js", "socket.js", "controls.js", "settings.js", "export.js", "upload.js", "math.js", "util.js"),
+    *("schedule.js", "wire.js"),
     *("views/network.js", "views/heatmap.js", "views/chart.js", "views/gradnorm.js", "views/explain.js"),
     *("views/examples.js", "views/log.js", "views/status.js", "views/thumbs.js", "views/room.js"),
     *("views/lesson.js", "lessons.js"),

@@ -11,7 +11,6 @@ export function createExamples(root, store) {
   const note = el("p", { class: "hint" }, root, "");
   const table = el("table", { class: "examples" }, root);
   let W = 0;
-  let last = 0;
   new ResizeObserver(([e]) => {
     W = Math.floor(e.contentRect.width);
     store.touch("data");
@@ -29,14 +28,12 @@ export function createExamples(root, store) {
     }
   }
 
-  function draw(now) {
+  function draw() {
     const ds = store.dataset;
     // non-plane inputs, and sets small enough to read whole (truth tables, the worked example)
     const on = !!ds && (!ds.extent || ds.train.x.length <= ROWS);
     root.hidden = !on;
     if (!on || !store.weights.length || !store.outputs) return false;
-    if (now - last < 100 && !store.dirty.has("data") && !store.dirty.has("all")) return true; // again next frame
-    last = now;
     const { x, y } = ds.train;
     const acts = store.acts;
     const outScale = RANGE[acts[acts.length - 1]] ? 1 : Math.max(1e-9, ...y.flat().map(Math.abs));
@@ -90,5 +87,6 @@ export function createExamples(root, store) {
     ctx.stroke();
   }
 
-  return { topics: ["all", "data", "params", "phase"], draw };
+  // its region, not itself: it hides itself when the data is a plane
+  return { topics: ["all", "data", "outputs", "params", "phase"], draw, every: 100, watch: root.closest("section") || root };
 }

@@ -34,7 +34,6 @@ export function createExplain(root, store, actions) {
   const body = root.querySelector("[data-explain-body]");
   const follow = root.querySelector("[data-follow]");
   const editForm = root.querySelector("[data-edit]");
-  let last = 0;
   let warns = [];
 
   function num(v, wrap = false) {
@@ -562,14 +561,12 @@ export function createExplain(root, store, actions) {
   function draw(now) {
     if (!store.server) return false;
     const training = store.shown?.event === "frame";
-    if (training && now - last < 250 && !store.dirty.has("select")) return true; // again next frame
-    last = now;
     if (!store.pinned) {
       const a = autoSelection();
       const s = store.selection;
       if (JSON.stringify(a) !== JSON.stringify(s)) {
         store.selection = a;
-        store.touch("select");
+        store.touch("follow"); // the phase moved it: not urgent, unlike a click ("select")
       }
     }
     follow.hidden = !store.pinned;
@@ -607,5 +604,7 @@ export function createExplain(root, store, actions) {
     return false;
   }
 
-  return { topics: ["all", "phase", "explain", "select", "params", "view"], draw };
+  // MathML layout is the page's heaviest work: while playing, once a second at fast speeds
+  const every = () => (store.view.animMs >= 200 ? 250 : 1000);
+  return { topics: ["all", "phase", "explain", "select", "follow", "params", "view"], draw, every, watch: root };
 }

@@ -44,6 +44,10 @@ export function createHeatmap(root, store, actions) {
   let img = octx.createImageData(100, 100);
   const buf = new Uint32Array(256);
   let S = 0;
+  // the data points change only with the data, the size or the test toggle: drawn once, then copied
+  const dots = document.createElement("canvas");
+  let dotsKey = null;
+  let mapsKey = null;
 
   new ResizeObserver(([e]) => {
     S = Math.floor(Math.min(e.contentRect.width, document.documentElement.classList.contains("presenter") ? 420 : 280));
@@ -106,6 +110,33 @@ export function createHeatmap(root, store, actions) {
     return css(CLASS_COLORS[lab.cls(y) % CLASS_COLORS.length]);
   }
 
+  const dotAt = (ctx, ext, x, r, fill, stroke, w = 1) => {
+    const [a, b] = px(ext, x);
+    ctx.beginPath();
+    ctx.arc(a, b, r, 0, 2 * Math.PI);
+    if (fill) {
+      ctx.fillStyle = fill;
+      ctx.fill();
+    }
+    if (stroke) {
+      ctx.lineWidth = w;
+      ctx.strokeStyle = stroke;
+      ctx.stroke();
+    }
+  };
+
+  function paintDots(ds, lab, r) {
+    const dpr = window.devicePixelRatio || 1;
+    const key = [ds, S, dpr, !!store.view.test, store.server.task];
+    if (dotsKey && key.every((k, i) => k === dotsKey[i])) return;
+    dotsKey = key;
+    const ctx = fitCanvas(dots, S, S);
+    ctx.clearRect(0, 0, S, S);
+    const ext = ds.extent;
+    if (store.view.test && ds.test) ds.test.x.forEach((x, k) => dotAt(ctx, ext, x, r, null, pointColor(lab, ds.test.y[k]), 1.5));
+    ds.train.x.forEach((x, k) => dotAt(ctx, ext, x, r, pointColor(lab, ds.train.y[k]), "rgba(0,0,0,.55)", 0.6));
+  }
+
   function draw() {
     const ds = store.dataset;
     const ext = ds?.extent;
@@ -115,32 +146,23 @@ export function createHeatmap(root, store, actions) {
     const lab = labelling(ds.train.y, store.server.task);
     ctx.fillStyle = "#fafafa";
     ctx.fillRect(0, 0, S, S);
-    if (paintMaps(lab)) {
+    // the map image is rebuilt only for new maps (or a new labelling of them)
+    const mk = [store.maps.seq, store.maps.list, ds, store.server.task];
+    const fresh = !(mapsKey && mk.every((k, i) => k === mapsKey[i]));
+    const painted = fresh ? paintMaps(lab) : mapsKey.painted;
+    if (fresh) mapsKey = Object.assign(mk, { painted });
+    if (painted) {
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(off, 0, 0, S, S);
     }
-    const dot = (x, r, fill, stroke, w = 1) => {
-      const [a, b] = px(ext, x);
-      ctx.beginPath();
-      ctx.arc(a, b, r, 0, 2 * Math.PI);
-      if (fill) {
-        ctx.fillStyle = fill;
-        ctx.fill();
-      }
-      if (stroke) {
-        ctx.lineWidth = w;
-        ctx.strokeStyle = stroke;
-        ctx.stroke();
-      }
-    };
     const r = S > 300 ? 3.2 : 2.5;
-    if (store.view.test && ds.test) ds.test.x.forEach((x, k) => dot(x, r, null, pointColor(lab, ds.test.y[k]), 1.5));
-    ds.train.x.forEach((x, k) => dot(x, r, pointColor(lab, ds.train.y[k]), "rgba(0,0,0,.55)", 0.6));
+    paintDots(ds, lab, r);
+    ctx.drawImage(dots, 0, 0, S, S);
     const b = store.cur?.batch;
     if (b) {
       const ex = store.sel();
-      b.x.forEach((x) => dot(x, r + 3, null, "#111", 1.5));
-      dot(b.x[ex], r + 7, null, "#111", 2.5);
+      b.x.forEach((x) => dotAt(ctx, ext, x, r + 3, null, "#111", 1.5));
+      dotAt(ctx, ext, b.x[ex], r + 7, null, "#111", 2.5);
     }
     return false;
   }
@@ -154,5 +176,6 @@ export function createHeatmap(root, store, actions) {
     actions.addPoint([x1, x2], e.shiftKey);
   });
 
-  return { topics: ["all", "data", "maps", "phase", "view"], draw };
+  // ten times a second while playing; watched through its region, as it hides itself off a plane
+  return { topics: ["all", "data", "maps", "phase", "view"], draw, every: 100, watch: root.closest("section") || root };
 }

@@ -44,20 +44,31 @@ function describe(ev, store) {
 export function createLog(root, store) {
   const list = el("ol", { class: "log", "aria-label": "Step log" }, root);
   let seen = 0;
+  // scrolled to the end? kept by scroll events: asking in draw would force a layout
+  let stick = true;
+  let scrolling = false;
+  list.addEventListener("scroll", () => (stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4), { passive: true });
 
   function draw() {
     const fresh = store.log.filter((e) => e.seq > seen);
     if (!fresh.length) return false;
-    const stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
     const frag = document.createDocumentFragment();
-    for (const { seq, ev } of fresh.slice(-MAX_LINES)) {
-      el("li", { class: `ev-${ev.type}` }, frag, describe(ev, store));
-      seen = seq;
-    }
+    const add = fresh.slice(-MAX_LINES);
+    for (const { ev } of add) el("li", { class: `ev-${ev.type}` }, frag, describe(ev, store));
+    seen = fresh[fresh.length - 1].seq;
+    let extra = list.childElementCount + add.length - MAX_LINES;
+    while (extra-- > 0 && list.firstElementChild) list.firstElementChild.remove();
     list.appendChild(frag);
-    while (list.childElementCount > MAX_LINES) list.firstElementChild.remove();
-    if (stick) list.scrollTop = list.scrollHeight;
+    // scroll at the start of the next frame, when layout is clean
+    if (stick && !scrolling) {
+      scrolling = true;
+      requestAnimationFrame(() => {
+        scrolling = false;
+        list.scrollTop = list.scrollHeight;
+      });
+    }
     return false;
   }
-  return { topics: ["log"], draw };
+  // four times a second while playing: lines at 30 a second cannot be read as they come
+  return { topics: ["log"], draw, every: 250, watch: root };
 }

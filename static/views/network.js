@@ -144,8 +144,7 @@ export function createNetwork(root, store, actions) {
     loss.dataset.loss = "";
     const roomy = gap >= 2 * r + 30;
     const ringMax = Math.max(3, Math.min(14, gap / 2 - r - 2));
-    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss, roomy, ringMax, colW: L ? (W - padL - padR) / L : W };
-    store.touch("maps");
+    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss, roomy, ringMax, mapsPending: true, colW: L ? (W - padL - padR) / L : W };
   }
 
   const sc = () => store.server?.scenario;
@@ -173,12 +172,14 @@ export function createNetwork(root, store, actions) {
   function drawMaps() {
     const ext = store.dataset?.extent;
     if (!g || !ext) return;
+    g.mapsPending = false;
     for (let l = 1; l <= g.L; l++) {
       const act = store.acts[l - 1];
       for (let j = 0; j < g.n[l]; j++) {
         const m = store.maps.byKey.get(`${l}:${j}`);
         const nm = g.neurons[l][j].map;
-        if (!m || !nm) continue;
+        if (!m || !nm || nm.drawn === m) continue; // the same map: its pixels are on the canvas
+        nm.drawn = m;
         if (nm.c.width !== m.res) {
           nm.c.width = nm.c.height = m.res;
           nm.img = nm.ctx.createImageData(m.res, m.res);
@@ -194,14 +195,14 @@ export function createNetwork(root, store, actions) {
     }
   }
 
-  function draw(now) {
+  function draw(now, seen) {
     if (!W || !H || !store.layers.length || !store.weights.length) return false;
     if (!g || g.key !== key()) build();
-    if (store.dirty.has("data") || store.dirty.has("all")) {
+    if (seen.has("data") || seen.has("all")) {
       const xs = store.dataset?.train.x || [];
       inputScale = Math.max(1e-9, ...xs.flat().map(Math.abs));
     }
-    if (store.dirty.has("maps") || store.dirty.has("all") || store.dirty.has("net")) drawMaps();
+    if (seen.has("maps") || seen.has("all") || seen.has("net") || g.mapsPending) drawMaps();
     const c = store.cur;
     const sh = store.shown;
     const view = store.view;
@@ -210,6 +211,7 @@ export function createNetwork(root, store, actions) {
     const t = sh && sh.event !== "frame" ? clamp((now - sh.at) / dur, 0, 1) : 1;
     const ex = store.sel();
     const { n, L } = g;
+    const training = store.server?.playing === "train"; // the exact values wait for the pause
 
     // phase band and titles
     const bl = !sh || sh.event === "frame" ? null : sh.event === "batch" ? 0 : sh.event === "output_error" ? L : sh.layer;
@@ -243,10 +245,11 @@ export function createNetwork(root, store, actions) {
           const e = g.edges[l][j][i];
           const w = shownWeight(l, j, i, t);
           const u = Math.min(1, Math.abs(w) / wRef);
-          attr(e.line, "stroke-width", (0.6 + 6 * u).toFixed(2));
+          // steps finer than the eye sees would rewrite (and repaint) every edge at every frame
+          attr(e.line, "stroke-width", (0.6 + 6 * u).toFixed(1));
           attr(e.line, "stroke", signColor(w));
-          attr(e.line, "stroke-opacity", (0.3 + 0.7 * u).toFixed(2));
-          attr(e.g, "data-value", store.weights[l - 1][j][i]);
+          attr(e.line, "stroke-opacity", (0.3 + 0.05 * Math.round(14 * u)).toFixed(2));
+          if (!training) attr(e.g, "data-value", store.weights[l - 1][j][i]);
           const gshow = !!back && (!upd || (sh.event === "update" && sh.layer === l && t < 1));
           show(e.grad, gshow);
           if (gshow) {
@@ -471,5 +474,7 @@ export function createNetwork(root, store, actions) {
     tip.hidden = true;
   });
 
-  return { topics: ["all", "net", "params", "phase", "maps", "data", "view", "select"], draw, svg: () => svg, root };
+  // 10 Hz while training; while animating, 30 Hz if a phase's animation lasts long enough to see
+  const every = () => (store.server?.playing === "train" || store.view.animMs < 200 ? 100 : 33);
+  return { topics: ["all", "net", "params", "phase", "maps", "data", "view", "select", "follow"], draw, every, watch: root, svg: () => svg, root };
 }

@@ -2,7 +2,7 @@
 // banner, error notices, play buttons and the timeline.
 
 import { phaseName } from "../store.js";
-import { el, fmt } from "../util.js";
+import { attr, el, fmt } from "../util.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -90,8 +90,8 @@ export function createStatus(store, actions) {
       set(back, `Go to step ${to}, the one before`);
     }
     culprit(r);
-    animate.setAttribute("aria-pressed", sv.playing === "animate");
-    train.setAttribute("aria-pressed", sv.playing === "train");
+    attr(animate, "aria-pressed", sv.playing === "animate");
+    attr(train, "aria-pressed", sv.playing === "train");
     set(animate.querySelector("span"), sv.playing === "animate" ? "Pause" : "Animate");
     set(train.querySelector("span"), sv.playing === "train" ? "Pause" : "Train");
     const h = sv.history;
@@ -104,5 +104,6 @@ export function createStatus(store, actions) {
     return !notice.hidden;
   }
   // the notice fades on its own, so keep drawing while one is up
-  return { topics: ["all", "status", "phase", "params", "curve", "view"], draw };
+  // counters ten times a second while playing; Pause and Play show at once (playing is then false)
+  return { topics: ["all", "status", "phase", "params", "curve", "view"], draw, every: 100 };
 }
