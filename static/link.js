@@ -139,7 +139,8 @@ export function createLink(store, { defaultPreset, note, send, load }) {
 
   let syncing = Promise.resolve();
   function sync() {
-    if (!store.server || !started || room) return syncing; // a room's page is /r/CODE
+    // a room's page is /r/CODE (a room started from this page, too)
+    if (!store.server || !started || room || document.body.dataset.room) return syncing;
     if (document.body.dataset.lessonActive) return syncing; // a lesson keeps ?lesson=ID&scene=N (views/lesson.js)
     syncing = syncing.then(async () => {
       let s;

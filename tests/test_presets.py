@@ -17,9 +17,15 @@ CLAUSE = re.compile(r"^(train|test) (accuracy|loss) ([=≥≤]) ([0-9.]+)(%?)$")
 
 
 def promises() -> dict[str, tuple[int, str]]:
-    """preset name -> (steps, outcome text), from the table in docs/presets.md."""
+    """preset name -> (steps, outcome text), from the tables in docs/presets.md."""
     rows = re.findall(r"^\| `([\w-]+)` \| (\d+) \| ([^|]+?) \|$", DOC.read_text(), flags=re.M)
     return {name: (int(steps), outcome) for name, steps, outcome in rows}
+
+
+def failing_on_purpose() -> set[str]:
+    """The presets of the section "Presets that fail on purpose"."""
+    part = DOC.read_text().split("## Presets that fail on purpose", 1)[1]
+    return set(re.findall(r"^\| `([\w-]+)` \|", part, flags=re.M))
 
 
 def measure(t: Trainer, which: str, metric: str) -> float | None:
@@ -55,7 +61,8 @@ def test_each_preset_reaches_its_documented_outcome(name: str) -> None:
     assert t.step_count == steps
     assert not failures(t, outcome), f"{name} after {steps} steps: {failures(t, outcome)}"
     # the promise is something training does: an untrained network does not already keep it
-    assert before, f"{name}: the outcome {outcome!r} holds before any training"
+    # (a preset that shows a network stuck may start where it stays)
+    assert before or name in failing_on_purpose(), f"{name}: the outcome {outcome!r} holds before any training"
 
 
 @pytest.mark.parametrize("seed", range(10))

@@ -51,7 +51,7 @@ def test_the_two_losses_have_two_names(page: Any) -> None:
     assert "cost C" in counters and "training loss" in counters
     c = page.evaluate(f"() => {STORE}.cur.outErr.loss")
     assert page.locator("[data-loss-now]").text_content() == fmt(c)
-    assert "training loss" in page.locator(".outputs .legend").text_content()
+    assert "training loss" in page.locator(".outputs span.legend").text_content()
 
 
 def test_a_weight_has_one_name_everywhere(page: Any) -> None:
