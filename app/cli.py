@@ -13,6 +13,7 @@ from app.protocol import encode
 
 TRACE_TYPES = ["batch", "forward", "output_error", "backward", "update", "epoch"]
 MAX_TRACE_STEPS = 10_000_000
+MAX_WORKERS = 64
 
 
 def load_document(ref: str) -> dict[str, Any]:
@@ -79,6 +80,13 @@ def _root_path(arg: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _workers(arg: str) -> int:
+    n = int(arg)
+    if not 1 <= n <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deltaflow", description="An interactive visualizer of backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--root-path", type=_root_path, default=None, help="URL prefix behind a reverse proxy, e.g. /deltaflow"
     )
+    serve.add_argument(
+        "--workers", type=_workers, default=1, help="worker processes sharing rooms through Redis (needs --redis)"
+    )
+    serve.add_argument("--redis", default=None, help="Redis URL for rooms across workers and hosts (redis://HOST:PORT)")
     tr = sub.add_parser("trace", help="run a scenario headless and write its events as JSON Lines")
     tr.add_argument("scenario", help="a scenario JSON file, or a preset name")
     how = tr.add_mutually_exclusive_group(required=True)
@@ -99,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from app.web.main import run
 
-        run(host=args.host, port=args.port, root_path=args.root_path)
+        try:
+            run(host=args.host, port=args.port, root_path=args.root_path, workers=args.workers, redis_url=args.redis)
+        except ValueError as e:
+            print(f"deltaflow: {e}", file=sys.stderr)
+            return 2
         return 0
     try:
         doc = load_document(args.scenario)
