@@ -186,3 +186,25 @@ def test_a_scenario_at_every_limit_traces(tmp_path: Path) -> None:
     assert [(e["type"], e["step"]) for e in events] == [("epoch", 0)] + [("update", 1)] * 10 + [("epoch", 1)]
     assert events[1]["dw"] == [[0.0] * 64] * 64  # W1 is frozen
     assert events[2]["biases"] == [0.0] * 64  # layer 2 is bias-free
+
+
+def test_serve_with_workers_needs_redis(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from app import cli
+    from app.web.settings import get_settings
+
+    monkeypatch.delenv("DELTAFLOW_REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["serve", "--workers", "2"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "--workers 2 needs Redis" in err and "DELTAFLOW_REDIS_URL" in err
+
+
+@pytest.mark.parametrize("workers", ["0", "65", "two"])
+def test_serve_refuses_a_bad_worker_count(workers: str) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--workers", workers], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2 and "--workers" in r.stderr

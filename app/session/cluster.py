@@ -22,24 +22,22 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from app.protocol import ProtocolError, parse_command
-from app.session import persist
-from app.session.fanout import Mirror, Relay, pack, unpack
-from app.session.outbox import Message
+from app.protocol import ProtocolError
+from app.session.fanout import Mirror, Relay, unpack
+from app.session.requests import P, Requests, unreachable
 from app.session.room import normalize_code
-from app.session.store import Row
 
 if TYPE_CHECKING:
     from app.session.registry import Registry
     from app.session.session import Session
 
 log = logging.getLogger("deltaflow.cluster")
-P = "deltaflow:"
 TICK = 0.5  # seconds between refreshes of this worker's keys and looks at the others'
-ALIVE_MS = 3000  # a worker not heard of for this long is dead: its rooms are taken over
-ANSWER_SECONDS = 120.0  # the longest a forwarded command may take (a 10 s gradcheck, a large load)
+# a worker not heard of for this long is dead and its rooms are taken over; long enough that a
+# worker whose loop is busy for seconds (a machine under load) is not taken for dead
+ALIVE_MS = 10_000
 WELCOME_SECONDS = 5.0
-LONG = frozenset({"step", "epoch", "play", "gradcheck", "slice"})
+ORPHAN_SECONDS = 30.0  # a dead owner's room that no worker could take over closes after this
 # register (or keep) a room unless another live worker holds it; returns the owner
 REGISTER = """
 local o = redis.call('HGET', KEYS[1], 'owner')
@@ -52,11 +50,7 @@ return ARGV[1]
 """
 
 
-def unreachable() -> ProtocolError:
-    return ProtocolError("busy", "the room directory (Redis) cannot be reached right now; try again in a moment")
-
-
-class Cluster:
+class Cluster(Requests):
     """This worker's place among the others: owns some rooms, mirrors others."""
 
     def __init__(self, url: str, registry: "Registry", worker: str | None = None) -> None:
@@ -246,43 +240,6 @@ class Cluster:
         found = await self.redis.mget([f"{P}alive:{w}" for w in ws])
         return {w for w, v in zip(ws, found, strict=True) if v is not None} | {self.me}
 
-    async def _request(self, s: "Session", data: bytes) -> None:
-        """A request from another worker to a room this worker owns."""
-        _, msgs = unpack(data)
-        head = orjson.loads(msgs[0].data)
-        op, answer = head["op"], {"id": head["id"]}
-        try:
-            if op == "welcome":
-                if s.room.relay is not None:
-                    s.room.relay.welcome()
-                return
-            if op == "interrupt":
-                if s.lock.locked():
-                    s.interrupt = True
-                return
-            if op == "fork":
-                async with s.lock:
-                    cap = persist.capture(s, persist.Record())
-                blob = await asyncio.to_thread(pack_capture, cap)
-                key = f"{P}fork:{head['id']}"
-                await self.redis.set(key, blob, px=60_000)
-                answer["key"] = key
-            elif op == "cmd":
-                cmd = parse_command(msgs[1].data)
-                if cmd.type == "load" and cmd.ref is not None:
-                    cmd._stored = msgs[2].data  # the stored scenario, found where the presenter is
-                self.registry.used(s)
-                if cmd.type in LONG and not s.lock.locked():
-                    s.interrupt = False
-                async with s.lock:
-                    await s.handle(cmd)
-        except ProtocolError as e:
-            answer["error"] = e.event()
-        except Exception:
-            log.exception("a forwarded %s failed", op)
-            answer["error"] = ProtocolError("internal", f"the server could not carry out this {op}").event()
-        self.send(f"{P}w:{head['from']}", pack(b"A", [Message(orjson.dumps(answer))]))
-
     # --- rooms other workers own -----------------------------------------------------------
     async def _follow(self) -> None:
         for code, m in list(self.mirrors.items()):
@@ -305,8 +262,13 @@ class Cluster:
             m.room.total, m.presenting = int(room.get("viewers", 0)), room.get("presenter") == "1"
             m.room.token_hash = bytes.fromhex(room["token"]) if room.get("token") else None
             if room["owner"] == m.owner:
-                if m.owner not in await self._alive({m.owner}):
-                    await self._take_over(code, room["sid"])
+                if m.owner in await self._alive({m.owner}):
+                    m.orphaned = 0.0
+                elif await self._take_over(code, room["sid"]) is None:
+                    m.orphaned = m.orphaned or time.monotonic()
+                    if time.monotonic() - m.orphaned > ORPHAN_SECONDS:  # no worker has its saved state
+                        await self.redis.delete(f"{P}room:{code}", f"{P}sid:{room['sid']}")
+                        m.close("room_closed", f"room {code} closed: the server that ran it stopped")
             else:  # taken over: the new owner's welcome follows
                 m.owner = room["owner"]
                 m.resync()
@@ -325,7 +287,8 @@ class Cluster:
         self.registry.rooms.stored[code] = sid
         s = await self.registry.find(sid)
         if s is None or s.room.code != code or not await self.register(s):
-            log.warning("room %s could not be taken over: its saved state is missing", code)
+            log.warning("room %s could not be taken over here: its saved state is not in this database", code)
+            await self.redis.delete(f"{P}takeover:{code}")  # a worker on the owner's host may have it
             return None
         log.info("took over room %s from a worker that stopped", code)
         m = self.mirrors.get(code)
@@ -395,76 +358,3 @@ class Cluster:
                 if found is not None and found.id == sid:
                     return found
         return await self.registry.find(sid)
-
-    # --- requests to an owner ----------------------------------------------------------------
-    async def _ask(self, m: Mirror, head: dict[str, Any], extra: list[Message] | None = None) -> dict[str, Any]:
-        rid = secrets.token_hex(8)
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.waiting[rid] = fut
-        data = pack(b"Q", [Message(orjson.dumps({**head, "id": rid, "from": self.me})), *(extra or [])])
-        try:
-            if not await self.redis.publish(f"{P}cmd:{m.code}", data):
-                raise ProtocolError("busy", f"room {m.code}: its server is not answering; try again in a moment")
-            return await asyncio.wait_for(fut, ANSWER_SECONDS)
-        except TimeoutError:
-            raise ProtocolError("busy", f"room {m.code}: its server did not answer in time") from None
-        except (RedisError, OSError) as e:
-            self._failed("forwarding a command", e)
-            raise unreachable() from None
-        finally:
-            self.waiting.pop(rid, None)
-
-    async def forward(self, m: Mirror, cmd: Any) -> None:
-        """Carry out a presenter's command at the owner, as if sent there."""
-        body = orjson.dumps(cmd.model_dump(mode="json", exclude_unset=True, by_alias=True))
-        extra = [Message(body)]
-        if cmd.type == "load" and cmd.ref is not None:
-            extra.append(Message(cmd._stored or b""))
-        answer = await self._ask(m, {"op": "cmd"}, extra)
-        if answer.get("error"):
-            e = answer["error"]
-            raise ProtocolError(e["code"], e["message"], e.get("request"))
-
-    def request_welcome(self, m: Mirror) -> None:
-        head = {"op": "welcome", "id": "", "from": self.me}
-        self.send(f"{P}cmd:{m.code}", pack(b"Q", [Message(orjson.dumps(head))]))
-
-    def interrupt(self, m: Mirror) -> None:
-        head = {"op": "interrupt", "id": "", "from": self.me}
-        self.send(f"{P}cmd:{m.code}", pack(b"Q", [Message(orjson.dumps(head))]))
-
-    async def fetch_cursor(self, m: Mirror) -> Any:
-        """The room's run at its current state, packed by the owner and rebuilt here."""
-        answer = await self._ask(m, {"op": "fork"})
-        if answer.get("error"):
-            e = answer["error"]
-            raise ProtocolError(e["code"], e["message"], "fork")
-        try:
-            blob = await self.redis.getdel(answer["key"])
-        except (RedisError, OSError) as e:
-            self._failed("fetching a fork", e)
-            raise unreachable() from None
-        if blob is None:
-            raise ProtocolError("busy", "fork: the room's state did not arrive; try again", "fork")
-        return await asyncio.to_thread(persist.rebuild, unpack_row(blob), self.options)
-
-
-def pack_capture(cap: persist.Capture) -> bytes:
-    """A captured session as one blob: what persist.rebuild reads back (run in a thread)."""
-    scenario = persist.pack_scenario(*cap.scenario) if cap.scenario else None
-    assert scenario is not None  # a fresh Record captures the scenario
-    state = persist.pack_state(cap)
-    parts = [scenario, state] + [persist.pack(persist.config_out(snap)) for snap in cap.new]
-    steps = [snap["step"] for snap in cap.new]
-    msgs = [Message(orjson.dumps({"id": cap.sid, "steps": steps}))]
-    for skeleton, arrays in parts:
-        msgs += [Message(skeleton), Message(b"".join(bytes(a) for a in arrays))]
-    return pack(b"S", msgs)
-
-
-def unpack_row(blob: bytes) -> Row:
-    _, msgs = unpack(blob)
-    head = orjson.loads(msgs[0].data)
-    d = [m.data for m in msgs[1:]]
-    cps = [(step, d[4 + 2 * i], d[5 + 2 * i]) for i, step in enumerate(head["steps"])]
-    return Row(head["id"], time.time(), (d[0], d[1]), (d[2], d[3]), cps, None, None)

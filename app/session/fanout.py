@@ -135,6 +135,7 @@ class Mirror:
         self.asked = 0.0  # when a welcome was last asked for
         self.ready = asyncio.Event()
         self.closed = False
+        self.orphaned = 0.0  # since when its owner is dead and no worker could take it over
 
     @property
     def code(self) -> str:

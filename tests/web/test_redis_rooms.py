@@ -211,7 +211,7 @@ def test_a_killed_owner_s_room_is_taken_over_and_its_viewers_resume(workers: Any
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait()
         # B takes the room over from the saved state; its viewers are told and reconnect
-        err = await until(there, "error", timeout=20)
+        err = await until(there, "error", timeout=45)
         assert err["code"] == "busy" and code in err["message"]
         for _ in range(2):  # the viewer that was on A and the one on B, both to B
             again = await connect(ws_url(b, code))
@@ -252,7 +252,7 @@ def test_a_redis_restart_is_recovered_from_and_refused_clearly_meanwhile(workers
         mine = await phases(boss, 1)
         assert await phases(there, 1) == mine  # the viewer on B follows again
         late = await connect(ws_url(b, code))  # its welcome: the last one, and the events since
-        await until(late, "state")
-        assert await phases(late, 1) == mine
+        state = await until(late, "state")
+        assert state["step"] == 1 or await phases(late, 1) == mine
 
     run(go)
