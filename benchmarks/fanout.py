@@ -161,7 +161,11 @@ async def measure(n: int = VIEWERS, runs: tuple[int, ...] = RUNS, seconds: float
     out: dict[str, Any] = {"viewers": n, "runs": []}
     with RedisServer() as redis:
         for w in runs:
-            out["runs"].append(await one_run(redis, w, n, seconds))
+            try:
+                out["runs"].append(await one_run(redis, w, n, seconds))
+            except Exception as e:  # a run the machine could not carry: say why, go on with the next
+                out["runs"].append({"workers": w, "viewers": n, "error": f"{type(e).__name__}: {e}"})
+                say(f"{w} worker(s): {type(e).__name__}: {e}")
     return out
 
 
@@ -172,6 +176,9 @@ def report(r: dict[str, Any]) -> str:
     )
     lines = [head]
     for x in r["runs"]:
+        if "error" in x:
+            lines.append(f"{x['workers']:>7}  failed: {x['error'][:150]}")
+            continue
         per = " ".join(f"{v:.3f}" for v in x["cpu_per_viewer_pct"])
         lines.append(
             f"{x['workers']:>7}  {x['lag_p50_ms']:>6.1f} / {x['lag_p99_ms']:<6.1f}  "
