@@ -146,7 +146,7 @@ def run(
     print(f"Deltaflow on this machine: {found[0]}", flush=True)
     for u in found[1:]:
         print(f"  from other machines on the network: {u}", flush=True)
-    app: Any = create_app(s)
+    app: Any = create_app(s) if workers == 1 else "app.web.main:create_app"
     if workers > 1:  # each worker process builds its app from the environment
         os.environ.update(
             DELTAFLOW_HOST=s.host,
@@ -154,7 +154,6 @@ def run(
             DELTAFLOW_ROOT_PATH=s.root_path,
             DELTAFLOW_REDIS_URL=s.redis_url,
         )
-        app = "app.web.main:create_app"
     uvicorn.run(
         app,
         factory=workers > 1,

@@ -256,3 +256,24 @@ def test_a_redis_restart_is_recovered_from_and_refused_clearly_meanwhile(workers
         assert state["step"] == 1 or await phases(late, 1) == mine
 
     run(go)
+
+
+def test_serve_workers_share_rooms_through_redis(redis: Redis, tmp_path: Path) -> None:
+    import redis as client
+
+    env = {"DELTAFLOW_DB": str(tmp_path / "sessions.db")}
+    with server(env=env, args=["--workers", "2", "--redis", redis.url]) as srv:
+        room = post(srv.url + "/api/rooms", {"preset": "xor"})
+
+        async def go() -> None:
+            for _ in range(6):  # to whichever worker accepts each
+                ws = await connect(ws_url(srv, room["room"]))
+                assert (await until(ws, "state"))["room"]["code"] == room["room"]
+            deadline = time.monotonic() + 15
+            while get(f"{srv.url}/api/rooms/{room['room']}")["viewers"] != 6 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert get(f"{srv.url}/api/rooms/{room['room']}")["viewers"] == 6
+
+        run(go)
+        with client.Redis(port=redis.port) as r:
+            assert len(r.keys("deltaflow:alive:*")) == 2  # two workers, each with its own id
