@@ -245,6 +245,7 @@ def test_a_redis_restart_is_recovered_from_and_refused_clearly_meanwhile(workers
         with pytest.raises(urllib.error.HTTPError) as down:
             post(b.url + "/api/rooms", {"preset": "xor"})
         assert down.value.code == 503
+        down.value.close()
         redis.start()  # empty: the workers tell it their rooms again
         again = await until(there, "state")  # events were lost meanwhile: the viewer on B starts again
         assert again["room"]["code"] == code and again["step"] == 0
