@@ -120,6 +120,8 @@ class Cluster(Requests):
                     await pipe.execute()
             except (RedisError, OSError) as e:
                 self._failed("publishing", e)
+            except Exception:
+                log.exception("publishing to Redis failed")
 
     async def _listen(self) -> None:
         while True:
@@ -179,6 +181,8 @@ class Cluster(Requests):
                 self._recovered()
             except (RedisError, OSError) as e:
                 self._failed("refreshing the directory", e)
+            except Exception:  # never stop the heartbeat: other workers would take this one's rooms
+                log.exception("refreshing the room directory failed")
             await asyncio.sleep(TICK)
 
     # --- rooms this worker owns ------------------------------------------------------------
