@@ -270,10 +270,11 @@ def test_serve_workers_share_rooms_through_redis(redis: Redis, tmp_path: Path) -
             for _ in range(6):  # to whichever worker accepts each
                 ws = await connect(ws_url(srv, room["room"]))
                 assert (await until(ws, "state"))["room"]["code"] == room["room"]
-            deadline = time.monotonic() + 30
-            while get(f"{srv.url}/api/rooms/{room['room']}")["viewers"] != 6 and time.monotonic() < deadline:
+            deadline, agreed = time.monotonic() + 30, 0
+            while agreed < 4 and time.monotonic() < deadline:  # whichever worker answers (each within a tick)
+                agreed = agreed + 1 if get(f"{srv.url}/api/rooms/{room['room']}")["viewers"] == 6 else 0
                 await asyncio.sleep(0.2)
-            assert get(f"{srv.url}/api/rooms/{room['room']}")["viewers"] == 6
+            assert agreed == 4
 
         run(go)
         with client.Redis(port=redis.port) as r:  # two workers, each with its own id
