@@ -15,6 +15,7 @@ from app.protocol import encode
 
 TRACE_TYPES = ["batch", "forward", "output_error", "backward", "update", "epoch"]
 MAX_TRACE_STEPS = 10_000_000
+MAX_WORKERS = 64
 
 
 def load_document(ref: str) -> dict[str, Any]:
@@ -145,6 +146,13 @@ def write_worksheet(ref: str, step: int, output: str) -> int:
     return 0
 
 
+def _workers(arg: str) -> int:
+    n = int(arg)
+    if not 1 <= n <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deltaflow", description="An interactive visualizer of backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     ws.add_argument("scenario", help="a scenario JSON file, or a preset name")
     ws.add_argument("--step", type=_count, default=1, help="the step to work by hand, as trace numbers it (default 1)")
     ws.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    serve.add_argument(
+        "--workers", type=_workers, default=1, help="worker processes sharing rooms through Redis (needs --redis)"
+    )
+    serve.add_argument("--redis", default=None, help="Redis URL for rooms across workers and hosts (redis://HOST:PORT)")
     tr = sub.add_parser("trace", help="run a scenario headless and write its events as JSON Lines")
     tr.add_argument("scenario", help="a scenario JSON file, or a preset name")
     how = tr.add_mutually_exclusive_group(required=True)
@@ -180,9 +192,19 @@ def main(argv: list[str] | None = None) -> int:
 
         extra = {"lessons_dir": args.lessons} if args.lessons else {}
         try:
-            run(host=args.host, port=args.port, root_path=args.root_path, **extra)
+            run(
+                host=args.host,
+                port=args.port,
+                root_path=args.root_path,
+                workers=args.workers,
+                redis_url=args.redis,
+                **extra,
+            )
         except LessonError as e:
             print(f"deltaflow: invalid lesson: {e}", file=sys.stderr)
+            return 2
+        except ValueError as e:  # --workers without Redis
+            print(f"deltaflow: {e}", file=sys.stderr)
             return 2
         return 0
     if args.command == "worksheet":

@@ -65,10 +65,18 @@ def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
         return out
 
 
-async def ws_connect(url: str) -> Any:
+async def ws_connect(url: str, tries: int = 3) -> Any:
+    """A websocket, tried again when a loaded server drops the handshake."""
     from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidHandshake
 
-    return await connect(url, compression=None, max_size=None, proxy=None, ping_interval=None, open_timeout=30)
+    for k in range(tries):
+        try:
+            return await connect(url, compression=None, max_size=None, proxy=None, ping_interval=None, open_timeout=30)
+        except (OSError, InvalidHandshake, TimeoutError):
+            if k == tries - 1:
+                raise
+            await asyncio.sleep(0.5)
 
 
 # --- the viewers' side: a separate process per client ------------------------------------------

@@ -1,14 +1,14 @@
 """Measure Deltaflow against floors taken in the same run, and print a table and one JSON line.
 
     python benchmarks/run.py [--quick] [--no-browser] [--server-env KEY=VALUE ...]
-                             [--rooms-only] [--pressure-only] [--page-only]
+                             [--rooms-only] [--pressure-only] [--page-only] [--redis-only]
 
 Starts `python -m app.cli serve` (the `deltaflow serve` entry point) on a free loopback port,
 drives it with one asyncio websocket client, times the engine and a hand-written numpy loop
 in this process, and, when /usr/bin/chromium exists, the page in headless Chromium.
 The full run then adds the classroom (benchmarks/rooms.py), pressure (benchmarks/pressure.py)
-and light-page (benchmarks/page.py) sections; --rooms-only, --pressure-only and --page-only run
-just those.
+and light-page (benchmarks/page.py) and rooms-through-Redis (benchmarks/fanout.py) sections;
+--rooms-only, --pressure-only, --page-only and --redis-only run just those.
 The machine is small and noisy, so every figure is a median or p99 over many samples and each
 target compares against a floor measured in this same run. docs/performance.md explains them.
 The rows live in benchmarks/engine.py, server.py and browser.py; this module only runs them.
@@ -36,14 +36,14 @@ import app  # noqa: E402, F401, I001
 import numpy as np  # noqa: E402
 
 from app.web.main import keep_freed_memory  # noqa: E402
-from benchmarks import page, pressure, rooms  # noqa: E402
+from benchmarks import fanout, page, pressure, rooms  # noqa: E402
 from benchmarks.browser import static_bytes  # noqa: E402
 from benchmarks.common import Budget, Server  # noqa: E402
 from benchmarks.engine import engine_rows  # noqa: E402
 from benchmarks.server import server_rows  # noqa: E402
 
 WATCHDOG = {True: 120.0, False: 900.0}  # the whole server part, quick and full
-SECTION_WATCHDOG = 900.0  # each of the classroom and pressure sections
+SECTION_WATCHDOG = 900.0  # each of the classroom, pressure and Redis sections
 
 # (key, comparison, limit, floor key): met when key <op> limit * floor (limit alone without a floor)
 TARGETS: list[tuple[str, str, float, str | None]] = [
@@ -87,6 +87,13 @@ SECTIONS = {
         f"Light page: main thread and frames while playing, normal and {page.THROTTLE:g}x throttled CPU",
         page.measure,
         page.report,
+    ),
+    "redis": Section(
+        "redis_",
+        f"Rooms through Redis: one presenter at 30 frames/s, {fanout.VIEWERS} viewers over "
+        f"{', '.join(map(str, fanout.RUNS))} worker processes",
+        fanout.measure,
+        fanout.report,
     ),
 }
 
@@ -295,9 +302,17 @@ def main(argv: list[str] | None = None) -> int:
         "--pressure-only", action="store_true", help="run only the pressure section (benchmarks/pressure.py)"
     )
     ap.add_argument("--page-only", action="store_true", help="run only the light-page section (benchmarks/page.py)")
+    ap.add_argument(
+        "--redis-only", action="store_true", help="run only the rooms-through-Redis section (benchmarks/fanout.py)"
+    )
     args = ap.parse_args(argv)
     env = dict(kv.split("=", 1) for kv in args.server_env)
-    flags = (("rooms", args.rooms_only), ("pressure", args.pressure_only), ("page", args.page_only))
+    flags = (
+        ("rooms", args.rooms_only),
+        ("pressure", args.pressure_only),
+        ("page", args.page_only),
+        ("redis", args.redis_only),
+    )
     only = [name for name, on in flags if on]
     r = run(args.quick, not args.no_browser, env, only)
     print(report(r))

@@ -239,3 +239,25 @@ def test_compare_names_the_run_that_diverges(tmp_path: Path) -> None:
 def test_compare_takes_no_event_filter() -> None:
     r = run("xor", "--compare", "xor", "--steps", "2", "--events", "epoch")
     assert r.returncode == 2 and "--events does not apply to --compare" in r.stderr
+
+
+def test_serve_with_workers_needs_redis(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from app import cli
+    from app.web.settings import get_settings
+
+    monkeypatch.delenv("DELTAFLOW_REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["serve", "--workers", "2"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "--workers 2 needs Redis" in err and "DELTAFLOW_REDIS_URL" in err
+
+
+@pytest.mark.parametrize("workers", ["0", "65", "two"])
+def test_serve_refuses_a_bad_worker_count(workers: str) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--workers", workers], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2 and "--workers" in r.stderr

@@ -1,11 +1,12 @@
 """The room directory: join code -> the session it broadcasts, with limits and idle expiry.
 
-In one process it is a dict; across workers it would live in a shared store behind the same
-methods (create, get, expire).
+In one process it is a dict; across workers (DELTAFLOW_REDIS_URL) `remote`, the worker's
+Cluster (app/session/cluster.py), finds rooms in the directory it keeps in Redis.
 """
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from app.session.room import new_code, normalize_code
 from app.session.session import Session
@@ -24,6 +25,7 @@ class Directory:
         self.rooms: dict[str, Session] = {}
         self.stored: dict[str, str] = {}
         self.restore: Callable[[str], Session | None] | None = None
+        self.remote: Any = None  # with Redis: the Cluster, which knows other workers' rooms
 
     def __len__(self) -> int:
         return len(self.rooms)
@@ -51,6 +53,12 @@ class Directory:
             self.stored.pop(code, None)
             s = self.rooms.get(code)
         return s
+
+    async def find(self, code: str) -> Any:
+        """As get(), and with Redis a room another worker owns (a Mirror of it, app/session/fanout.py)."""
+        if self.remote is not None:
+            return await self.remote.find_room(code)
+        return self.get(code)
 
     def sessions(self) -> set[int]:
         return {id(s) for s in self.rooms.values()}

@@ -1,7 +1,7 @@
 """One connection's place: the session it drives or follows, its role there, and the commands
 that move it between sessions (claim, fork, follow) or change nothing (ping)."""
 
-from typing import Any
+from typing import Any, cast
 
 from app.protocol import VIEWER_COMMANDS, ProtocolError, encode
 from app.session.outbox import Message, Outbox
@@ -49,7 +49,7 @@ class Member:
                 raise ProtocolError("forbidden", "claim: that presenter token is not this room's", "claim")
             s.room.promote(self.box)
         elif kind == "follow":
-            room = self.registry.rooms.get(cmd.room)
+            room = await self.registry.rooms.find(cmd.room)
             if room is None:
                 raise ProtocolError("unknown_room", f"follow.room: no open room {cmd.room!r}", "follow")
             if room is s:  # already here: start again from its live state
@@ -57,8 +57,11 @@ class Member:
             else:
                 self.join(room, "viewer")
         elif kind == "fork":
-            async with s.lock:  # between two commands, never in the middle of one
-                copy = self.registry.fork(s)
+            if getattr(s, "remote", False):  # a room owned by another worker: its state comes here
+                copy = self.registry.adopt(await cast(Any, s).fetch())
+            else:
+                async with s.lock:  # between two commands, never in the middle of one
+                    copy = self.registry.fork(s)
             if copy is None:
                 raise ProtocolError("busy", "fork: the server has no room for another session", "fork")
             self.join(copy)

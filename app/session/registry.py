@@ -82,6 +82,28 @@ class Registry:
         self.sessions[copy.id] = copy
         return copy
 
+    def adopt(self, cursor: Cursor) -> Session | None:
+        """A private session on `cursor` (a fork of a room owned by another worker); as fork()."""
+        memory.check(self.options.memory_bytes, "fork")
+        if not self._space():
+            return None
+        s = Session(self.new_id(), None, self.options, self.scheduler, cursor)
+        self.sessions[s.id] = s
+        return s
+
+    def drop_copy(self, s: Session) -> None:
+        """Another worker owns `s`'s room: let go of this copy unsaved; its members reconnect."""
+        if s.room.code is not None and self.rooms.rooms.get(s.room.code) is s:
+            del self.rooms.rooms[s.room.code]
+        s.stop()
+        for box in list(s.room.members):
+            s.room.leave(box)
+        if self.sessions.get(s.id) is s:
+            del self.sessions[s.id]
+        self.fresh.discard(s.id)
+        if self.saver is not None:
+            self.saver.forget(s.id)
+
     def _space(self) -> bool:
         self.expire()
         return len(self.sessions) < self.max_sessions or self._evict()
@@ -150,7 +172,7 @@ class Registry:
     def release(self, s: Session) -> None:
         """A connection of `s` closed: drop `s` if it is fresh and no one else follows it; save
         it when that was its last connection."""
-        if s.subscribers:
+        if s.subscribers or self.sessions.get(s.id) is not s:  # another worker's, or let go of
             return
         if s.id in self.fresh and id(s) not in self.rooms.sessions():
             self._drop(s.id)

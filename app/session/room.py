@@ -77,6 +77,10 @@ class Room:
         self.last_presenter = time.monotonic()  # a room with no presenter expires after its idle time
         self._count_at = 0.0
         self._count_due = False
+        # with Redis (app/session/fanout.py): what other workers' members see, and who they are
+        self.relay: Any = None  # forwards each encoded event once to the room's channel
+        self.elsewhere = 0  # viewers connected to other workers
+        self.presenters_elsewhere = 0
 
     def __len__(self) -> int:
         return len(self.members)
@@ -158,11 +162,11 @@ class Room:
 
     @property
     def viewers(self) -> int:
-        return self.count("viewer")
+        return self.count("viewer") + self.elsewhere
 
     @property
     def presenting(self) -> bool:
-        return any(r == "presenter" for r in self.members.values())
+        return self.presenters_elsewhere > 0 or any(r == "presenter" for r in self.members.values())
 
     def room_event(self) -> dict[str, Any]:
         return {"type": "room", "code": self.code, "viewers": self.viewers, "presenter": self.presenting}
@@ -200,14 +204,21 @@ class Room:
             self.put([one(e, None) for e in events])
             return
         by_role: dict[Role, list[Message]] = {}
-        for role in set(self.members.values()):
+        roles: set[Role] = set(self.members.values())
+        if self.relay is not None:
+            roles.add("viewer")
+        for role in roles:
             by_role[role] = [one(e, role) for e in events]
         for box in self.order():
             self.send(box, by_role[self.members[box]])
+        if self.relay is not None:  # other workers get what a viewer gets
+            self.relay.put(by_role["viewer"])
 
     def put(self, msgs: list[Message]) -> None:
         for box in self.order():
             self.send(box, msgs)
+        if self.relay is not None:
+            self.relay.put(msgs)
 
     def send(self, box: Outbox, msgs: list[Message]) -> None:
         budget = self.budgets.get(box)
@@ -230,6 +241,8 @@ class Room:
         A viewer's stream is capped in bytes per second: every frame goes, and its maps when
         the viewer's budget allows (a school's Wi-Fi carries 300 viewers).
         """
+        if self.relay is not None:
+            self.relay.frame(msgs)
         for box in self.order():
             budget = self.budgets.get(box)
             if budget is None:

@@ -79,6 +79,8 @@ class Session:
         self.paused_reason = None
         for box in list(self.room.members):
             self.room.send(box, self._welcome(box))
+        if self.room.relay is not None:  # other workers' members start again too
+            self.room.relay.welcome(reset=True)
 
     # --- members ----------------------------------------------------------------------------
     @property
@@ -91,15 +93,15 @@ class Session:
     def detach(self, box: Outbox, close: bool = True) -> None:
         self.room.leave(box, close)
         self.last_seen = time.monotonic()
-        if not self.room.members and self.playing:
+        if not self.room.members and not self.room.elsewhere and self.playing:
             # nobody is watching: don't spend a core on it until someone reconnects
             self.stop()
             self.paused_reason = reason("disconnected", "Paused while no one was connected.", self.cursor.step_shown())
 
-    def _welcome(self, box: Outbox | None = None) -> list[Message]:
+    def _welcome(self, box: Outbox | None = None, as_role: Role | None = None) -> list[Message]:
         """What a new (or resynchronized) member needs: state, dataset, curve start, maps."""
         c = self.cursor
-        role = self.room.role(box) if box is not None else None
+        role = as_role or (self.room.role(box) if box is not None else None)
         state = self.room.state_for(self.state(), role or "owner")
         out = [Message(encode(state)), Message(c.dataset_message()), Message(encode(c.initial_epoch))]
         if c.tabled:
@@ -115,6 +117,10 @@ class Session:
 
     def welcome_for(self, box: Outbox) -> list[Message]:
         return self._welcome(box)
+
+    def viewer_welcome(self) -> list[Message]:
+        """A viewer's welcome, for viewers connected to other workers."""
+        return self._welcome(None, "viewer")
 
     # --- events -----------------------------------------------------------------------------
     def state(self) -> Event:

@@ -3,17 +3,21 @@
 import asyncio
 import contextlib
 import ctypes
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import threadpoolctl
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from redis.exceptions import RedisError
 
 from app import __version__, lessons
 from app.session import memory
+from app.session.cluster import Cluster
 from app.session.directory import Directory
 from app.session.persist import Saver
 from app.session.registry import Registry
@@ -52,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             options, settings.default_preset, settings.session_idle_seconds, settings.max_sessions, rooms, saver
         )
         app.state.registry = registry
+        cluster = await join_cluster(settings.redis_url, registry) if settings.redis_url else None
+        app.state.cluster = cluster
         tasks = [
             asyncio.create_task(registry.scheduler.run()),
             asyncio.create_task(registry.reap()),
@@ -67,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
             registry.close()  # every session saved and written before the process exits
+            if cluster is not None:  # then other workers may take its rooms over
+                await cluster.close()
 
     app = FastAPI(title="Deltaflow", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
@@ -80,6 +88,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ws.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app
+
+
+async def join_cluster(url: str, registry: Registry) -> Cluster:
+    """This worker's Cluster, started; a clear error when Redis cannot be reached."""
+    cluster = Cluster(url, registry)
+    try:
+        await cluster.start()
+    except (RedisError, OSError) as e:
+        await cluster.close()
+        raise RuntimeError(f"DELTAFLOW_REDIS_URL: cannot reach Redis at {url}: {e}") from None
+    return cluster
 
 
 def keep_freed_memory() -> None:
@@ -107,21 +126,47 @@ def urls(host: str, port: int) -> list[str]:
 
 
 def run(
-    host: str | None = None, port: int | None = None, root_path: str | None = None, lessons_dir: str | None = None
+    host: str | None = None,
+    port: int | None = None,
+    root_path: str | None = None,
+    workers: int = 1,
+    redis_url: str | None = None,
+    lessons_dir: str | None = None,
 ) -> None:
+    """Serve in this process, or in `workers` processes that share rooms through Redis
+    (ValueError when workers > 1 and no Redis URL is given)."""
     s = get_settings()
     s = s.model_copy(update={"host": host or s.host, "port": port or s.port})
     if lessons_dir is not None:
         s = s.model_copy(update={"lessons": lessons_dir})
     if root_path is not None:
         s = s.model_copy(update={"root_path": security.normalize_root_path(root_path)})
+    if redis_url is not None:
+        s = s.model_copy(update={"redis_url": redis_url})
+    if workers > 1 and not s.redis_url:
+        raise ValueError(
+            f"--workers {workers} needs Redis to share rooms between the workers: "
+            "give --redis redis://HOST:PORT or set DELTAFLOW_REDIS_URL"
+        )
     keep_freed_memory()
     found = urls(s.host, s.port)
     print(f"Deltaflow on this machine: {found[0]}", flush=True)
     for u in found[1:]:
         print(f"  from other machines on the network: {u}", flush=True)
+    app: Any = create_app(s) if workers == 1 else "app.web.main:create_app"
+    if workers > 1:  # each worker process builds its app from the environment
+        os.environ.update(
+            DELTAFLOW_HOST=s.host,
+            DELTAFLOW_PORT=str(s.port),
+            DELTAFLOW_ROOT_PATH=s.root_path,
+            DELTAFLOW_REDIS_URL=s.redis_url,
+        )
+        if s.lessons:
+            os.environ["DELTAFLOW_LESSONS"] = s.lessons
     uvicorn.run(
-        create_app(s),
+        app,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=s.host,
         port=s.port,
         http=HTTP_PROTOCOL,  # answers a command sent in the same packet as the upgrade

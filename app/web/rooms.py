@@ -7,6 +7,7 @@ import segno
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
 
 from app import scenario as sc
 from app.protocol import ProtocolError
@@ -90,8 +91,12 @@ async def open_room(body: OpenRoom, request: Request) -> RoomOpened:
             raise HTTPException(503, "the server has no room for another session")
     try:
         code, token = registry.rooms.create(s)
+        if registry.rooms.remote is not None:  # other workers find it at once
+            await registry.rooms.remote.register(s)
     except RoomsFull as e:
         raise HTTPException(503, str(e)) from None
+    except RedisError as e:
+        raise HTTPException(503, f"the room directory (Redis) cannot be reached: {e}") from None
     s.publish(s.state())  # its presenters learn the code
     s.room.counted()
     return RoomOpened(
@@ -99,28 +104,36 @@ async def open_room(body: OpenRoom, request: Request) -> RoomOpened:
     )
 
 
-def _room(request: Request, code: str) -> Any:
-    s = request.app.state.registry.rooms.get(code)
+async def _room(request: Request, code: str) -> Any:
+    try:
+        s = await request.app.state.registry.rooms.find(code)
+    except ProtocolError as e:
+        raise HTTPException(503, e.message) from None
     if s is None:
         raise HTTPException(404, f"no open room {code!r}")
     return s
 
 
-@router.get("/api/rooms/{code}", responses=errors(e404="No open room of that code"))
+@router.get(
+    "/api/rooms/{code}", responses=errors(e404="No open room of that code", e503="The room directory cannot be reached")
+)
 async def room_status(code: str, request: Request) -> RoomStatus:
     """How many follow a room, and whether a presenter is connected."""
-    s = _room(request, code)
+    s = await _room(request, code)
     return RoomStatus(room=s.room.code, viewers=s.room.viewers, presenter=s.room.presenting)
 
 
 @router.get(
     "/api/rooms/{code}/qr.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}, **errors(e404="No open room of that code")},
+    responses={
+        200: {"content": {"image/svg+xml": {}}},
+        **errors(e404="No open room of that code", e503="The room directory cannot be reached"),
+    },
 )
 async def room_qr(code: str, request: Request) -> Response:
     """The join URL as a QR code, in SVG."""
-    s = _room(request, code)
+    s = await _room(request, code)
     buf = io.BytesIO()
     segno.make(join_url(request, s.room.code), error="m").save(
         buf, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, title=f"Join room {s.room.code}"
@@ -131,5 +144,8 @@ async def room_qr(code: str, request: Request) -> Response:
 @router.get("/r/{code}", response_class=HTMLResponse, include_in_schema=False)
 async def join_page(code: str, request: Request) -> HTMLResponse:
     """The page, following room CODE as a viewer."""
-    s = request.app.state.registry.rooms.get(code)
+    try:
+        s = await request.app.state.registry.rooms.find(code)
+    except ProtocolError:
+        s = None
     return render(request, room=s.room.code if s else code.upper(), status_code=200 if s else 404)

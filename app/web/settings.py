@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     session_retention_days: Annotated[float, Field(gt=0)] = 30.0  # saved sessions older than this are deleted
     # over this resident memory, no session, fork or scenario load is started (0: half the RAM, at most 4096)
     memory_mb: Annotated[float, Field(ge=0)] = 0.0
+    # rooms shared by several worker processes or hosts through Redis (redis://HOST:PORT/DB);
+    # empty: one process, no Redis
+    redis_url: str = ""
 
 
 @lru_cache

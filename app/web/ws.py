@@ -138,7 +138,11 @@ async def websocket(
     box = Outbox(settings.outbox_limit, int(settings.outbox_mb * 2**20))
     member = Member(registry, box)
     if room is not None:
-        s = registry.rooms.get(room)
+        try:
+            s = await registry.rooms.find(room)
+        except ProtocolError as e:  # with Redis: the directory cannot be reached
+            await refuse(ws, e.code, e.message)
+            return
         if s is None:
             await refuse(ws, "unknown_room", f"no open room {room!r}: check the code", 1008)
             return
@@ -148,7 +152,12 @@ async def websocket(
             await refuse(ws, e.code, e.message)
             return
     else:
-        s = await registry.find(session) if session else None
+        remote = registry.rooms.remote
+        try:
+            s = (await (remote.find_session(session) if remote else registry.find(session))) if session else None
+        except ProtocolError as e:
+            await refuse(ws, e.code, e.message)
+            return
         unknown = session is not None and s is None
         start, problem = (None, None) if s is not None else await first_scenario(ws.app, preset, ref)
         if s is not None and owners(s) >= settings.connections_per_session:

@@ -324,7 +324,7 @@ def test_serve_takes_a_root_path(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(web_main, "run", lambda **kw: calls.append(kw))
     assert cli.main(["serve", "--root-path", "/deltaflow/"]) == 0
-    assert calls == [{"host": None, "port": None, "root_path": "/deltaflow"}]
+    assert calls == [{"host": None, "port": None, "root_path": "/deltaflow", "workers": 1, "redis_url": None}]
     with pytest.raises(SystemExit) as bad:
         cli.main(["serve", "--root-path", "/a b"])
     assert bad.value.code == 2 and "is not a root path" in capsys.readouterr().err
