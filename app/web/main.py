@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import threadpoolctl
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -37,8 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # a worker thread computing a gradcheck hands the GIL back to the event loop every 0.5 ms
         sys.setswitchinterval(0.0005)
-        # and it computes on one core: BLAS's own threads would take the loop's core too
-        threadpoolctl.threadpool_limits(1, "blas")
         logs.install()  # after the server has configured logging
         options = Options(
             history_steps=settings.history_steps,
