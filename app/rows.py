@@ -69,22 +69,38 @@ class XY(Protocol):
     y: np.ndarray
 
 
+def encode_xy(
+    x: np.ndarray, y: np.ndarray, extra: dict[str, Any] | None = None, limit: int | None = None
+) -> bytes | None:
+    """{"x": [...], "y": [...], **extra} as JSON, the same bytes orjson gives for the lists,
+    encoded CHUNK_ROWS rows at a time; None once past `limit` bytes."""
+    out, size = [b'{"x":['], 0
+    for key, a in (("x", x), ("y", y)):
+        if key == "y":
+            out.append(b'],"y":[')
+        for start in range(0, len(a), CHUNK_ROWS):
+            piece = orjson.dumps(a[start : start + CHUNK_ROWS], option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+            out.append(piece if start == 0 else b"," + piece)
+            size += len(piece) + 1
+            if limit is not None and size > limit:
+                return None
+    out.append(b"]")
+    for k, v in (extra or {}).items():
+        out.append(b',"%s":%s' % (k.encode(), orjson.dumps(v)))
+    out.append(b"}")
+    return b"".join(out)
+
+
 def encode_parts(parts: dict[str, XY | None], limit: int | None = None) -> bytes | None:
     """{"train": {"x": [...], "y": [...]}, "test": ...} as JSON (parts that are None left out),
     the same bytes as orjson gives for the lists; None once past `limit` bytes."""
-    out, size = [b"{"], 0
+    out, size = [], 0
     for name, pts in parts.items():
         if pts is None:
             continue
-        out.append(b'"%s":' % name.encode() if len(out) == 1 else b',"%s":' % name.encode())
-        for key, a in (("x", pts.x), ("y", pts.y)):
-            out.append(b'{"x":[' if key == "x" else b'],"y":[')
-            for start in range(0, len(a), CHUNK_ROWS):
-                piece = orjson.dumps(a[start : start + CHUNK_ROWS], option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
-                out.append(piece if start == 0 else b"," + piece)
-                size += len(piece) + 1
-                if limit is not None and size > limit:
-                    return None
-        out.append(b"]}")
-    out.append(b"}")
-    return b"".join(out)
+        piece = encode_xy(pts.x, pts.y, limit=None if limit is None else limit - size)
+        if piece is None:
+            return None
+        out.append(b'"%s":%s' % (name.encode(), piece))
+        size += len(piece)
+    return b"{" + b",".join(out) + b"}"

@@ -59,3 +59,17 @@ def test_a_document_gives_back_what_its_author_wrote() -> None:
     assert orjson.loads(sc.document(sc.parse(doc))) == doc
     gen = sc.preset("circle")
     assert orjson.loads(sc.document(sc.parse(gen))) == gen
+
+
+def test_the_dataset_message_is_the_dataset_event_encoded() -> None:
+    from app.protocol import encode
+    from app.session.cursor import Cursor, Options
+
+    for doc in (sc.preset("circle"), sc.preset("xor")):
+        c = Cursor(sc.parse(doc), Options())
+        assert c.dataset_message() == encode(c.dataset())
+    n = rows.CHUNK_ROWS * 3 + 1  # more rows than a dataset event carries: trimmed, with `size`
+    x = [[i / 3] * 40 for i in range(n)]
+    big = {"layers": [40, 1], "activations": ["sigmoid"], "data": {"train": {"x": x, "y": [[i % 2] for i in range(n)]}}}
+    c = Cursor(sc.parse(big), Options())
+    assert c.dataset_message() == encode(c.dataset()) and b'"size":3073' in c.dataset_message()

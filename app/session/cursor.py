@@ -194,8 +194,19 @@ class Cursor:
 
     def dataset_message(self) -> bytes:
         """The `dataset` event, encoded once per run (10,000 examples are megabytes)."""
-        if self._dataset_msg is None:
-            self._dataset_msg = encode(self.dataset())
+        if self._dataset_msg is None:  # as encode(self.dataset()) gives it, a piece at a time
+            d = self.dataset()
+            parts = [
+                b"null"
+                if p is None
+                else rows.encode_xy(p["x"], p["y"], {k: v for k, v in p.items() if k not in ("x", "y")})
+                for p in (d["train"], d["test"])
+            ]
+            self._dataset_msg = b'{"type":"dataset","train":%s,"test":%s,"extent":%s}' % (
+                parts[0],
+                parts[1],
+                orjson.dumps(d["extent"]),
+            )
         return self._dataset_msg
 
     def outputs(self) -> Event:
