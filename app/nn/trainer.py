@@ -13,6 +13,8 @@ from app.nn.regularization import Regularization
 Array = np.ndarray
 Event = dict[str, Any]
 
+EVAL_ROWS = 1024  # a whole-set evaluation goes in blocks of rows beyond this
+
 
 class Trainer:
     """A network, its data and optimizer, and where the run stands (step, epoch, offset)."""
@@ -196,7 +198,14 @@ class Trainer:
         """Mean loss and accuracy (None for regression) over a whole set."""
         if x is None or y is None or len(x) == 0:
             return None, None
-        losses, out = self.net.losses(x, y, self.loss)
+        if len(x) <= EVAL_ROWS:
+            losses, out = self.net.losses(x, y, self.loss)
+        else:  # in blocks: each numpy call short, so a server thread doing this lets others run
+            parts = [
+                self.net.losses(x[k : k + EVAL_ROWS], y[k : k + EVAL_ROWS], self.loss)
+                for k in range(0, len(x), EVAL_ROWS)
+            ]
+            losses, out = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         return float(losses.mean()), accuracy(out, y, self.task, self.threshold)
 
     def epoch_event(self) -> Event:
