@@ -63,6 +63,7 @@ def server(
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     proc.kill()
+                    proc.wait()
                     raise RuntimeError(
                         f"the server did not start: {proc.stderr.read() if proc.stderr else ''}"
                     ) from None
@@ -74,5 +75,6 @@ def server(
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()  # reaped, or its Popen warns that it still runs
         if proc.stderr:
             proc.stderr.close()
