@@ -16,6 +16,7 @@ Its last line is one JSON object; docs/performance.md records a run.
 
 import asyncio
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -178,8 +179,9 @@ async def measure() -> dict[str, Any]:
 async def silent_trainers(n: int = 50, seconds: float = 6.0) -> dict[str, Any]:
     """`n` clients set their sessions training and never read a byte; another client steps.
 
-    Their outboxes fill to their byte bound and coalesce; the server's RSS and the stepping
-    client's round trips, against the same client with nobody else there."""
+    Their frames fill their sockets, and each run pauses once no frame is taken for a second;
+    the stepping client's round trips once the server's CPU shows them paused, against the
+    same client with nobody else there, and the server's RSS."""
     with Server() as server:
         assert server.proc is not None
         pid = server.proc.pid
@@ -189,7 +191,14 @@ async def silent_trainers(n: int = 50, seconds: float = 6.0) -> dict[str, Any]:
         silent = [await ws_connect(server.ws_url) for _ in range(n)]
         for ws in silent:
             await ws.send('{"type":"play","mode":"train","fps":30}')
-        await asyncio.sleep(2.0)
+        # their runs pause once no frame is taken for 1 s (docs/reliability.md): wait for that
+        t0, used = time.monotonic(), cpu_s(pid)
+        while time.monotonic() - t0 < 30:
+            await asyncio.sleep(1.0)
+            used, before = cpu_s(pid), used
+            if used - before < 0.05:
+                break
+        paused_after = time.monotonic() - t0
         busy = await steps_for(probe, seconds)
         out = {
             "clients": n,
@@ -197,12 +206,19 @@ async def silent_trainers(n: int = 50, seconds: float = 6.0) -> dict[str, Any]:
             "busy_p99_ms": percentile(busy, 99),
             "rss_before_mb": rss0,
             "rss_after_mb": rss_mb(pid),
+            "paused_after_s": paused_after,
         }
         out["p99_ratio"] = out["busy_p99_ms"] / out["idle_p99_ms"]
         for ws in silent:
             ws.transport.abort()
         await probe.close()
     return out
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) that process `pid` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def report(r: dict[str, Any]) -> str:
@@ -224,7 +240,7 @@ def report(r: dict[str, Any]) -> str:
         lines.append(
             f"{q['clients']} clients train and never read: another client's step p99 {q['idle_p99_ms']:.2f} ->"
             f" {q['busy_p99_ms']:.2f} ms (ratio {q['p99_ratio']:.2f}, target ≤ 1.5); RSS {q['rss_before_mb']:.0f}"
-            f" -> {q['rss_after_mb']:.0f} MB"
+            f" -> {q['rss_after_mb']:.0f} MB; their runs paused within {q['paused_after_s']:.1f} s"
         )
     return "\n".join(lines)
 

@@ -12,6 +12,8 @@ from app.session.breakpoints import reason
 from app.session.cursor import OUTPUT_ROWS, Paused
 from app.session.outbox import Message
 
+UNREAD_SECONDS = 1.0  # a run whose frames no member takes for this long pauses
+
 if TYPE_CHECKING:
     from app.session.session import Session
 
@@ -106,11 +108,12 @@ def train_slice(s: "Session") -> None:
             period = 1.0 / s.fps
             s.next_frame = max(s.next_frame + period, now - period / 2)
             # a frame still unsent to every member means nobody reads: after a second of that,
-            # stop spending a core on a run no one sees (a client that never reads costs nothing)
+            # stop spending a core on a run no one sees (a client that never reads costs nothing).
+            # Timed, not counted: with many sessions training, each gets few frames a second.
             unread = s.room.members and all(box.frame is not None for box in s.room.members)
-            s.unread_frames = s.unread_frames + 1 if unread else 0
-            if s.unread_frames > s.fps:
-                s.unread_frames = 0
+            s.unread_since = (s.unread_since or now) if unread else None
+            if s.unread_since is not None and now - s.unread_since >= UNREAD_SECONDS:
+                s.unread_since = None
                 text = "Paused: no one has read this session's frames for a second."
                 s.fail(reason("unread", text, s.cursor.trainer.step_count))
                 return

@@ -39,7 +39,7 @@ class Session:
         self._maps_task: asyncio.Task[None] | None = None
         self.frame_task: asyncio.Task[None] | None = None
         self.health_at = 0.0  # when the last health event went with a train frame
-        self.unread_frames = 0  # train frames in a row that no member has taken yet
+        self.unread_since: float | None = None  # since when no member has taken a train frame
         self.dirty = True  # changed since it was last saved (app/session/persist.py)
         self.poll: Any = None  # the room's question (app/session/poll.py)
         self.cursor = cursor if cursor is not None else Cursor(sc.parse(doc), options)

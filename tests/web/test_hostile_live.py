@@ -147,6 +147,39 @@ def test_a_command_in_the_handshake_packet_is_answered_over_h11(h11_server: int)
     assert got.startswith(b"HTTP/1.1 101") and b'"code":"unknown_type"' in got
 
 
+# --- a client that never reads -----------------------------------------------------------------
+async def stop_reading_while_training(base: str) -> tuple[float, dict[str, Any]]:
+    """Train, reading frames for 2 s to learn the run's rate; read nothing for 10 s; then read
+    on. How many seconds of training the run did unseen, and the `state` that paused it."""
+    url = base.replace("http", "ws") + "/ws"
+    async with websockets.connect(url, compression=None, max_size=None, max_queue=4) as ws:
+        await ws.send('{"type":"play","mode":"train","fps":30}')
+        frames: list[tuple[float, int]] = []
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2.0:
+            m = await asyncio.wait_for(ws.recv(), 30)
+            if isinstance(m, str) and m.startswith('{"type":"frame"'):
+                frames.append((time.monotonic(), json.loads(m)["step"]))
+        (ta, sa), (tb, sb) = frames[len(frames) // 2], frames[-1]
+        rate = (sb - sa) / (tb - ta)  # steps per second while read
+        await asyncio.sleep(10.0)
+        while True:
+            m = await asyncio.wait_for(ws.recv(), 30)
+            if isinstance(m, str) and m.startswith('{"type":"state"'):
+                state = json.loads(m)
+                if state["playing"] is None:
+                    return (state["step"] - sb) / rate, state
+
+
+def test_a_client_that_stops_reading_stops_its_training(server: str) -> None:
+    """Its frames fill a small send buffer at once, so its run pauses within a couple of
+    seconds, instead of training unseen while the kernel buffers megabytes of frames."""
+    unseen, state = asyncio.run(stop_reading_while_training(server))
+    assert state["paused_reason"]["kind"] == "unread"
+    # 1.8-3.1 s here (the unread second, plus the buffers); 6.7 s with Linux's own buffer sizes
+    assert unseen < 5.0, f"the run trained {unseen:.1f} s for a client that read nothing"
+
+
 # --- logs -------------------------------------------------------------------------------------
 async def visit(base: str) -> str:
     """A session, reconnected to by id (and a token= on a page request): the id."""

@@ -294,6 +294,28 @@ def test_going_on_after_seek_also_cuts_the_learning_curve(conn: Conn, cmd: dict)
     assert last == st["step"] and [r[0] for r in st["curve"]] == list(range(last + 1))
 
 
+def test_a_member_that_takes_its_frames_keeps_the_run_training() -> None:
+    from app.session.outbox import Outbox
+    from app.session.scheduler import Scheduler
+    from app.session.session import Options, Session
+
+    async def run() -> Session:
+        s = Session("t", sc.preset("circle"), Options(), Scheduler())
+        box = Outbox()
+        s.attach(box)
+        s.playing, s.fps = "train", 30
+        for _ in range(5):
+            s.next_frame = 0.0
+            s.train_slice()
+            if s.unread_since is not None:
+                s.unread_since -= 0.5  # half a second between frames
+            await box.take()  # read: the next frame finds nothing waiting
+        return s
+
+    s = asyncio.run(run())
+    assert s.playing == "train" and s.paused_reason is None
+
+
 def test_a_session_whose_frames_nobody_reads_stops_training() -> None:
     from app.session.outbox import Outbox
     from app.session.scheduler import Scheduler
@@ -303,9 +325,13 @@ def test_a_session_whose_frames_nobody_reads_stops_training() -> None:
         s = Session("t", sc.preset("circle"), Options(), Scheduler())
         s.attach(Outbox())  # a member that never takes anything
         s.playing, s.fps = "train", 30
-        for _ in range(40):  # more than a second of frames, none taken
+        for _ in range(3):  # frames, none taken: not yet a second
             s.next_frame = 0.0
             s.train_slice()
+        assert s.playing == "train" and s.unread_since is not None
+        s.unread_since -= 1.0  # as if the first had been put a second ago
+        s.next_frame = 0.0
+        s.train_slice()
         return s
 
     s = asyncio.run(run())
