@@ -14,6 +14,10 @@ class Activation(NamedTuple):
     f: Callable[[Array], Array]
     df: Callable[[Array, Array], Array]
 
+    def __reduce__(self) -> tuple[Callable[[str], "Activation"], tuple[str]]:
+        # pickled by name: some of the functions are lambdas, which pickle cannot name
+        return _named, (next(k for k, v in ACTIVATIONS.items() if v is self),)
+
 
 def _sigmoid(z: Array) -> Array:
     # exp(-|z|) never overflows: 1/(1+e) for z >= 0, and e/(1+e) = e^z/(1+e^z) for z < 0
@@ -40,3 +44,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "linear": Activation(lambda z: z.copy(), lambda z, a: np.ones_like(z)),
     "softmax": Activation(_softmax, _softmax_df),
 }
+
+
+def _named(name: str) -> Activation:
+    return ACTIVATIONS[name]

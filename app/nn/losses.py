@@ -19,6 +19,10 @@ class Loss(NamedTuple):
     e: Callable[[Array, Array, Array], Array]  # (z, a, y) -> E per row
     de: Callable[[Array, Array], Array]  # (a, y) -> dE/da
 
+    def __reduce__(self) -> tuple[Callable[[str], "Loss"], tuple[str]]:
+        # pickled by name: some of the functions are lambdas, which pickle cannot name
+        return _named, (next(k for k, v in LOSSES.items() if v is self),)
+
 
 def _squared_error(z: Array, a: Array, y: Array) -> Array:
     return 0.5 * np.sum((a - y) ** 2, axis=1)
@@ -64,3 +68,7 @@ def output_delta(loss: str, act: Activation, z: Array, a: Array, y: Array) -> Ar
     if loss == "cross_entropy":
         return a * y.sum(axis=1, keepdims=True) - y
     return LOSSES[loss].de(a, y) * act.df(z, a)
+
+
+def _named(name: str) -> Loss:
+    return LOSSES[name]

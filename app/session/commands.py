@@ -262,7 +262,7 @@ async def gradcheck_(s: "Session", cmd: p.Gradcheck) -> None:
     eps = 1e-5
     progress = Progress("gradcheck", s.publish, lambda: s.interrupt)
     try:
-        layers = await work.run(gradcheck, t, x, y, eps, progress.report, flops=flops)
+        layers = await work.checked(gradcheck, t, x, y, eps, flops=flops, progress=progress)
     except Cancelled:
         s.interrupt = False
         return
@@ -294,7 +294,7 @@ async def slice_(s: "Session", cmd: p.Slice) -> None:
     check_work(s, "slice", flops, "use fewer points or a smaller batch")
     progress = Progress("slice", s.publish, lambda: s.interrupt)
     try:
-        out = await work.run(cost_slice, t, x, y, cmd, progress.report, flops=flops)
+        out = await work.checked(cost_slice, t, x, y, cmd, flops=flops, progress=progress)
     except Cancelled:
         s.interrupt = False
         return

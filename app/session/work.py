@@ -12,15 +12,19 @@ import os
 import pickle
 import sys
 import time
-from asyncio.subprocess import PIPE
+import weakref
+from asyncio.subprocess import DEVNULL, PIPE
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
 T = TypeVar("T")
 INLINE_FLOPS = 2_000_000  # about 1 ms of numpy on this class of machine
+WORKER_FLOPS = 1_000_000_000  # about half a second: worth a worker process's start (~0.3 s)
+MAX_WORKERS = max(1, (os.cpu_count() or 2) - 1)  # worker processes at once; more clients wait their turn
+_SLOTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 TRACE_NUMBERS = 32_768  # per-example numbers in one traced step (about 700 KB of JSON)
 DATASET_NUMBERS = 65_536  # numbers of one part (train or test) of a `dataset` event (about 1.3 MB)
 PROGRESS_AFTER = 1.0  # seconds before a long command reports progress
@@ -110,15 +114,77 @@ async def run(fn: Callable[..., T], *args: Any, flops: int) -> T:
     return await asyncio.to_thread(fn, *args)
 
 
+def _child_env() -> dict[str, str]:
+    """The environment for `python -m app....`: this copy of the package, whatever is installed."""
+    root = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+
+
+async def checked(fn: Callable[..., T], *args: Any, flops: int, progress: Progress) -> T:
+    """fn(*args, tick), where tick(done, total) reports progress: inline when small, in a
+    thread when moderate, and from WORKER_FLOPS on in a child process at a lower priority
+    (app/worker.py), which shares neither the interpreter nor, on a busy machine, the CPU
+    with the connections. `fn` and `args` must pickle. Cancelled when `pause` stops it (the
+    child is killed); the child's exception is raised here."""
+    if flops < WORKER_FLOPS:
+        return await run(fn, *args, progress.report, flops=flops)
+    slots = _SLOTS.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_WORKERS))
+    while True:  # a free worker, unless `pause` comes first
+        try:
+            await asyncio.wait_for(slots.acquire(), 0.1)
+            break
+        except TimeoutError:
+            if progress.cancelled():
+                raise Cancelled from None
+    try:
+        return await _in_worker(fn, args, progress)
+    finally:
+        slots.release()
+
+
+async def _in_worker(fn: Callable[..., T], args: tuple[Any, ...], progress: Progress) -> T:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.worker", stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=_child_env()
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL))
+        await proc.stdin.drain()
+        proc.stdin.close()
+        while True:
+            try:
+                line = await asyncio.wait_for(proc.stdout.readline(), 0.1)
+            except TimeoutError:  # no progress line yet: `pause` may still stop it
+                if progress.cancelled():
+                    raise Cancelled from None
+                continue
+            kind, _, rest = line.partition(b" ")
+            if kind == b"progress":
+                done, total = map(int, rest.split())
+                progress.report(done, total)
+            elif kind == b"result":
+                data = await proc.stdout.readexactly(int(rest))
+                break
+            else:  # the child died
+                raise RuntimeError(f"the worker process failed (exit code {await proc.wait()})")
+        await proc.wait()
+    finally:
+        if proc.returncode is None:  # cancelled, or failed
+            proc.kill()
+            await proc.wait()
+    kind, value = pickle.loads(data)  # our own child's answer
+    if kind == "error":
+        raise value
+    return cast(T, value)
+
+
 async def in_process(module: str, data: bytes) -> Any:
     """`python -m module` fed `data` on stdin; the object it pickles to stdout, for one C call
     too long to hold the interpreter (decoding megabytes of JSON). A fresh process each time
     (~0.5 s to start): rare, large documents only. The module's answer is ("ok", result) or
     ("error", exception); RuntimeError if the process fails."""
-    root = str(Path(__file__).resolve().parents[2])  # this copy of the package, whatever is installed
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=env
+        sys.executable, "-m", module, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=_child_env()
     )
     try:
         out, err = await proc.communicate(data)
