@@ -6,7 +6,6 @@ import contextlib
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 HOST = "127.0.0.1"
+if str(ROOT) not in sys.path:  # run as a script: tests/ is a package beside benchmarks/
+    sys.path.insert(0, str(ROOT))
+
+from tests.live import free_port, stop  # noqa: E402  (the same helpers the tests start servers with)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -79,12 +83,6 @@ def cpu_seconds(pid: int) -> float:
 
 
 # --- the server ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 # the probes send back to back and connect from one address, beyond what one person would
 UNLIMITED = {
     "DELTAFLOW_MESSAGE_RATE": "1000000",
@@ -128,12 +126,7 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop(self.proc)
         self.folder.cleanup()
 
 

@@ -17,7 +17,6 @@ Its last line is one JSON object; docs/performance.md records a run.
 
 import asyncio
 import json
-import os
 import sys
 import time
 import urllib.request
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import Server, percentile, until_maps  # noqa: E402
+from benchmarks.common import Server, cpu_seconds, percentile, until_maps  # noqa: E402
 from benchmarks.rooms import rss_mb, ws_connect  # noqa: E402
 
 STEP = '{"type":"step"}'
@@ -206,10 +205,10 @@ async def silent_trainers(n: int = 50, seconds: float = 6.0) -> dict[str, Any]:
         for ws in silent:
             await ws.send('{"type":"play","mode":"train","fps":30}')
         # their runs pause once no frame is taken for 1 s (docs/reliability.md): wait for that
-        t0, used = time.monotonic(), cpu_s(pid)
+        t0, used = time.monotonic(), cpu_seconds(pid)
         while time.monotonic() - t0 < 30:
             await asyncio.sleep(1.0)
-            used, before = cpu_s(pid), used
+            used, before = cpu_seconds(pid), used
             if used - before < 0.05:
                 break
         paused_after = time.monotonic() - t0
@@ -229,18 +228,13 @@ async def silent_trainers(n: int = 50, seconds: float = 6.0) -> dict[str, Any]:
     return out
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) that process `pid` has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def report(r: dict[str, Any]) -> str:
     lines = [f"another session's step, idle: p50 {r['idle']['p50_ms']:.2f} ms, p99 {r['idle']['p99_ms']:.2f} ms"]
     for k in ("gradcheck", "slice", "traced_step", "load_largest"):
         v = r[k]
         lines.append(
-            f"  while {k:<13} ({v['seconds']:6.2f} s x {v['runs']}): p50 {v['p50_ms']:6.2f} ms, p99 {v['p99_ms']:6.2f} ms,"
+            f"  while {k:<13} ({v['seconds']:6.2f} s x {v['runs']}):"
+            f" p50 {v['p50_ms']:6.2f} ms, p99 {v['p99_ms']:6.2f} ms,"
             f" idle just before {v['idle_p99_ms']:6.2f} ms, p99 ratio {v['p99_ratio']:.2f} (target ≤ 2)"
         )
     n, e = r["never_reads"], r["edits"]

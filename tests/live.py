@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +20,16 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def stop(proc: "subprocess.Popen[Any]", grace: float = 10) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds; reaped either way (or its Popen warns)."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @dataclass
@@ -70,11 +80,6 @@ def server(
                 time.sleep(0.1)
         yield Server(url, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()  # reaped, or its Popen warns that it still runs
+        stop(proc)
         if proc.stderr:
             proc.stderr.close()

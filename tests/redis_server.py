@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.live import free_port
+from tests.live import free_port, stop
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -56,12 +56,7 @@ class Redis:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop(self.proc)
             self.proc = None
 
 

@@ -25,7 +25,7 @@ import orjson
 
 from app.protocol import ProtocolError, encode
 from app.session.outbox import Message, Outbox
-from app.session.room import Role, Room
+from app.session.room import Hosted, Room
 
 if TYPE_CHECKING:
     from app.session.cursor import Cursor
@@ -116,11 +116,12 @@ class MirrorRoom(Room):
         super().send(box, msgs)
 
 
-class Mirror:
+class Mirror(Hosted):
     """Stands in for a Session owned by another worker: members attach here, commands and
     forks go to the owner through `cluster`, events come back through `receive`."""
 
     remote = True
+    room: MirrorRoom
 
     def __init__(self, cluster: Any, code: str, sid: str, owner: str, token_hash: bytes | None) -> None:
         self.cluster, self.id, self.owner = cluster, sid, owner
@@ -141,18 +142,6 @@ class Mirror:
     def code(self) -> str:
         assert self.room.code is not None
         return self.room.code
-
-    # --- members, as Session has them ---------------------------------------------------------
-    @property
-    def subscribers(self) -> dict[Outbox, Role]:
-        return self.room.members
-
-    def attach(self, box: Outbox, role: Role = "owner") -> None:
-        self.room.join(box, role)
-
-    def detach(self, box: Outbox, close: bool = True) -> None:
-        self.room.leave(box, close)
-        self.last_seen = time.monotonic()
 
     def welcome_for(self, box: Outbox | None) -> list[Message]:
         """The owner's last welcome and the events since: what a member joining now needs."""

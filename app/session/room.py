@@ -284,3 +284,22 @@ class Room:
             return
         wait = min(MAPS_AT_LEAST_EVERY, max(0.0, (min(len(msg.data), budget.rate) - budget.tokens) / budget.rate))
         asyncio.get_running_loop().call_later(wait + 0.001, self._release, box)
+
+
+class Hosted:
+    """Members attach to and detach from `room`: what a Session and a Mirror (a room owned by
+    another worker, app/session/fanout.py) share."""
+
+    room: Room
+    last_seen: float  # time.monotonic() of the last command or departure
+
+    @property
+    def subscribers(self) -> dict[Outbox, Role]:
+        return self.room.members
+
+    def attach(self, box: Outbox, role: Role = "owner") -> None:
+        self.room.join(box, role)
+
+    def detach(self, box: Outbox, close: bool = True) -> None:
+        self.room.leave(box, close)
+        self.last_seen = time.monotonic()

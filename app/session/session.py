@@ -11,12 +11,12 @@ from app.session.breakpoints import Reason, reason
 from app.session.cursor import SMALL_SET, Cursor, Event, Options, Paused
 from app.session.outbox import Message, Outbox
 from app.session.play import quiet
-from app.session.room import Role, Room
+from app.session.room import Hosted, Role, Room
 
 __all__ = ["SMALL_SET", "Options", "Session"]
 
 
-class Session:
+class Session(Hosted):
     """A run that a room of members follows; commands change it, events tell them how."""
 
     def __init__(
@@ -83,16 +83,8 @@ class Session:
             self.room.relay.welcome(reset=True)
 
     # --- members ----------------------------------------------------------------------------
-    @property
-    def subscribers(self) -> dict[Outbox, Any]:
-        return self.room.members
-
-    def attach(self, box: Outbox, role: Role = "owner") -> None:
-        self.room.join(box, role)
-
     def detach(self, box: Outbox, close: bool = True) -> None:
-        self.room.leave(box, close)
-        self.last_seen = time.monotonic()
+        super().detach(box, close)
         if not self.room.members and not self.room.elsewhere and self.playing:
             # nobody is watching: don't spend a core on it until someone reconnects
             self.stop()
