@@ -9,6 +9,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -42,11 +43,9 @@ class Requests:
     registry: Any
     waiting: dict[str, "asyncio.Future[dict[str, Any]]"]
 
-    def send(self, channel: str, data: bytes) -> None:
-        raise NotImplementedError
-
-    def _failed(self, what: str, e: BaseException) -> None:
-        raise NotImplementedError
+    # given by the class that mixes this in (Cluster): publish on a channel; log a failure
+    send: Callable[[str, bytes], None]
+    _failed: Callable[[str, BaseException], None]
 
     # --- the owner's side --------------------------------------------------------------------
     async def _request(self, s: "Session", data: bytes) -> None:
