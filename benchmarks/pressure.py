@@ -151,7 +151,7 @@ async def measure() -> dict[str, Any]:
         cmd = '{"type":"slice","layer":1,"to":0,"from":0,"points":41}'
         r["slice"] = await while_running(probe, lambda: heavy.send(cmd), "slice", heavy)
         await load(doc([2, 64, 64, 1], 10_000))
-        r["traced_step"] = await while_running(probe, lambda: heavy.send(STEP), "update", heavy)
+        r["traced_step"] = await while_running(probe, lambda: heavy.send(STEP), "epoch", heavy)  # its last event
         ref = await asyncio.to_thread(upload, server.base, largest())
         r["load_largest"] = await while_running(
             probe, lambda: heavy.send(json.dumps({"type": "load", "ref": ref})), "dataset", heavy

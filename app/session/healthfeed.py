@@ -15,7 +15,7 @@ from app.nn import health
 if TYPE_CHECKING:
     from app.session.cursor import Cursor
 
-HEALTH_EVERY = 0.1  # seconds between health events while training (10 per second)
+HEALTH_EVERY = 0.25  # seconds between health events while training: 4 a second, the rate views draw at
 HEALTH_ROWS = 256  # training examples whose activations are counted
 EPSILON, FRACTION = 0.02, 0.9  # saturated: within 0.02 of a bound on 90% of the examples
 
