@@ -3,6 +3,7 @@
 // re-derives f′(z) and the products of each sum, and says so when they disagree.
 
 import { ACT, agrees } from "../math.js";
+import { morph } from "../morph.js";
 import { biasHTML, biasText, weightHTML, weightText } from "../names.js";
 import { fmt } from "../util.js";
 
@@ -591,7 +592,7 @@ export function createExplain(root, store, actions) {
     html += gradcheck() + intro();
     if (body.__html !== html) {
       body.__html = html;
-      body.innerHTML = html;
+      morph(body, html); // the same equations with new numbers: only the numbers change
     }
     const editable = s && (s.kind === "weight" || s.kind === "bias");
     editForm.hidden = !editable;
