@@ -2,20 +2,17 @@
 // events only mark the store dirty; views draw on animation frames (static/schedule.js says which).
 
 import { createControls } from "./controls.js";
+import { lazyView } from "./lazy.js";
 import { tabSession } from "./link.js";
 import { createModels } from "./models.js";
 import { createSchedule } from "./schedule.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
-import { createBreakpoints } from "./views/breakpoints.js";
 import { createChart } from "./views/chart.js";
 import { createClasses } from "./views/classes.js";
-import { createCompare } from "./views/compare.js";
 import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
 import { createGradnorm } from "./views/gradnorm.js";
-import { createGraph } from "./views/graph.js";
-import { createHealth } from "./views/health.js";
 import { createHeatmap } from "./views/heatmap.js";
 import { createLesson } from "./views/lesson.js";
 import { createLog } from "./views/log.js";
@@ -78,6 +75,12 @@ const send = (cmd) => {
 };
 createModels($("[data-models]"), store, note);
 
+// a view made by create(root, store, ...args), from a module loaded when the view is first seen
+const lazy = (sel, module, ...args) => {
+  const root = $(sel);
+  return lazyView(root, () => module().then((create) => create(root, store, ...args)));
+};
+
 const views = [
   createStatus(store, actions),
   room.view,
@@ -91,10 +94,11 @@ const views = [
   createGradnorm($("[data-gradnorm]"), store),
   createLog($("[data-log]"), store),
   lesson.view, // after explain and the network: it copies the one's equations and marks the other's parts
-  createCompare($("[data-compare-root]"), store, send, note),
-  createBreakpoints($("[data-breakpoints]"), store, actions),
-  createHealth($("[data-health]"), store, actions),
-  createGraph($("[data-graph]"), store, actions),
+  // panels below the fold: their modules load when first seen
+  lazy("[data-compare-root]", () => import("./views/compare.js").then((m) => m.createCompare), send, note),
+  lazy("[data-breakpoints]", () => import("./views/breakpoints.js").then((m) => m.createBreakpoints), actions),
+  lazy("[data-health]", () => import("./views/health.js").then((m) => m.createHealth), actions),
+  lazy("[data-graph]", () => import("./views/graph.js").then((m) => m.createGraph), actions),
 ];
 
 // rAF timestamps of the frames the page drew, oldest first

@@ -10,7 +10,8 @@ const PLAYING_EVERY = 100;
 
 export function createSchedule(store, views, wake) {
   // draws: how many times the view drew, for the page's tests
-  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, visible: true, draws: 0 }));
+  // a lazy view (static/lazy.js) waits until it is seen: its first draw loads its module
+  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, visible: !v.lazy, draws: 0 }));
 
   if (typeof IntersectionObserver === "function") {
     const byEl = new Map();

@@ -1,5 +1,7 @@
 // Small pictures of each preset's data for the preset picker, drawn from the generator's shape.
 
+import { el } from "../util.js";
+
 const A = "rgb(230,97,1)";
 const B = "rgb(33,102,172)";
 const C = "rgb(0,158,115)";
@@ -72,7 +74,19 @@ function shape(name, r) {
 
 const GATES = { and: [0, 0, 0, 1], or: [0, 1, 1, 1], xor_gate: [0, 1, 1, 0] };
 
+// Drawn on the canvas, then shown as an image in its place: a canvas on the page is a layer of
+// its own, which the compositor places again at every frame the page draws.
 export function drawThumb(canvas, doc) {
+  paintThumb(canvas, doc);
+  if (!canvas.__img) {
+    canvas.__img = el("img", { class: "thumb", width: canvas.width, height: canvas.height, alt: "", "aria-hidden": "true" });
+    canvas.before(canvas.__img);
+    canvas.hidden = true;
+  }
+  canvas.__img.src = canvas.toDataURL();
+}
+
+function paintThumb(canvas, doc) {
   const ctx = canvas.getContext("2d");
   const S = canvas.width;
   ctx.clearRect(0, 0, S, S);
