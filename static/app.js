@@ -3,6 +3,7 @@
 
 import { createControls } from "./controls.js";
 import { lazyView } from "./lazy.js";
+import { createHealth } from "./views/health.js";
 import { tabSession } from "./link.js";
 import { createModels } from "./models.js";
 import { createSchedule } from "./schedule.js";
@@ -97,7 +98,7 @@ const views = [
   // panels below the fold: their modules load when first seen
   lazy("[data-compare-root]", () => import("./views/compare.js").then((m) => m.createCompare), send, note),
   lazy("[data-breakpoints]", () => import("./views/breakpoints.js").then((m) => m.createBreakpoints), actions),
-  lazy("[data-health]", () => import("./views/health.js").then((m) => m.createHealth), actions),
+  createHealth($("[data-health]"), store, actions),
   lazy("[data-graph]", () => import("./views/graph.js").then((m) => m.createGraph), actions),
 ];
 

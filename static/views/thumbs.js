@@ -74,16 +74,18 @@ function shape(name, r) {
 
 const GATES = { and: [0, 0, 0, 1], or: [0, 1, 1, 1], xor_gate: [0, 1, 1, 0] };
 
-// Drawn on the canvas, then shown as an image in its place: a canvas on the page is a layer of
+// Drawn on the canvas, then shown as the background of a span in its place: a canvas on the page is a layer of
 // its own, which the compositor places again at every frame the page draws.
 export function drawThumb(canvas, doc) {
   paintThumb(canvas, doc);
   if (!canvas.__img) {
-    canvas.__img = el("img", { class: "thumb", width: canvas.width, height: canvas.height, alt: "", "aria-hidden": "true" });
+    canvas.__img = el("span", { class: "thumb", "aria-hidden": "true" });
+    canvas.__img.style.width = `${canvas.width}px`;
+    canvas.__img.style.height = `${canvas.height}px`;
     canvas.before(canvas.__img);
     canvas.hidden = true;
   }
-  canvas.__img.src = canvas.toDataURL();
+  canvas.__img.style.backgroundImage = `url(${canvas.toDataURL()})`;
 }
 
 function paintThumb(canvas, doc) {
