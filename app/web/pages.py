@@ -37,13 +37,12 @@ MODULES = [
     *("schedule.js", "wire.js"),
     *("views/network.js", "views/heatmap.js", "views/chart.js", "views/gradnorm.js", "views/explain.js"),
     *("views/examples.js", "views/log.js", "views/status.js", "views/thumbs.js", "views/room.js"),
-    *("views/lesson.js", "lessons.js"),
     *("link.js", "views/classes.js", "pace.js", "names.js", "words.js"),
     *("morph.js", "lazy.js", "views/netlayers.js", "views/health.js"),
 ]
 # modules the page imports only when first needed (a panel first seen, a first export): in the
 # import map, but not preloaded, so a page that never needs them never fetches them
-LAZY = ["export.js", "views/compare.js", "views/breakpoints.js", "views/graph.js"]
+LAZY = ["views/lesson.js", "lessons.js", "export.js", "views/compare.js", "views/breakpoints.js", "views/graph.js"]
 PRELOAD = [m for m in MODULES if m not in LAZY]
 MODULES += [m for m in LAZY if m not in MODULES]
 
