@@ -42,7 +42,10 @@ MODULES = [
 ]
 # modules the page imports only when first needed (a panel first seen, a first export): in the
 # import map, but not preloaded, so a page that never needs them never fetches them
-LAZY = ["views/equations.js", "views/lesson.js", "lessons.js", "export.js", "views/compare.js", "views/breakpoints.js", "views/graph.js"]
+LAZY = [
+    *("views/equations.js", "views/lesson.js", "lessons.js", "export.js"),
+    *("views/compare.js", "views/breakpoints.js", "views/graph.js"),
+]
 PRELOAD = [m for m in MODULES if m not in LAZY]
 MODULES += [m for m in LAZY if m not in MODULES]
 
