@@ -338,7 +338,9 @@ export function createNetwork(root, store, actions) {
     }
     if (hover) drawTip();
     attr(root, "data-animating", t < 1 ? "true" : "false");
-    if (t >= 1) declutter();
+    // measuring every label forces a layout: while training, whose numbers change at every
+    // draw, once a second (and at once when it pauses, which redraws everything)
+    if (t >= 1 && !(training && now - g.clutterAt < 1000)) declutter(now);
     return t < 1;
   }
 
@@ -363,11 +365,12 @@ export function createNetwork(root, store, actions) {
   // No two labels overlap or leave the panel: in order of importance (titles, the outputs, the
   // loss, neurons, inputs, edges), a label that would is hidden, and the page says so.
   const RANK = ["layer-title", "tgt", "loss", "val", "dval", "name", "elabel"];
-  function declutter() {
+  function declutter(now) {
     const all = [...svg.querySelectorAll("text")];
     const sig = all.map((t) => t.__t ?? t.textContent).join("|") + all.map((t) => t.__c?.visibility ?? "").join("");
     if (g.clutterSig === sig) return;
     g.clutterSig = sig;
+    g.clutterAt = now;
     all.forEach((t) => t.classList.remove("clutter"));
     const shown = all.filter((t) => t.textContent && !t.closest('[visibility="hidden"]'));
     const rank = (t) => {
