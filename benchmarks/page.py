@@ -45,6 +45,11 @@ READY = "() => !!(window.deltaflow && window.deltaflow.socket.connected && windo
 LOADED = """(layers) => { const s = window.deltaflow.store;
   return !!s.server && JSON.stringify(s.layers) === JSON.stringify(layers) && s.maps.seq > 0 && !s.server.playing; }"""
 SEND = "(cmd) => window.deltaflow.socket.send(cmd)"
+# the page's speed control, moved as a person would before pressing Animate: the page times its
+# animations by it (the server's play command alone does not tell the page its speed)
+SET_SPEED = """(pos) => { const s = document.querySelector("[data-speed]");
+  s.value = String(pos); s.dispatchEvent(new Event("input", { bubbles: true })); }"""
+SPEED_POSITION = 40  # static/pace.js: the top of the animate range, 30 phases/s
 NOW = "() => performance.now()"
 FRAMES = "(t0) => window.deltaflow.frameTimes.filter((t) => t >= t0).length"
 PLAYING = "(mode) => window.deltaflow.store.server.playing === mode"
@@ -106,6 +111,8 @@ async def one_row(
         await cdp.send("Performance.enable", {"timeDomain": "timeTicks"})
         if throttle > 1:
             await cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+        if mode == "animate":
+            await page.evaluate(SET_SPEED, SPEED_POSITION)
         cmd = {"type": "play", "mode": mode, **({"fps": 30} if mode == "train" else {"speed": SPEED})}
         await page.evaluate(SEND, cmd)
         await page.wait_for_function(PLAYING, arg=mode, timeout=15000)

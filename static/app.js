@@ -2,22 +2,20 @@
 // events only mark the store dirty; views draw on animation frames (static/schedule.js says which).
 
 import { createControls } from "./controls.js";
+import { lazyView } from "./lazy.js";
+import { el } from "./util.js";
+import { createHealth } from "./views/health.js";
 import { tabSession } from "./link.js";
 import { createModels } from "./models.js";
 import { createSchedule } from "./schedule.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
-import { createBreakpoints } from "./views/breakpoints.js";
 import { createChart } from "./views/chart.js";
 import { createClasses } from "./views/classes.js";
-import { createCompare } from "./views/compare.js";
 import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
 import { createGradnorm } from "./views/gradnorm.js";
-import { createGraph } from "./views/graph.js";
-import { createHealth } from "./views/health.js";
 import { createHeatmap } from "./views/heatmap.js";
-import { createLesson } from "./views/lesson.js";
 import { createLog } from "./views/log.js";
 import { createNetwork } from "./views/network.js";
 import { createRoom } from "./views/room.js";
@@ -32,7 +30,10 @@ const store = createStore();
 let controls = null;
 let room = null;
 let claimed = false;
-let lesson = null;
+let lesson = null; // the lesson module's view, once loaded (static/views/lesson.js)
+// events a lesson acts on, kept until its module has loaded
+const LESSON_EVENTS = new Set(["question", "reveal", "poll"]);
+const lessonEvents = [];
 const socket = createSocket({
   room: document.body.dataset.room || null,
   session: tabSession(), // a reload reattaches to the tab's session
@@ -44,12 +45,16 @@ const socket = createSocket({
     }
     if (ev.type === "state") controls.link.beforeState(ev);
     store.apply(ev, raw);
-    lesson?.onEvent(ev);
+    if (lesson) lesson.onEvent(ev);
+    else if (LESSON_EVENTS.has(ev.type)) {
+      lessonEvents.push(ev);
+      loadLesson();
+    }
     if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();
     if (ev.type === "update" && ev.layer === store.L()) controls.link.sync(); // the link's step=N
     if (ev.type === "state") {
       controls.onState(ev);
-      lesson.start();
+      lesson?.start();
       if (!claimed) room.claimIfPresenter();
       claimed = true;
     }
@@ -68,7 +73,21 @@ room = createRoom(store, socket);
 controls = createControls(store, socket, document.body.dataset.defaultPreset || "circle", room);
 controls.initView();
 const { actions } = controls;
-lesson = createLesson(store, actions);
+// Lessons load when one is asked for: by the URL, by opening the picker, or by a room's question.
+let lessonLoading = null;
+function loadLesson() {
+  lessonLoading ??= import("./views/lesson.js").then((m) => {
+    el("link", { rel: "stylesheet", href: document.body.dataset.lessonCss }, document.head);
+    lesson = m.createLesson(store, actions);
+    if (store.server) lesson.start();
+    for (const ev of lessonEvents.splice(0)) lesson.onEvent(ev);
+    store.touch("lesson");
+  });
+  return lessonLoading;
+}
+// the URL's lesson is read at the first state, before anything rewrites the URL: load it first
+const urlLesson = new URLSearchParams(location.search).has("lesson") ? loadLesson() : null;
+$("[data-lesson-picker]").addEventListener("toggle", loadLesson);
 const note = (text) => {
   store.notice = { kind: "info", text, at: performance.now() };
   store.touch("status");
@@ -77,6 +96,12 @@ const send = (cmd) => {
   if (room.allows(cmd) && !socket.send(cmd)) note("Not connected: the command was not sent.");
 };
 createModels($("[data-models]"), store, note);
+
+// a view made by create(root, store, ...args), from a module loaded when the view is first seen
+const lazy = (sel, module, ...args) => {
+  const root = $(sel);
+  return lazyView(root, () => module().then((create) => create(root, store, ...args)));
+};
 
 const views = [
   createStatus(store, actions),
@@ -90,11 +115,13 @@ const views = [
   createChart($("[data-chart]"), store),
   createGradnorm($("[data-gradnorm]"), store),
   createLog($("[data-log]"), store),
-  lesson.view, // after explain and the network: it copies the one's equations and marks the other's parts
-  createCompare($("[data-compare-root]"), store, send, note),
-  createBreakpoints($("[data-breakpoints]"), store, actions),
+  // after explain and the network: it copies the one's equations and marks the other's parts
+  { topics: ["all", "net", "params", "phase", "select", "explain", "lesson"], draw: (now, seen) => !!lesson?.view.draw(now, seen) },
+  // panels below the fold: their modules load when first seen
+  lazy("[data-compare-root]", () => import("./views/compare.js").then((m) => m.createCompare), send, note),
+  lazy("[data-breakpoints]", () => import("./views/breakpoints.js").then((m) => m.createBreakpoints), actions),
   createHealth($("[data-health]"), store, actions),
-  createGraph($("[data-graph]"), store, actions),
+  lazy("[data-graph]", () => import("./views/graph.js").then((m) => m.createGraph), actions),
 ];
 
 // rAF timestamps of the frames the page drew, oldest first
@@ -145,5 +172,5 @@ function frame(now) {
 
 window.deltaflow = { store, socket, actions, frameTimes, schedule };
 // the first connection already asks for the link's scenario: its first state is never another's
-controls.link.first().then(() => socket.open());
+Promise.all([controls.link.first(), urlLesson]).then(() => socket.open());
 wake();

@@ -1,7 +1,6 @@
 // Everything the user does: transport buttons and their keys, the settings form (built from the
 // one settings table), the architecture editor, presets, points, weight edits, URL state.
 
-import { exportPNG, exportScenario, exportSVG, exportTrace } from "./export.js";
 import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read } from "./settings.js";
 import { createLink, presetDoc } from "./link.js";
 import { createUploads } from "./upload.js";
@@ -99,10 +98,11 @@ export function createControls(store, socket, defaultPreset, room) {
     },
     "prev-example": () => pick(-1),
     "next-example": () => pick(1),
-    "export-json": () => exportScenario(store),
-    "export-trace": () => exportTrace(store),
-    "export-svg": () => exportSVG($("[data-net]")),
-    "export-png": () => exportPNG($("[data-net]")),
+    // the export module loads at its first use
+    "export-json": () => import("./export.js").then((m) => m.exportScenario(store)),
+    "export-trace": () => import("./export.js").then((m) => m.exportTrace(store)),
+    "export-svg": () => import("./export.js").then((m) => m.exportSVG($("[data-net]"))),
+    "export-png": () => import("./export.js").then((m) => m.exportPNG($("[data-net]"))),
     "import-json": () => $("[data-import]").click(),
     "import-csv": () => $("[data-import-csv]").click(),
     "copy-link": () => copyLink(),

@@ -34,7 +34,8 @@ function networkStyles() {
   return out.join("\n");
 }
 
-// A standalone copy of the network SVG: styles inlined, maps embedded as images.
+// A standalone copy of the network SVG: styles inlined, the canvases under it (edges) and over
+// it (maps) embedded as images.
 function networkSVG(root) {
   const svg = root.querySelector("svg.net-svg");
   const copy = svg.cloneNode(true);
@@ -43,17 +44,11 @@ function networkSVG(root) {
   copy.insertBefore(style, copy.firstChild);
   const bg = svgEl("rect", { width: "100%", height: "100%", fill: "#fff" });
   copy.insertBefore(bg, style.nextSibling);
-  const base = root.getBoundingClientRect();
-  const layer = copy.querySelector(".neurons");
-  root.querySelectorAll("canvas.nmap").forEach((c, k) => {
-    const r = c.getBoundingClientRect();
-    const x = r.left - base.left;
-    const y = r.top - base.top;
-    const clip = svgEl("clipPath", { id: `mapclip${k}` }, copy);
-    svgEl("circle", { cx: x + r.width / 2, cy: y + r.height / 2, r: r.width / 2 }, clip);
-    const href = c.toDataURL();
-    svgEl("image", { x, y, width: r.width, height: r.height, href, "clip-path": `url(#mapclip${k})` }, layer);
-  });
+  const image = (c) => svgEl("image", { x: 0, y: 0, width: svg.getAttribute("width"), height: svg.getAttribute("height"), href: c.toDataURL() });
+  const under = root.querySelector("canvas.net-edges");
+  if (under) copy.insertBefore(image(under), bg.nextSibling);
+  const over = root.querySelector("canvas.net-maps");
+  if (over) copy.querySelector(".neurons")?.appendChild(image(over));
   return new XMLSerializer().serializeToString(copy);
 }
 

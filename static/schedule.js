@@ -4,10 +4,14 @@
 
 // what a person just did, or a whole new state: drawn at once, whatever the rate
 const URGENT = ["all", "select", "view", "net"];
+// while playing, a view that names no rate of its own draws at most this often (ms): a frame of
+// its own at every event (30 a second) costs the page a commit and a paint each
+const PLAYING_EVERY = 100;
 
 export function createSchedule(store, views, wake) {
   // draws: how many times the view drew, for the page's tests
-  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, visible: true, draws: 0 }));
+  // a lazy view (static/lazy.js) waits until it is seen: its first draw loads its module
+  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, visible: !v.lazy, draws: 0 }));
 
   if (typeof IntersectionObserver === "function") {
     const byEl = new Map();
@@ -41,7 +45,7 @@ export function createSchedule(store, views, wake) {
   function dueAt(e, playing, early = false) {
     const { v } = e;
     if (!e.visible || !(v.animating || v.topics.some((t) => e.seen.has(t)))) return null;
-    const every = typeof v.every === "function" ? v.every() : v.every;
+    const every = (typeof v.every === "function" ? v.every() : v.every) ?? PLAYING_EVERY;
     if (!playing || !every || URGENT.some((t) => e.seen.has(t))) return 0;
     return e.last + (early ? 0.75 * every : every);
   }

@@ -37,9 +37,17 @@ MODULES = [
     *("schedule.js", "wire.js"),
     *("views/network.js", "views/heatmap.js", "views/chart.js", "views/gradnorm.js", "views/explain.js"),
     *("views/examples.js", "views/log.js", "views/status.js", "views/thumbs.js", "views/room.js"),
-    *("views/lesson.js", "lessons.js"),
     *("link.js", "views/classes.js", "pace.js", "names.js", "words.js"),
+    *("morph.js", "lazy.js", "views/netlayers.js", "views/health.js"),
 ]
+# modules the page imports only when first needed (a panel first seen, a first export): in the
+# import map, but not preloaded, so a page that never needs them never fetches them
+LAZY = [
+    *("views/equations.js", "views/lesson.js", "lessons.js", "export.js"),
+    *("views/compare.js", "views/breakpoints.js", "views/graph.js"),
+]
+PRELOAD = [m for m in MODULES if m not in LAZY]
+MODULES += [m for m in LAZY if m not in MODULES]
 
 
 def static_url(path: str) -> str:
@@ -76,7 +84,7 @@ def render(request: Request, room: str = "", status_code: int = 200) -> HTMLResp
         "index.html",
         {
             "static_url": static_url,
-            "modules": MODULES,
+            "modules": PRELOAD,
             "import_map": imports,
             "presets": preset_list(),
             "default_preset": settings.default_preset,

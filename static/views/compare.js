@@ -2,7 +2,7 @@
 // (the first step beyond the tolerance and the widest gap marked), both decision boundaries,
 // the weight that differs most, and keeping either run.
 
-import { el, fitCanvas, fmt, lut } from "../util.js";
+import { attr, el, fitCanvas, fmt, lut } from "../util.js";
 
 const PAD = { l: 44, r: 10, t: 8, b: 20 };
 const H = 130;
@@ -178,7 +178,7 @@ export function createCompare(root, store, send, note) {
   function draw() {
     const br = store.branch;
     panel.hidden = !br;
-    if (!from.matches(":focus") && store.server) from.placeholder = `${store.server.step}`;
+    if (!from.matches(":focus") && store.server) attr(from, "placeholder", store.server.step);
     if (!br || !W) return false;
     const last = br.curve[br.curve.length - 1];
     const what = Object.entries(br.change)
@@ -202,5 +202,5 @@ export function createCompare(root, store, send, note) {
     return false;
   }
 
-  return { topics: ["all", "branch", "maps"], draw };
+  return { topics: ["all", "branch", "maps"], draw, every: 250, watch: root };
 }

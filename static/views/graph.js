@@ -3,7 +3,7 @@
 // lights the nodes in reverse order from E, each showing its grad as the sum of
 // local derivative × grad passed back along its out-edges (reverse-mode differentiation).
 
-import { el, fmt, svgEl } from "../util.js";
+import { el, fmt, svgEl, text } from "../util.js";
 
 const COLOURS = { weight: "#2166ac", bias: "#2166ac", input: "#777", activation: "#777", mul: "#999", sum: "#999", add: "#999", loss: "#b2182b" };
 
@@ -115,7 +115,7 @@ export function createGraph(root, store, actions) {
   function draw() {
     const g = store.graph;
     if (!g) {
-      detail.textContent = "Select a unit in the network, then ask for its graph (no selection: the whole network, up to 30 units).";
+      text(detail, "Select a unit in the network, then ask for its graph (no selection: the whole network, up to 30 units).");
       return false;
     }
     if (g !== drawn) {
@@ -132,15 +132,16 @@ export function createGraph(root, store, actions) {
     });
     root.dataset.lit = n;
     const cur = order[n - 1];
-    if (!cur) detail.textContent = `Step ${g.step}, example ${g.example}: ${g.nodes.length} nodes. Backward starts at E, whose ∂E/∂E = 1.`;
-    else if (cur.op === "loss") detail.textContent = `E = ${fmt(cur.value, 4)}; ∂E/∂E = 1.`;
+    if (!cur) text(detail, `Step ${g.step}, example ${g.example}: ${g.nodes.length} nodes. Backward starts at E, whose ∂E/∂E = 1.`);
+    else if (cur.op === "loss") text(detail, `E = ${fmt(cur.value, 4)}; ∂E/∂E = 1.`);
     else {
       const byId = new Map(g.nodes.map((x) => [x.id, x]));
       const terms = info.outs.get(cur.id).map((e) => `${fmt(e.local, 3)} × ${fmt(byId.get(e.to).grad, 3)}`);
       const more = g.layer !== null && (cur.op === "input" || cur.op === "activation") ? " + the paths through the layer's other units" : "";
-      detail.textContent = `∂E/∂${cur.label} = ${terms.join(" + ") || "—"}${more} = ${fmt(cur.grad, 4)}  (local derivative × grad passed back)`;
+      text(detail, `∂E/∂${cur.label} = ${terms.join(" + ") || "—"}${more} = ${fmt(cur.grad, 4)}  (local derivative × grad passed back)`);
     }
     return false;
   }
-  return { topics: ["all", "graph", "phase"], draw };
+  // the phase lights its nodes: a person sees 10 changes a second, and only when it is on screen
+  return { topics: ["all", "graph", "phase"], draw, every: 100, watch: root };
 }

@@ -98,5 +98,5 @@ export function createHealth(root, store, actions) {
     root.dataset.healthStep = last.step;
     return false;
   }
-  return { topics: ["all", "health", "net", "select"], draw };
+  return { topics: ["all", "health", "net", "select"], draw, every: 250 };
 }

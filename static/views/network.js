@@ -1,17 +1,19 @@
-// The network as SVG: neurons filled by activation, edges sized by weight, pulses that travel
-// with each phase, delta rings, and a small map of each neuron over the input plane.
-// Elements are built once per shape and then only their attributes change.
+// The network: neurons filled by activation, edges sized by weight, pulses that travel with each
+// phase, delta rings, and a small map of each neuron over the input plane. Neurons, text and
+// each edge's hit line are SVG, built once per shape, then only their attributes change; the
+// edges, pulses, band and maps are drawn on canvases (./netlayers.js).
 
 import { RANGE } from "../math.js";
 import { biasText, weightText } from "../names.js";
 import { attr, clamp, divColor, el, fmt, lerp, lut, show, signColor, svgEl, text } from "../util.js";
+import { createNetLayers } from "./netlayers.js";
 
 const LABEL_EDGES = 12; // edge labels only where they stay readable
 const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - 2 * (1 - t) * (1 - t));
 
 export function createNetwork(root, store, actions) {
   const svg = svgEl("svg", { class: "net-svg", role: "group", "aria-label": "The network" }, root);
-  const overlay = el("div", { class: "net-maps", "aria-hidden": "true" }, root);
+  const layers = createNetLayers(root, svg);
   const tip = el("div", { class: "tip", role: "tooltip", id: "net-tip" }, root);
   tip.hidden = true;
   let W = 0;
@@ -32,7 +34,7 @@ export function createNetwork(root, store, actions) {
     const L = n.length - 1;
     const { frozen = [], bias_free: biasFree = [] } = store.server?.scenario ?? {};
     svg.replaceChildren();
-    overlay.replaceChildren();
+    layers.resize(W, H);
     attr(svg, "viewBox", `0 0 ${W} ${H}`);
     attr(svg, "width", W);
     attr(svg, "height", H);
@@ -48,12 +50,10 @@ export function createNetwork(root, store, actions) {
     const r = clamp(gap * 0.34, 5, 30);
     const X = (l) => padL + (l * (W - padL - padR)) / Math.max(1, L);
     const Y = (l, j) => top + avail / 2 + (j - (n[l] - 1) / 2) * gaps[l];
-    const band = svgEl("rect", { class: "band", y: 30, height: H - 40, rx: 8 }, svg);
     const titles = n.map((_, l) =>
       svgEl("text", { class: "layer-title", x: X(l), y: 20, "text-anchor": "middle" }, svg),
     );
     const gEdges = svgEl("g", { class: "edges" }, svg);
-    const gPulses = svgEl("g", { class: "pulses" }, svg);
     const gLabels = svgEl("g", { class: "edge-labels" }, svg);
     const gNeurons = svgEl("g", { class: "neurons" }, svg);
     const edgeCount = n.slice(1).reduce((s, k, l) => s + k * n[l], 0);
@@ -61,18 +61,15 @@ export function createNetwork(root, store, actions) {
     const pulses = [null];
     for (let l = 1; l <= L; l++) {
       const layer = [];
-      const pl = svgEl("g", { visibility: "hidden" }, gPulses);
       const plines = [];
       for (let j = 0; j < n[l]; j++) {
         const row = [];
         for (let i = 0; i < n[l - 1]; i++) {
           const p = { x1: X(l - 1) + r, y1: Y(l - 1, i), x2: X(l) - r, y2: Y(l, j) };
-          const cls = frozen.includes(`W${l}`) ? "edge frozen" : "edge";
-          const ge = svgEl("g", { class: cls, "data-weight": `${l}:${j}:${i}` }, gEdges);
-          const line = svgEl("line", { ...p, class: "w" }, ge);
-          const grad = svgEl("line", { ...p, class: "gw", visibility: "hidden" }, ge);
-          svgEl("line", { ...p, class: "hit" }, ge);
-          plines.push(svgEl("line", { ...p, class: "pulse", pathLength: 100 }, pl));
+          const fz = frozen.includes(`W${l}`);
+          const ge = svgEl("g", { class: fz ? "edge frozen" : "edge", "data-weight": `${l}:${j}:${i}` }, gEdges);
+          svgEl("line", { ...p, class: "hit" }, ge); // the edge itself is drawn on the canvas under the SVG
+          plines.push(p);
           let label = null;
           let label2 = null;
           if (edgeCount <= LABEL_EDGES) {
@@ -89,12 +86,12 @@ export function createNetwork(root, store, actions) {
             label2 = svgEl("text", { class: "elabel d", y: 12, "text-anchor": "middle" }, at);
             label.dataset.weightLabel = `${l}:${j}:${i}`;
           }
-          row.push({ g: ge, line, grad, label, label2 });
+          row.push({ g: ge, p, frozen: fz, label, label2 });
         }
         layer.push(row);
       }
       edges.push(layer);
-      pulses.push({ g: pl, lines: plines });
+      pulses.push(plines);
     }
     const neurons = n.map((k, l) =>
       Array.from({ length: k }, (_, j) => {
@@ -132,10 +129,9 @@ export function createNetwork(root, store, actions) {
           out.tgt.dataset.out = j;
         }
         if (l > 0 && store.dataset?.extent) {
-          const m = Math.floor(r * 1.15);
-          const c = el("canvas", { class: "nmap", width: 1, height: 1 }, overlay);
-          c.style.cssText = `left:${x - m / 2}px;top:${y - m / 2}px;width:${m}px;height:${m}px`;
-          out.map = { c, ctx: c.getContext("2d"), img: null };
+          // its pixels on a canvas of its own, off the page; all maps are drawn on one canvas
+          const c = el("canvas", { width: 1, height: 1 });
+          out.map = { c, ctx: c.getContext("2d"), img: null, x, y, m: Math.floor(r * 1.15) };
         }
         return out;
       }),
@@ -144,7 +140,7 @@ export function createNetwork(root, store, actions) {
     loss.dataset.loss = "";
     const roomy = gap >= 2 * r + 30;
     const ringMax = Math.max(3, Math.min(14, gap / 2 - r - 2));
-    g = { key: key(), n, L, r, X, band, titles, edges, pulses, neurons, loss, roomy, ringMax, mapsPending: true, colW: L ? (W - padL - padR) / L : W };
+    g = { key: key(), n, L, r, X, titles, edges, pulses, neurons, loss, roomy, ringMax, mapsPending: true, colW: L ? (W - padL - padR) / L : W };
   }
 
   const sc = () => store.server?.scenario;
@@ -172,7 +168,9 @@ export function createNetwork(root, store, actions) {
   function drawMaps() {
     const ext = store.dataset?.extent;
     if (!g || !ext) return;
+    const fresh = g.mapsPending;
     g.mapsPending = false;
+    let changed = fresh;
     for (let l = 1; l <= g.L; l++) {
       const act = store.acts[l - 1];
       for (let j = 0; j < g.n[l]; j++) {
@@ -180,6 +178,7 @@ export function createNetwork(root, store, actions) {
         const nm = g.neurons[l][j].map;
         if (!m || !nm || nm.drawn === m) continue; // the same map: its pixels are on the canvas
         nm.drawn = m;
+        changed = true;
         if (nm.c.width !== m.res) {
           nm.c.width = nm.c.height = m.res;
           nm.img = nm.ctx.createImageData(m.res, m.res);
@@ -193,6 +192,7 @@ export function createNetwork(root, store, actions) {
         nm.ctx.putImageData(nm.img, 0, 0);
       }
     }
+    if (changed) layers.maps(g.neurons.flat().flatMap((N) => (N.map ? [N.map] : [])));
   }
 
   function draw(now, seen) {
@@ -215,12 +215,10 @@ export function createNetwork(root, store, actions) {
 
     // phase band and titles
     const bl = !sh || sh.event === "frame" ? null : sh.event === "batch" ? 0 : sh.event === "output_error" ? L : sh.layer;
-    show(g.band, bl !== null);
+    layers.clear();
     if (bl !== null) {
       const x0 = bl === 0 || sh.event === "output_error" ? g.X(bl) - g.r - 8 : g.X(bl - 1) - g.r - 8;
-      attr(g.band, "x", x0);
-      attr(g.band, "width", g.X(bl) + g.r + 8 - x0);
-      attr(g.band, "class", `band ${sh.event}`);
+      layers.band(x0, 30, g.X(bl) + g.r + 8 - x0, H - 40, sh.event);
     }
     fitTitles();
 
@@ -232,30 +230,17 @@ export function createNetwork(root, store, actions) {
     for (let l = 1; l <= L; l++) {
       const back = c?.backward[l];
       const upd = c?.update[l];
-      const pulsing = sh && (sh.event === "forward" || sh.event === "backward") && sh.layer === l && t < 1;
-      const P = g.pulses[l];
-      show(P.g, pulsing);
-      if (pulsing) {
-        const o = sh.event === "forward" ? lerp(8, -100, t) : lerp(-100, 8, t);
-        P.lines.forEach((ln) => attr(ln, "stroke-dashoffset", o.toFixed(1)));
-        attr(P.g, "class", sh.event);
-      }
       for (let j = 0; j < n[l]; j++) {
         for (let i = 0; i < n[l - 1]; i++) {
           const e = g.edges[l][j][i];
           const w = shownWeight(l, j, i, t);
           const u = Math.min(1, Math.abs(w) / wRef);
-          // steps finer than the eye sees would rewrite (and repaint) every edge at every frame
-          attr(e.line, "stroke-width", (0.6 + 6 * u).toFixed(1));
-          attr(e.line, "stroke", signColor(w));
-          attr(e.line, "stroke-opacity", (0.3 + 0.05 * Math.round(14 * u)).toFixed(2));
+          layers.line(e.p, 0.6 + 6 * u, signColor(w), 0.3 + 0.05 * Math.round(14 * u), e.frozen ? [5, 3] : null, "round");
           if (!training) attr(e.g, "data-value", store.weights[l - 1][j][i]);
           const gshow = !!back && (!upd || (sh.event === "update" && sh.layer === l && t < 1));
-          show(e.grad, gshow);
           if (gshow) {
             const gv = back.grad_w[j][i];
-            attr(e.grad, "stroke", signColor(gv));
-            attr(e.grad, "stroke-width", (1 + 5 * Math.min(1, Math.abs(gv) / gRef)).toFixed(2));
+            layers.line(e.p, 1 + 5 * Math.min(1, Math.abs(gv) / gRef), signColor(gv), 0.9, [5, 4], "butt");
           }
           if (e.label) {
             const d = upd ? `Δ ${fmt(upd.dw[j][i], D)}` : back ? `∂ ${fmt(back.grad_w[j][i], D)}` : "";
@@ -268,6 +253,12 @@ export function createNetwork(root, store, actions) {
           }
         }
       }
+    }
+
+    // a pulse along each edge of the layer the phase is passing: a dash 7% of the edge long
+    if (sh && (sh.event === "forward" || sh.event === "backward") && sh.layer >= 1 && sh.layer <= L && t < 1) {
+      const s = sh.event === "forward" ? lerp(-0.08, 1, t) : lerp(1, -0.08, t);
+      for (const p of g.pulses[sh.layer]) layers.pulse(p, s, s + 0.07, sh.event);
     }
 
     // neurons: fill = activation of the highlighted example; rings = δ
@@ -347,7 +338,9 @@ export function createNetwork(root, store, actions) {
     }
     if (hover) drawTip();
     attr(root, "data-animating", t < 1 ? "true" : "false");
-    if (t >= 1) declutter();
+    // measuring every label forces a layout: while training, whose numbers change at every
+    // draw, once a second (and at once when it pauses, which redraws everything)
+    if (t >= 1 && !(training && now - g.clutterAt < 1000)) declutter(now);
     return t < 1;
   }
 
@@ -372,11 +365,12 @@ export function createNetwork(root, store, actions) {
   // No two labels overlap or leave the panel: in order of importance (titles, the outputs, the
   // loss, neurons, inputs, edges), a label that would is hidden, and the page says so.
   const RANK = ["layer-title", "tgt", "loss", "val", "dval", "name", "elabel"];
-  function declutter() {
+  function declutter(now) {
     const all = [...svg.querySelectorAll("text")];
     const sig = all.map((t) => t.__t ?? t.textContent).join("|") + all.map((t) => t.__c?.visibility ?? "").join("");
     if (g.clutterSig === sig) return;
     g.clutterSig = sig;
+    g.clutterAt = now;
     all.forEach((t) => t.classList.remove("clutter"));
     const shown = all.filter((t) => t.textContent && !t.closest('[visibility="hidden"]'));
     const rank = (t) => {

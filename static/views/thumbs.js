@@ -1,5 +1,7 @@
 // Small pictures of each preset's data for the preset picker, drawn from the generator's shape.
 
+import { el } from "../util.js";
+
 const A = "rgb(230,97,1)";
 const B = "rgb(33,102,172)";
 const C = "rgb(0,158,115)";
@@ -72,7 +74,21 @@ function shape(name, r) {
 
 const GATES = { and: [0, 0, 0, 1], or: [0, 1, 1, 1], xor_gate: [0, 1, 1, 0] };
 
+// Drawn on the canvas, then shown as the background of a span in its place: a canvas on the page is a layer of
+// its own, which the compositor places again at every frame the page draws.
 export function drawThumb(canvas, doc) {
+  paintThumb(canvas, doc);
+  if (!canvas.__img) {
+    canvas.__img = el("span", { class: "thumb", "aria-hidden": "true" });
+    canvas.__img.style.width = `${canvas.width}px`;
+    canvas.__img.style.height = `${canvas.height}px`;
+    canvas.before(canvas.__img);
+    canvas.hidden = true;
+  }
+  canvas.__img.style.backgroundImage = `url(${canvas.toDataURL()})`;
+}
+
+function paintThumb(canvas, doc) {
   const ctx = canvas.getContext("2d");
   const S = canvas.width;
   ctx.clearRect(0, 0, S, S);

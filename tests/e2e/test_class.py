@@ -43,7 +43,8 @@ def test_the_worked_example_says_it_trains_biases_and_offers_the_fixed_variant(p
     assert "trains the biases" in note.text_content()
     note.locator("button").click()
     page.wait_for_function(f"() => {STORE}.server.scenario.name === 'worked-example-fixed-bias'")
-    assert not page.locator("[data-trains-biases]").count()
+    # the panel redraws at the page's next frame after the new state
+    page.wait_for_function("() => !document.querySelector('[data-trains-biases]')")
     page.go_back()  # the worked example is one Back away
     page.wait_for_function(f"() => {STORE}.server.scenario.name === 'worked-example'")
 

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.browser
 
 def test_a_breakpoint_hit_pauses_highlights_the_culprit_and_offers_the_step_before(page: Any, tmp_path: Path) -> None:
     open_preset(page, "dead-relu")
+    page.locator("[data-breakpoints]").scroll_into_view_if_needed()  # its module loads when it is first seen
     page.locator('[data-bp="dead_units"] input[type="checkbox"]').check()
     page.locator("[data-bp-set]").click()
     page.wait_for_function("() => window.deltaflow.store.server.breakpoints.some((b) => b.kind === 'dead_units')")
@@ -51,6 +52,7 @@ def test_the_health_view_draws_a_row_per_layer_and_a_click_selects_the_layer(pag
 def test_the_graph_view_draws_the_nodes_and_lights_them_backward(page: Any, tmp_path: Path) -> None:
     open_preset(page, "worked-example")
     page.locator('[data-net] [data-neuron="2:0"]').click()
+    page.locator("[data-graph]").scroll_into_view_if_needed()  # its module loads when it is first seen
     page.locator("[data-graph-request]").click()
     page.wait_for_function("() => window.deltaflow.store.graph?.layer === 2")
     g = page.evaluate("() => window.deltaflow.store.graph")

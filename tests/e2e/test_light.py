@@ -4,7 +4,7 @@ missed once it is seen; without module workers the page reads the websocket itse
 from typing import Any
 
 from tests.e2e.conftest import Console, open_page
-from tests.e2e.helpers import open_preset
+from tests.e2e.helpers import open_preset, wait_phase
 
 # how many times the view watching the element `sel` drew; whether that is more than n
 DRAWS = "(sel) => window.deltaflow.schedule.entries.find((e) => e.v.watch === document.querySelector(sel)).draws"
@@ -42,3 +42,70 @@ def test_without_workers_the_page_reads_the_socket_itself(browser: Any, server: 
         page.wait_for_function("() => window.deltaflow.store.server.playing === null")
         assert page.evaluate("() => typeof Worker") == "undefined"
     assert not console.errors, "\n".join(console.errors)
+
+
+# the path of every JS file the page has fetched so far
+FETCHED = """() => performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname)
+  .filter((p) => p.endsWith(".js"))"""
+
+
+def fetched(page: Any, name: str) -> bool:
+    return any(p.endswith("/" + name) for p in page.evaluate(FETCHED))
+
+
+def test_rarely_needed_modules_load_when_first_needed(page: Any) -> None:
+    open_preset(page, "circle")
+    for name in ("views/equations.js", "views/lesson.js", "views/graph.js", "export.js"):
+        assert not fetched(page, name), f"{name} was fetched at load"
+    page.locator('[data-net] [data-neuron="1:0"]').click()  # a selection: its equations
+    page.wait_for_selector("[data-explain-body] [data-select]")  # its weights, as buttons
+    assert fetched(page, "views/equations.js")
+    page.locator("[data-lesson-picker] summary").click()  # the picker: the lessons
+    page.wait_for_selector("[data-lesson-pick]")
+    assert fetched(page, "views/lesson.js")
+    page.locator("[data-graph]").scroll_into_view_if_needed()  # the graph panel, once seen
+    page.wait_for_selector("[data-graph-detail]")
+    assert fetched(page, "views/graph.js")
+
+
+# a mark on each of the explain panel's <math> elements, and the panel's text
+MARK = """() => { const ms = [...document.querySelectorAll('[data-explain-body] math')];
+  ms.forEach((m) => (m.__kept = true));
+  return [ms.length, document.querySelector('[data-explain-body]').textContent]; }"""
+KEPT = "() => [...document.querySelectorAll('[data-explain-body] math')].filter((m) => m.__kept).length"
+
+
+def test_the_explain_panel_changes_only_its_numbers_when_the_equations_stay(page: Any) -> None:
+    open_preset(page, "worked-example")
+    page.keyboard.press("Shift+ArrowRight")  # a whole step
+    wait_phase(page, "Update")
+    page.locator('[data-net] [data-neuron="2:0"]').click()
+    page.wait_for_function("() => document.querySelectorAll('[data-explain-body] math').length > 3")
+    count, before = page.evaluate(MARK)
+    page.keyboard.press("Shift+ArrowRight")
+    page.wait_for_function("t => document.querySelector('[data-explain-body]').textContent !== t", arg=before)
+    wait_phase(page, "Update")
+    # new numbers in the same <math> elements: none was parsed and laid out anew
+    assert page.evaluate(KEPT) == count
+
+
+# the colour of the edge canvas at the middle of an edge's hit line, and at a corner
+EDGE_PIXEL = """(sel) => { const ln = document.querySelector(sel);
+  const c = document.querySelector('[data-net] canvas.net-edges');
+  const d = c.width / c.getBoundingClientRect().width;
+  const at = (x, y) => [...c.getContext('2d').getImageData(Math.round(x * d), Math.round(y * d), 1, 1).data];
+  const mid = (a, b) => (+ln.getAttribute(a) + +ln.getAttribute(b)) / 2;
+  const x = mid('x1', 'x2'), y = mid('y1', 'y2');
+  return [at(x, y), at(1, 1)]; }"""
+
+
+def test_edges_are_drawn_on_the_canvas_in_the_colour_of_their_sign(page: Any) -> None:
+    open_preset(page, "circle")
+    w = page.evaluate("() => window.deltaflow.store.weights")
+    L = len(w)
+    # the edges into the one output: they meet only there, so each midpoint is its own
+    for i, v in enumerate(w[L - 1][0]):
+        mid, corner = page.evaluate(EDGE_PIXEL, f'[data-weight="{L}:0:{i}"] .hit')
+        assert mid[3] > 0 and corner[3] == 0, (mid, corner)
+        orange = mid[0] > mid[2]  # the page's colours: orange for w > 0, blue for w < 0
+        assert orange == (v > 0), (i, v, mid)
