@@ -343,11 +343,12 @@ def make_optimizer(spec: SGD | Momentum | Adam | LBFGS) -> Optimizer:
 
 def _task_of(y: np.ndarray, n_out: int) -> str:
     """Infer the task of given points: one-hot rows are multiclass, two values binary."""
+    if n_out > 1:  # elementwise, not np.unique: sorting 640,000 targets holds the interpreter ~7 ms
+        one_hot = bool(((y == 0.0) | (y == 1.0)).all()) and bool((y.sum(axis=1) == 1).all())
+        return "multiclass" if one_hot else "regression"
     values = np.unique(y)
     within = lambda allowed: bool(np.isin(values, allowed).all())  # noqa: E731 (no Python set of every value)
-    if n_out > 1 and within((0.0, 1.0)) and bool((y.sum(axis=1) == 1).all()):
-        return "multiclass"
-    if n_out == 1 and len(values) <= 2 and (within((0.0, 1.0)) or within((-1.0, 1.0))):
+    if len(values) <= 2 and (within((0.0, 1.0)) or within((-1.0, 1.0))):
         return "binary"
     return "regression"
 

@@ -20,6 +20,7 @@ import json
 import sys
 import time
 import urllib.request
+from asyncio.subprocess import PIPE
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +85,63 @@ async def stepping(ws: Any, stop: asyncio.Event, out: list[float]) -> None:
         out.append((time.perf_counter() - t0) * 1e3)
 
 
-async def while_running(probe: Any, start: Any, kind: str, ws: Any) -> dict[str, Any]:
-    """The probe's step round trips while `start()` runs a heavy command answered by `kind`,
+def heavy_commands() -> dict[str, tuple[dict[str, Any] | None, str, str]]:
+    """Each heavy command: the scenario loaded first (None: the largest, by upload), the
+    command, and the event that ends its answer."""
+    return {
+        "gradcheck": (doc([2, 64, 64, 1], 500), '{"type":"gradcheck"}', "gradcheck"),
+        "slice": (doc([2] + [64] * 9 + [1], 10_000), '{"type":"slice","layer":1,"to":0,"from":0,"points":41}', "slice"),
+        "traced_step": (doc([2, 64, 64, 1], 10_000), STEP, "epoch"),  # epoch: its last event
+        "load_largest": (None, "", "dataset"),
+    }
+
+
+async def heavy_client(name: str, ws_url: str, base: str) -> None:
+    """The client of one heavy command, in a process of its own (`--heavy NAME WS BASE`), so that
+    receiving its large answers does not delay the timed client: loads, says `ready`, waits for
+    a line on stdin, runs the command until BUSY_SECONDS have passed, says `done SECONDS RUNS`."""
+    scenario, cmd, kind = heavy_commands()[name]
+    ws = await ws_connect(ws_url)
+    await until_maps(ws)
+    if scenario is None:
+        ref = await asyncio.to_thread(upload, base, largest())
+        cmd = json.dumps({"type": "load", "ref": ref})
+    else:
+        await ws.send(json.dumps({"type": "load", "scenario": scenario}))
+        await until_maps(ws)  # the whole welcome
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    t0, runs = time.monotonic(), 0
+    while runs == 0 or time.monotonic() - t0 < BUSY_SECONDS:  # short ones again: enough samples
+        await ws.send(cmd)
+        await answer(ws, kind)
+        runs += 1
+    print("done", time.monotonic() - t0, runs, flush=True)
+    await ws.close()
+
+
+async def while_running(probe: Any, server: Server, name: str) -> dict[str, Any]:
+    """The probe's step round trips while another process's client runs heavy command `name`,
     against its idle round trips just before (this machine's load drifts between minutes)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.pressure", "--heavy", name, server.ws_url, server.base,
+        stdin=PIPE, stdout=PIPE, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    if not (await proc.stdout.readline()).startswith(b"ready"):
+        raise RuntimeError(f"the {name} client failed")
     idle = await steps_for(probe, IDLE_SECONDS)
     stop, rtts = asyncio.Event(), []
     task = asyncio.create_task(stepping(probe, stop, rtts))
-    t0, runs = time.monotonic(), 0
-    while runs == 0 or time.monotonic() - t0 < BUSY_SECONDS:  # short ones again: enough samples
-        await start()
-        await answer(ws, kind)
-        runs += 1
-    seconds = time.monotonic() - t0
+    proc.stdin.write(b"go\n")
+    await proc.stdin.drain()
+    done = (await proc.stdout.readline()).split()
     stop.set()
     await task
+    await proc.wait()
+    if not done or done[0] != b"done":
+        raise RuntimeError(f"the {name} client failed")
+    seconds, runs = float(done[1]), int(done[2])
     p99 = percentile(rtts, 99)
     return {
         "seconds": seconds / runs,
@@ -138,25 +182,8 @@ async def measure() -> dict[str, Any]:
         idle = await steps_for(probe, 3.0)
         r["idle"] = {"steps": len(idle), "p50_ms": percentile(idle, 50), "p99_ms": percentile(idle, 99)}
 
-        heavy = await ws_connect(server.ws_url)
-        await until_maps(heavy)
-
-        async def load(d: dict[str, Any]) -> None:
-            await heavy.send(json.dumps({"type": "load", "scenario": d}))
-            await until_maps(heavy)  # the whole welcome
-
-        await load(doc([2, 64, 64, 1], 500))
-        r["gradcheck"] = await while_running(probe, lambda: heavy.send('{"type":"gradcheck"}'), "gradcheck", heavy)
-        await load(doc([2] + [64] * 9 + [1], 10_000))
-        cmd = '{"type":"slice","layer":1,"to":0,"from":0,"points":41}'
-        r["slice"] = await while_running(probe, lambda: heavy.send(cmd), "slice", heavy)
-        await load(doc([2, 64, 64, 1], 10_000))
-        r["traced_step"] = await while_running(probe, lambda: heavy.send(STEP), "epoch", heavy)  # its last event
-        ref = await asyncio.to_thread(upload, server.base, largest())
-        r["load_largest"] = await while_running(
-            probe, lambda: heavy.send(json.dumps({"type": "load", "ref": ref})), "dataset", heavy
-        )
-        await heavy.close()
+        for name in heavy_commands():
+            r[name] = await while_running(probe, server, name)
 
         # memory: a client that asks for big answers and never reads them
         rss0 = rss_mb(pid)
@@ -254,6 +281,9 @@ def report(r: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--heavy"]:
+        asyncio.run(heavy_client(*sys.argv[2:5]))
+        return 0
     r = asyncio.run(measure())
     print(report(r))
     print(json.dumps(r))

@@ -8,7 +8,7 @@ from app import scenario as sc
 from app.protocol import encode
 from app.session import branch, commands, play, work
 from app.session.breakpoints import Reason, reason
-from app.session.cursor import SMALL_SET, Cursor, Event, Options, Paused
+from app.session.cursor import OUTPUT_ROWS, SMALL_SET, Cursor, Event, Options, Paused
 from app.session.outbox import Message, Outbox
 from app.session.play import quiet
 from app.session.room import Hosted, Role, Room
@@ -96,10 +96,10 @@ class Session(Hosted):
         role = as_role or (self.room.role(box) if box is not None else None)
         state = self.room.state_for(self.state(), role or "owner")
         out = [Message(encode(state)), Message(c.dataset_message()), Message(encode(c.initial_epoch))]
-        if c.tabled:
-            out.append(Message(encode(c.outputs())))
-        if c.points is not None:
-            out.append(Message(c.maps(), True))
+        if self.outputs_flops() >= work.INLINE_FLOPS:
+            self.publish_maps()  # they follow from a worker thread, to every member
+        else:
+            out.extend(self._maps_messages())
         if self.branch is not None:
             out.append(Message(encode(self.branch.event(c))))
         return out
@@ -160,10 +160,16 @@ class Session(Hosted):
         if self._maps_due:
             return
         self._maps_due = True
-        if self.cursor.maps_flops() < work.INLINE_FLOPS:
+        if self.outputs_flops() < work.INLINE_FLOPS:
             asyncio.get_running_loop().call_soon(self._send_maps)
         else:
             self._maps_task = asyncio.get_running_loop().create_task(self._send_heavy_maps())
+
+    def outputs_flops(self) -> int:
+        """What the outputs (of the examples table) and the maps cost to compute."""
+        c = self.cursor
+        rows = min(OUTPUT_ROWS, len(c.trainer.x)) if c.tabled else 0
+        return work.forward_flops(c.trainer.net.layers, rows) + c.maps_flops()
 
     def _maps_messages(self) -> list[Message]:
         c = self.cursor
