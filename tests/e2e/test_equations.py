@@ -34,7 +34,8 @@ MEASURE = """() => {
     if (r.width === 0) continue;
     // the equation's own width (what it would scroll), and where it sits in the panel
     if (m.scrollWidth > Math.ceil(r.width) + 1 || r.right > box.left + body.clientWidth + 1 || r.left < box.left - 1)
-      wide.push(`${Math.round(Math.max(r.width, m.scrollWidth))}px of ${body.clientWidth}px: ${m.textContent.slice(0, 50)}`);
+      wide.push(`${Math.round(Math.max(r.width, m.scrollWidth))}px of ${body.clientWidth}px: `
+        + m.textContent.slice(0, 50));
   }
   return { n: body.querySelectorAll('math').length, scroll: body.scrollWidth - body.clientWidth, wide };
 }"""
