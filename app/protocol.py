@@ -126,6 +126,14 @@ class SetBias(Command):
     value: Param
 
 
+class SetData(Command):
+    """Replace the run's data (a scenario's `data`) in place, keeping the weights, optimizer
+    state, step and history: an edit, like set_weight."""
+
+    type: Literal["set_data"]
+    data: dict[str, Any]  # checked as load checks a scenario's data
+
+
 Step_ = Annotated[int, Field(ge=0)]
 
 
@@ -363,6 +371,7 @@ AnyCommand = Annotated[
     | Set
     | SetWeight
     | SetBias
+    | SetData
     | Gradcheck
     | Slice
     | Select

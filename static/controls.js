@@ -5,8 +5,8 @@ import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, 
 import { createLink, presetDoc } from "./link.js";
 import { createUploads } from "./upload.js";
 import { DEFAULT_PACE, into, pace, paceLabel, playCommand } from "./pace.js";
-import { clamp, el, fmt } from "./util.js";
-import { className } from "./views/classes.js";
+import { clamp, el } from "./util.js";
+import { createPoints } from "./points.js";
 import { drawThumb } from "./views/thumbs.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -363,31 +363,8 @@ export function createControls(store, socket, defaultPreset, room) {
     presetDoc(b.dataset.preset).then((d) => d && drawThumb(b.querySelector("canvas"), d));
   });
 
-  // --- points on the plane -------------------------------------------------------------------
-  // A point of class `cls` at `x`. The network keeps its weights, and the run it replaces
-  // can be brought back with Undo.
-  function addPoint(x, shift) {
-    const ds = store.dataset;
-    if (!ds) return;
-    const y0 = ds.train.y;
-    const k = Math.max(2, y0[0].length);
-    const picked = Math.min(store.view.addClass ?? 0, k - 1);
-    const cls = shift ? (picked + 1) % k : picked; // shift-click: the next class
-    let label;
-    if (y0[0].length > 1) {
-      label = y0[0].map((_, k) => (k === cls ? 1 : 0));
-    } else {
-      const vals = y0.map((r) => r[0]);
-      label = [cls === 0 ? Math.max(...vals) : Math.min(...vals)];
-    }
-    const d = clone(doc());
-    d.data = { train: { x: [...ds.train.x, x], y: [...y0, label] } };
-    if (ds.test) d.data.test = ds.test;
-    d.weights = clone(store.weights);
-    d.biases = clone(store.biases);
-    const name = className(cls, y0[0].length);
-    load(d, `Added a point of ${name} at (${fmt(x[0], 3)}, ${fmt(x[1], 3)}), keeping the weights`);
-  }
+  // --- points on the plane: changed in place, see points.js ----------------------------------------
+  const points = createPoints(store, { send, note, link });
 
   // --- URL: see link.js ---------------------------------------------------------------------
   function onState() {
@@ -410,7 +387,9 @@ export function createControls(store, socket, defaultPreset, room) {
   // --- actions for the views -------------------------------------------------------------------
   const actions = {
     send,
-    addPoint,
+    addPoint: points.add,
+    removePoint: points.remove,
+    note,
     openPreset(name) {
       link.changing(`Opened ${name}`);
       send({ type: "load", preset: name });

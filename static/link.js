@@ -85,7 +85,7 @@ async function upload(doc) {
 
 export function createLink(store, { defaultPreset, note, send, load }) {
   let edit = null; // {weights, biases, step}: the weights as typed, and the step they were typed at
-  let editing = false; // a set_weight or set_bias was sent: the next state carries the edit
+  let editing = false; // a set_weight, set_bias or set_data was sent: the next state carries the edit
   let changing = false; // the user opened another scenario: its link is a new history entry
   let restoring = false; // moving through the history: its entry stays as it is
   let started = false;
@@ -237,10 +237,22 @@ export function createLink(store, { defaultPreset, note, send, load }) {
     edited() {
       editing = true;
     },
+    // points added or removed (`set_data`): an edit of the run, which goes on from its step;
+    // Undo sends the data as it was before
+    dataEdited(before, what) {
+      editing = true;
+      undo = { data: before };
+      undoButton(true);
+      note(`${what} · Undo (Ctrl+Z) takes it back.`);
+    },
     // the user opens another scenario: a new history entry, and an undo for the run it replaces
     changing(what) {
       changing = true;
       edit = null;
+      if (undo?.data) {
+        undo = null; // the points of the run it replaces
+        undoButton(false);
+      }
       if (store.server && store.server.step > 0) {
         undo = shared();
         undoButton(true);
@@ -255,6 +267,11 @@ export function createLink(store, { defaultPreset, note, send, load }) {
       const u = undo;
       undo = null;
       undoButton(false);
+      if (u.data) {
+        editing = true;
+        send({ type: "set_data", data: u.data });
+        return note("The points are back as they were; the weights and the step stay.");
+      }
       changing = true;
       edit = null;
       open({ doc: u.doc, step: u.step });

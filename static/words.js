@@ -9,6 +9,7 @@ const WHAT = {
   set: "that setting",
   set_weight: "setting the weight",
   set_bias: "setting the bias",
+  set_data: "changing the points",
   step: "the step",
   epoch: "the epoch",
   play: "playing",

@@ -71,6 +71,19 @@ class Trainer:
             return self.x[o : o + self.batch_size], self.y[o : o + self.batch_size], None
         return self.x[idx], self.y[idx], idx
 
+    def set_data(self, x: Array, y: Array, x_test: Array | None, y_test: Array | None) -> None:
+        """Train on other examples from the next batch on (a point added or removed by hand).
+
+        The weights, optimizer state and step count stay. The epoch's order is drawn again for
+        the new number of examples; an offset past the end of the new set ends the epoch, whose
+        remaining examples are gone.
+        """
+        self.x, self.y, self.x_test, self.y_test = x, y, x_test, y_test
+        self._order = None
+        if self.offset >= len(x):
+            self.epochs_done += 1
+            self.offset = 0
+
     def _advance(self, m: int) -> bool:
         self.step_count += 1
         self.offset += m

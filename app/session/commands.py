@@ -12,7 +12,7 @@ from app import protocol as p
 from app import scenario as sc
 from app.nn.gradcheck import gradcheck
 from app.protocol import ProtocolError
-from app.session import branch, debugging, healthfeed, memory, play, poll, work
+from app.session import branch, dataedit, debugging, healthfeed, memory, play, poll, work
 from app.session.cursor import Cursor, Event, Options
 from app.session.work import Cancelled, Progress
 
@@ -193,9 +193,11 @@ async def seek(s: "Session", cmd: p.Seek) -> None:
             "out_of_history", f"seek.step: step {cmd.step} is outside the history ({h.first}–{h.last})", "seek"
         )
     s.stop()
+    data = s.cursor.data
     s.cursor.abort()
     s.cursor.goto(cmd.step)
     s.publish(s.state(), healthfeed.event(s.cursor))
+    dataedit.published_if_changed(s, data)
     s.publish_maps()
 
 
@@ -381,6 +383,7 @@ HANDLERS: dict[str, Handler] = {
     "set": set_,
     "set_weight": set_weight,
     "set_bias": set_bias,
+    "set_data": dataedit.set_data,
     "gradcheck": gradcheck_,
     "slice": slice_,
     "select": select,

@@ -12,7 +12,7 @@ from app import rows
 from app import scenario as sc
 from app.nn import guard
 from app.protocol import encode
-from app.session import maps, work
+from app.session import dataedit, maps, work
 from app.session.breakpoints import Breakpoints, Reason, reason
 from app.session.history import History, Snapshot
 from app.session.work import cap
@@ -71,6 +71,7 @@ class Cursor:
         self.scenario, self.trainer, self.task, self.extent = s, built.trainer, built.task, built.extent
         self.points = maps.grid(self.extent) if self.extent else None
         self.tabled = self.points is None or len(self.trainer.x) <= SMALL_SET  # outputs are sent
+        self.data = dataedit.built_version(s, built)  # the data in force (set_data edits it)
         self.pending: list[Event] | None = None
         self.pending_batch: tuple[np.ndarray, np.ndarray] | None = None  # whole, though its events are capped
         self.index = 0
@@ -89,9 +90,12 @@ class Cursor:
         self.breakpoints = Breakpoints()
         self.breakpoints.reset(self.trainer)
         self.hit: Reason | None = None  # a breakpoint a completed step hit, for the caller to pause on
-        # the data of a scenario never changes within a run: encoded once, however often sent,
-        # and past STATE_DATA_BYTES summed up instead (the dataset event has the examples)
-        data = data_json(s.data, STATE_DATA_BYTES)
+        self._encode_data()
+
+    def _encode_data(self) -> None:
+        # the data changes only by an edit: encoded once per version, however often sent, and
+        # past STATE_DATA_BYTES summed up instead (the dataset event has the examples)
+        data = data_json(self.scenario.data, STATE_DATA_BYTES)
         if data is None:
             t = self.trainer
             n_test = 0 if t.x_test is None else len(t.x_test)
@@ -99,6 +103,15 @@ class Cursor:
         self._data_json = orjson.Fragment(data)
         self._dataset_msg: bytes | None = None
         self.dataset_message()  # here, where a large run is built off the loop
+
+    def use_data(self, d: "dataedit.DataVersion") -> None:
+        """Train on data version `d` from the next batch on: an edit of the data, or a return
+        across one (a seek); the weights and step stay."""
+        d.apply_to(self.trainer)
+        self.data, self.task, self.extent, self.points = d, d.task, d.extent, d.points
+        self.tabled = self.points is None or len(d.x) <= SMALL_SET
+        self.scenario = self.scenario.model_copy(update={"data": d.spec})
+        self._encode_data()
 
     def trainer_copy(self) -> Any:
         """A trainer of its own at the cursor's parameters, for work done beside the live run."""
@@ -134,10 +147,13 @@ class Cursor:
     def snapshot(self) -> Snapshot:
         snap = self.trainer.snapshot()
         snap["config"] = self.config()
+        snap["data"] = self.data  # by reference: a data version never changes
         return snap
 
     def restore(self, snap: Snapshot) -> None:
         self.good = None
+        if snap.get("data", self.data) is not self.data:
+            self.use_data(snap["data"])
         cfg = snap["config"]
         if cfg != self.config():
             self.configure(self.scenario.model_copy(update=cfg))

@@ -9,7 +9,7 @@ from app import protocol as p
 from app import scenario as sc
 from app.nn import graph
 from app.protocol import ProtocolError
-from app.session import work
+from app.session import dataedit, work
 
 if TYPE_CHECKING:
     from app.session.cursor import Cursor
@@ -27,6 +27,7 @@ def trainer_at(c: "Cursor", step: int) -> Any:
     t.optimizer = sc.make_optimizer(cfg["optimizer"])
     t.reg = sc.Regularization(cfg["regularization"].type, cfg["regularization"].rate)
     t.batch_size = cfg["batch_size"]
+    dataedit.trainer_data(c, snap, t)
     t.restore(snap)
     return t
 

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from app import scenario as sc
+from app.session import dataedit
 from app.session.cursor import Cursor, Options
 from app.session.history import Snapshot, nbytes
 from app.session.store import Packed, Row, Store, is_full, pack, unpack
@@ -50,6 +51,7 @@ class Record:
     saved_at: float = -math.inf  # time.monotonic() of the last capture
     inflight: bool = False  # a capture waits in the writer's queue
     reset: bool = False  # a write failed: write everything again next time
+    data: Any = None  # the run's data version whose scenario was written (set_data edits it)
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Capture:
     """One session as the loop copied it; packed and written in the writer thread."""
 
     sid: str
-    scenario: tuple[sc.Scenario, dict[str, Any]] | None  # with the run's data arrays, when new
+    scenario: tuple[sc.Scenario, dict[str, Any], dict[str, Any]] | None  # with its data and data versions, when new
     trainer: Snapshot  # at the last completed step
     history: dict[str, Any]
     new: list[Snapshot]  # checkpoints the store does not have yet
@@ -71,8 +73,10 @@ def capture(s: "Session", rec: Record) -> Capture:
     c = s.cursor
     scenario = None
     if rec.reset or rec.cursor is not c:
-        rec.cursor, rec.snaps, rec.reset = c, {}, False
-        scenario = (c.scenario, data_arrays(c))
+        rec.cursor, rec.snaps, rec.reset, rec.data = c, {}, False, None
+    if rec.data is not c.data:  # a new run, or its data edited
+        rec.data = c.data
+        scenario = (c.scenario, data_arrays(c), dataedit.saved(c))
     h = c.history
     new = [h.snaps[k] for k in h.steps if rec.snaps.get(k) is not h.snaps[k]]
     rec.snaps = dict(h.snaps)
@@ -96,8 +100,10 @@ def data_arrays(c: Cursor) -> dict[str, Any]:
 # --- packing (writer thread) ---------------------------------------------------------------------
 def config_out(snap: Snapshot) -> Snapshot:
     cfg = snap["config"]
+    data = {"data": snap["data"].version} if "data" in snap else {}  # the version's number
     return {
         **snap,
+        **data,
         "config": {
             "optimizer": cfg["optimizer"].model_dump(mode="json"),
             "regularization": cfg["regularization"].model_dump(mode="json"),
@@ -116,9 +122,9 @@ def config_in(snap: Snapshot) -> Snapshot:
     return snap
 
 
-def pack_scenario(s: sc.Scenario, data: dict[str, Any]) -> Packed:
+def pack_scenario(s: sc.Scenario, data: dict[str, Any], versions: dict[str, Any] | None = None) -> Packed:
     doc = s.model_dump(mode="json", exclude_none=True, exclude={"data"} if data else None)
-    return pack({"scenario": doc, "data": data or None})
+    return pack({"scenario": doc, "data": data or None, "versions": versions})
 
 
 def pack_state(cap: Capture) -> Packed:
@@ -145,16 +151,25 @@ def rebuild(row: Row, options: Options) -> Cursor:
             for k, part in stored["data"].items()
         }
     c = Cursor(sc.parse(doc), options)
+    versions = dataedit.restored(c, stored.get("versions"), doc)
     state = unpack(*row.state)
     kept = set(state["history"]["steps"])
     snaps = {k: config_in(unpack(m, a)) for k, m, a in row.checkpoints if k in kept}
+    for k, snap in list(snaps.items()):  # each with its data version; one that is gone, dropped
+        d = versions.get(snap.get("data"))
+        if d is None:
+            del snaps[k]
+        else:
+            snap["data"] = d
     h = c.history
     h.every = int(state["history"]["every"])
     h.steps, h.snaps = sorted(snaps), snaps
     h.sizes = {k: nbytes(v) for k, v in snaps.items()}
     h.bytes = sum(h.sizes.values())
     h.last = int(state["history"]["last"])
-    c.restore(config_in(state["trainer"]))
+    trainer = config_in(state["trainer"])
+    trainer["data"] = c.data
+    c.restore(trainer)
     if not h.steps:
         h.save(c.snapshot())
     c.curve = [
@@ -265,7 +280,7 @@ class Saver:
 
     def restored(self, s: "Session") -> None:
         """`s` was just read from the store: it has all of it."""
-        self.records[s.id] = Record(s.cursor, dict(s.history.snaps), time.monotonic())
+        self.records[s.id] = Record(s.cursor, dict(s.history.snaps), time.monotonic(), data=s.cursor.data)
         s.dirty = False
 
     def forget(self, sid: str) -> None:

@@ -16,7 +16,24 @@ const mo = (s) => `<mo>${esc(s)}</mo>`;
 const mn = (s) => `<mn>${esc(s)}</mn>`;
 const row = (...xs) => `<mrow>${xs.join("")}</mrow>`;
 const frac = (a, b) => `<mfrac>${a}${b}</mfrac>`;
-const math = (...xs) => `<math display="block">${xs.join("")}</math>`;
+// A place where a long equation may wrap: at the top level of math() only, never inside a row.
+const BREAK = "\u2063wrap\u2063";
+// An equation, in pieces that wrap (a new piece before each top-level "=" and at each BREAK),
+// each a <math> of its own: MathML has no line breaking, so a narrow panel stacks the pieces.
+const math = (...xs) => {
+  const pieces = [[]];
+  xs.forEach((x, k) => {
+    String(x)
+      .split(BREAK)
+      .forEach((part, n) => {
+        if (n > 0 || (k > 0 && x === eq && pieces.at(-1).length)) pieces.push([]);
+        if (part) pieces.at(-1).push(part);
+      });
+  });
+  const full = pieces.filter((q) => q.length);
+  if (full.length === 1) return `<math display="block">${full[0].join("")}</math>`;
+  return `<div class="eqn">${full.map((q) => `<math>${q.join("")}</math>`).join("")}</div>`;
+};
 const paren = (x) => row(mo("("), x, mo(")"));
 const up = (l) => paren(mn(l));
 const sym = (s, sub, l) =>
@@ -41,11 +58,12 @@ export function createEquations(store) {
     return wrap ? paren(inner) : inner;
   }
 
-  // a sum of products, cut short where it would not fit
-  function terms(list) {
+  // a sum of products, cut short where it would not fit; with wrap, it may wrap before each +
+  // (then it must be an argument of math() itself, not inside a row)
+  function terms(list, wrap = false) {
     const shown = list.slice(0, MAX_TERMS).map((factors) => row(...factors.map((f, k) => (k ? times : "") + f)));
     if (list.length > MAX_TERMS) shown.push(mo("⋯"));
-    return shown.join(mo("+"));
+    return shown.join((wrap ? BREAK : "") + mo("+"));
   }
 
   function check(what, page, server) {
@@ -112,7 +130,11 @@ export function createEquations(store) {
       ),
       math(
         eq,
-        terms(W[j].map((w, i) => [num(w, true), num(xs[i], true)])),
+        terms(
+          W[j].map((w, i) => [num(w, true), num(xs[i], true)]),
+          true,
+        ),
+        BREAK,
         mo("+"),
         num(b, true),
         eq,
@@ -266,7 +288,12 @@ export function createEquations(store) {
         eq,
         num(fp, true),
         times,
-        paren(terms(W.map((wk, k) => [num(wk[j], true), num(dk[k], true)]))),
+        mo("("),
+        terms(
+          W.map((wk, k) => [num(wk[j], true), num(dk[k], true)]),
+          true,
+        ),
+        mo(")"),
         eq,
         num(fp, true),
         times,
@@ -315,7 +342,13 @@ export function createEquations(store) {
       math(
         eq,
         m > 1 ? frac(mn(1), mn(m)) : "",
-        (m > 1 ? paren : (x) => x)(terms(prods.map(([d, x]) => [num(d, true), num(x, true)]))),
+        m > 1 ? mo("(") : "",
+        terms(
+          prods.map(([d, x]) => [num(d, true), num(x, true)]),
+          true,
+        ),
+        m > 1 ? mo(")") : "",
+        BREAK,
         regNum,
         eq,
         num(g),

@@ -104,6 +104,34 @@ def test_back_and_forward_move_between_scenarios(page: Any) -> None:
     page.wait_for_function(f"() => {STORE}.server.scenario.name === 'circle'")
 
 
+def test_a_point_added_after_50_steps_keeps_the_step_the_weights_and_the_history(page: Any) -> None:
+    open_preset(page, "circle")
+    page.evaluate("() => window.deltaflow.socket.send({type: 'step', count: 50})")
+    page.wait_for_function(f"() => {STORE}.server.step === 50 && !{STORE}.dirty.size")
+    before = page.evaluate(f"() => ({{w: {STORE}.weights, b: {STORE}.biases, h: {STORE}.server.history}})")
+    n = page.evaluate(f"() => {STORE}.dataset.train.x.length")
+    box = page.locator("[data-heatmap] canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2 + 7, box["y"] + box["height"] / 2 - 5)
+    page.wait_for_function(f"() => {STORE}.dataset.train.x.length === {n + 1}")
+    page.wait_for_function(f"() => {STORE}.server.scenario.data.train?.x.length === {n + 1}")
+    after = page.evaluate(f"() => ({{w: {STORE}.weights, b: {STORE}.biases, h: {STORE}.server.history}})")
+    assert page.evaluate(f"() => {STORE}.server.step") == 50
+    assert after == before  # weights, biases and the history 0–50 all kept
+    # the link carries the new point: a stored scenario, at the weights of step 50
+    page.wait_for_function("() => location.search.startsWith('?s=')")
+    # right-click on the added point takes it out again; the run stays at step 50
+    x, y = page.evaluate(f"() => {STORE}.dataset.train.x.at(-1)")
+    ext = page.evaluate(f"() => {STORE}.dataset.extent")
+    px = box["x"] + (x - ext[0]) / (ext[1] - ext[0]) * box["width"]
+    py = box["y"] + (ext[3] - y) / (ext[3] - ext[2]) * box["height"]
+    page.mouse.click(px, py, button="right")
+    page.wait_for_function(f"() => {STORE}.dataset.train.x.length === {n}")
+    assert page.evaluate(f"() => [{STORE}.server.step, {STORE}.weights]") == [50, before["w"]]
+    # back before the edit: the points of then
+    page.evaluate("() => window.deltaflow.socket.send({type: 'seek', step: 20})")
+    page.wait_for_function(f"() => {STORE}.server.step === 20 && {STORE}.server.scenario.data.generator === 'circle'")
+
+
 def test_a_click_on_the_plane_keeps_the_weights_and_can_be_undone(page: Any) -> None:
     open_preset(page, "xor")
     steps(page, 4)
@@ -112,6 +140,7 @@ def test_a_click_on_the_plane_keeps_the_weights_and_can_be_undone(page: Any) -> 
     page.mouse.click(box["x"] + 20, box["y"] + 20)
     page.wait_for_function(f"() => {STORE}.dataset.train.x.length === 5")
     assert page.evaluate(f"() => {STORE}.weights") == before  # the network goes on from where it was
+    assert page.evaluate(f"() => {STORE}.server.step") == 4
     assert "Undo" in page.locator("[data-notice]").text_content()
     page.keyboard.press("Control+z")
     settled(page, "xor", 4)
