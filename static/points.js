@@ -5,6 +5,7 @@ import { fmt } from "./util.js";
 import { className } from "./views/classes.js";
 
 const MAX_BYTES = 1000000; // within the server's message limit (DELTAFLOW_MAX_MESSAGE_BYTES, 1 MiB)
+const TOO_LARGE = "This set is too large to change point by point; import it as a file instead.";
 
 // The data as the page has it, or null when the dataset event held only its first rows.
 function current(ds) {
@@ -17,7 +18,7 @@ function current(ds) {
 export function createPoints(store, { send, note, link }) {
   function apply(before, after, what) {
     const cmd = { type: "set_data", data: after };
-    if (JSON.stringify(cmd).length > MAX_BYTES) return note("This set is too large to change point by point; import it as a file instead.");
+    if (JSON.stringify(cmd).length > MAX_BYTES) return note(TOO_LARGE);
     link.dataEdited(before, what);
     send(cmd);
   }
@@ -26,7 +27,7 @@ export function createPoints(store, { send, note, link }) {
   function add(x, shift) {
     const ds = store.dataset;
     const before = current(ds);
-    if (!before) return note("This set is too large to change point by point; import it as a file instead.");
+    if (!before) return note(TOO_LARGE);
     const y0 = ds.train.y;
     const k = Math.max(2, y0[0].length);
     const picked = Math.min(store.view.addClass ?? 0, k - 1);
@@ -47,7 +48,7 @@ export function createPoints(store, { send, note, link }) {
   function remove(i) {
     const ds = store.dataset;
     const before = current(ds);
-    if (!before) return note("This set is too large to change point by point; import it as a file instead.");
+    if (!before) return note(TOO_LARGE);
     if (before.train.x.length <= 1) return note("The last training point stays: a set needs at least one.");
     const x = before.train.x[i];
     const keep = (_, k) => k !== i;

@@ -13,7 +13,7 @@ from app import scenario as sc
 from app.nn.gradcheck import gradcheck
 from app.protocol import ProtocolError
 from app.session import branch, dataedit, debugging, healthfeed, memory, play, poll, work
-from app.session.cursor import Cursor, Event, Options
+from app.session.cursor import Cursor, Event
 from app.session.work import Cancelled, Progress
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ async def load(s: "Session", cmd: p.Load) -> None:
         if cmd._stored is None:
             raise ProtocolError("unknown_ref", f"load.ref: no stored scenario {cmd.ref!r}", "load")
         stored: sc.Scenario = cmd._stored  # checked when it was uploaded
-        s.install(await work.run(built, stored, s.options, flops=_rows(stored) * 1000))
+        s.install(await work.run(Cursor, stored, s.options, flops=_rows(stored) * 1000))
         return
     else:
         doc = cmd.scenario  # type: ignore[assignment]
@@ -56,15 +56,7 @@ async def load(s: "Session", cmd: p.Load) -> None:
     # a scenario of 10,000 examples takes a while to check and build: off the loop
     rows = _rows(doc)
     scenario = await work.run(parse_scenario, doc, "invalid_scenario", "load", "scenario", flops=rows * 1000)
-    s.install(await work.run(built, scenario, s.options, flops=rows * 1000))
-
-
-def built(scenario: sc.Scenario, options: Options) -> Cursor:
-    """A new run of `scenario`, its `dataset` event already encoded (megabytes for 10,000
-    examples): built in a worker thread, so that the welcome that follows is quick."""
-    c = Cursor(scenario, options)
-    c.dataset_message()
-    return c
+    s.install(await work.run(Cursor, scenario, s.options, flops=rows * 1000))
 
 
 def _rows(doc: Any) -> int:
@@ -79,7 +71,7 @@ def _rows(doc: Any) -> int:
 
 
 async def reset(s: "Session", cmd: p.Reset) -> None:
-    s.install(await work.run(built, s.scenario, s.options, flops=len(s.trainer.x) * 1000))
+    s.install(await work.run(Cursor, s.scenario, s.options, flops=len(s.trainer.x) * 1000))
 
 
 async def next_(s: "Session", cmd: p.Next) -> None:

@@ -5,7 +5,7 @@ version of the data is kept by reference in the checkpoints taken while it was i
 `seek` to a step before the edit replays with the data of then, and one after it with the new.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -134,8 +134,7 @@ def saved(c: "Cursor") -> dict[str, Any]:
 
 def _placed(d: DataVersion, version: int, extent: list[float] | None) -> DataVersion:
     extent = None if extent is None else [float(v) for v in extent]
-    points = maps.grid(extent) if extent else None
-    return DataVersion(d.spec, d.x, d.y, d.x_test, d.y_test, d.task, d.threshold, extent, points, version)
+    return replace(d, extent=extent, points=maps.grid(extent) if extent else None, version=version)
 
 
 def _lists(a: Any) -> Any:
