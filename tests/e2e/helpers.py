@@ -32,3 +32,26 @@ def wait_phase(page: Any, phase: str, layer: int | None = None) -> None:
         }""",
         arg=[phase, layer],
     )
+
+
+# true once the element's box has been the same for FRAMES animation frames in a row
+STILL = """([sel, frames]) => {
+  const r = document.querySelector(sel)?.getBoundingClientRect();
+  if (!r) return false;
+  const key = `${sel}@${r.x},${r.y},${r.width},${r.height}`;
+  const w = window;
+  w.__still = w.__still?.key === key ? { key, n: w.__still.n + 1 } : { key, n: 0 };
+  return w.__still.n >= frames;
+}"""
+
+
+def click_net(page: Any, selector: str, hover: bool = False) -> None:
+    """Clicks (or hovers) a part of the network drawing once the page's layout has stopped moving.
+
+    force: a level edge's hit line has a zero-height box, which Playwright never calls visible.
+    Force also skips Playwright's wait for a still box, and a view that loads late moves the
+    drawing, so the click could land on a neighbour; hence the wait here.
+    """
+    page.wait_for_function(STILL, arg=[selector, 6], polling="raf")
+    loc = page.locator(selector).first
+    loc.hover(force=True) if hover else loc.click(force=True)

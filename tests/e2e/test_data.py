@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.helpers import open_preset, wait_phase
+from tests.e2e.helpers import click_net, open_preset, wait_phase
 
 pytestmark = pytest.mark.browser
 
@@ -104,7 +104,7 @@ def test_frozen_parameters_are_marked(page: Any) -> None:
     assert page.locator('[data-bias="1:0"]').get_attribute("class") == "bias frozen"
     page.keyboard.press("Shift+ArrowRight")
     wait_phase(page, "Update")
-    page.locator('[data-bias="2:1"]').click(force=True)
+    click_net(page, '[data-bias="2:1"]')
     page.wait_for_function("() => window.deltaflow.store.dirty.size === 0")
     body = page.locator("[data-explain-body]")
     assert "Frozen" in body.text_content() and not body.locator(".warn").count()

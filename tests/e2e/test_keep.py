@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Console, open_page
-from tests.e2e.helpers import open_preset, wait_phase
+from tests.e2e.helpers import click_net, open_preset, wait_phase
 from tests.live import ROOT, free_port
 
 pytestmark = pytest.mark.browser
@@ -72,7 +72,7 @@ def test_a_shared_link_reproduces_added_points_typed_weights_and_the_step(page: 
     page.mouse.click(box["x"] + 30, box["y"] + 30)
     page.wait_for_function(f"() => {STORE}.dataset.train.x.length === {n + 1}")
     assert page.evaluate(f"() => {STORE}.dataset.train.y.at(-1)") == [0, 0, 1]
-    page.locator('[data-weight="1:0:0"] .hit').click(force=True)
+    click_net(page, '[data-weight="1:0:0"] .hit')
     page.keyboard.type("0.75")
     page.keyboard.press("Enter")
     page.wait_for_function(f"() => {STORE}.weights[0][0][0] === 0.75")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.helpers import fmt, open_preset, wait_phase
+from tests.e2e.helpers import click_net, fmt, open_preset, wait_phase
 
 pytestmark = pytest.mark.browser
 
@@ -15,7 +15,7 @@ STORE = "window.deltaflow.store"
 
 
 def type_weight(page: Any, sel: str, value: str) -> None:
-    page.locator(sel).click(force=True)
+    click_net(page, sel)
     page.keyboard.type(value)
     page.keyboard.press("Enter")
 
@@ -58,9 +58,9 @@ def test_a_weight_has_one_name_everywhere(page: Any) -> None:
     open_preset(page, "worked-example")
     page.keyboard.press("Shift+ArrowRight")
     wait_phase(page, "Update")
-    page.locator('[data-weight="2:0:0"] .hit').hover(force=True)
+    click_net(page, '[data-weight="2:0:0"] .hit', hover=True)
     tip = page.locator("#net-tip").text_content()
-    page.locator('[data-weight="2:0:0"] .hit').click(force=True)
+    click_net(page, '[data-weight="2:0:0"] .hit')
     label = page.locator("[data-edit] label").text_content()
     heading = page.locator("[data-explain-body] h3").first.inner_html()
     assert "w⁽²⁾₁,₁" in tip and "w⁽²⁾₁,₁" in label
@@ -74,7 +74,7 @@ def test_softmax_is_shown_as_a_function_of_the_whole_vector(page: Any) -> None:
     for _ in range(3):
         page.keyboard.press("ArrowRight")
     wait_phase(page, "Forward · layer 2")
-    page.locator('[data-neuron="2:1"]').click(force=True)
+    click_net(page, '[data-neuron="2:1"]')
     body = page.locator("[data-explain-body]")
     page.wait_for_function("() => document.querySelector('[data-explain-body]').textContent.includes('whole vector')")
     math = " ".join(body.locator("math").all_text_contents())

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.helpers import open_preset, wait_phase
+from tests.e2e.helpers import click_net, open_preset, wait_phase
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +84,7 @@ def test_a_tour_of_the_page_logs_no_errors(page: Any, artifacts: Path) -> None:
             f'[data-neuron="{out}:0"]',
             '[data-neuron="1:0"]',
         ):
-            page.locator(item).click(force=True)
+            click_net(page, item)
             page.wait_for_function("() => window.deltaflow.store.dirty.size === 0")
             warn = page.locator("[data-explain-body] .warn")
             assert not warn.count(), f"{name} {item}: {warn.text_content()}"

@@ -7,7 +7,7 @@ import pytest
 
 from app import scenario as sc
 from app.cli import trace
-from tests.e2e.helpers import fmt, open_preset, wait_phase
+from tests.e2e.helpers import click_net, fmt, open_preset, wait_phase
 
 pytestmark = pytest.mark.browser
 
@@ -83,7 +83,7 @@ def test_explain_panel_shows_mathml_with_live_numbers(page: Any, artifacts: Path
     for _ in range(4):
         page.keyboard.press("ArrowRight")
     wait_phase(page, "Update", 2)
-    page.locator('[data-weight="2:0:0"] .hit').click(force=True)  # a level line has a zero-height box
+    click_net(page, '[data-weight="2:0:0"] .hit')  # a level line has a zero-height box
     page.wait_for_selector("[data-explain-body] svg.slice")
     math = " ".join(body.locator("math").all_text_contents())
     assert fmt(ev["backward2"]["grad_w"][0][0]) in math
@@ -112,7 +112,7 @@ def test_hidden_delta_sums_every_term(page: Any) -> None:
 
 def test_a_weight_is_set_by_clicking_it_and_typing(page: Any) -> None:
     open_preset(page, "worked-example")
-    page.locator('[data-weight="2:1:1"] .hit').click(force=True)
+    click_net(page, '[data-weight="2:1:1"] .hit')
     page.keyboard.type("0.75")
     page.keyboard.press("Enter")
     page.wait_for_function("() => window.deltaflow.store.weights[1][1][1] === 0.75")
