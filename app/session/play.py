@@ -166,7 +166,7 @@ def frame_flops(s: "Session") -> int:
 async def heavy_frame(s: "Session") -> None:
     async with s.lock:  # no command changes the network meanwhile
         with quiet():
-            msgs = await asyncio.to_thread(frame, s)
+            msgs = await work.in_thread(frame, s)
         s.room.put_frame(msgs)
         health(s, time.perf_counter())
         if s.playing == "train":

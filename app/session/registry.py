@@ -9,7 +9,7 @@ from typing import Any
 
 from app import scenario as sc
 from app.protocol import ProtocolError
-from app.session import memory, persist
+from app.session import memory, persist, work
 from app.session.breakpoints import reason
 from app.session.cursor import Cursor
 from app.session.directory import Directory
@@ -127,7 +127,7 @@ class Registry:
         row = await asyncio.wrap_future(self.saver.read(sid))
         if row is None or memory.over(self.options.memory_bytes):
             return None
-        cursor = await asyncio.to_thread(self._rebuild, row)
+        cursor = await work.in_thread(self._rebuild, row)
         return self.sessions.get(sid) or self._install(row, cursor)  # another connection may have been quicker
 
     def _rebuild(self, row: Row) -> Cursor | None:

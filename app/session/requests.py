@@ -16,7 +16,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from app.protocol import ProtocolError, parse_command
-from app.session import persist
+from app.session import persist, work
 from app.session.fanout import Mirror, pack, unpack
 from app.session.outbox import Message
 from app.session.store import Row
@@ -65,7 +65,7 @@ class Requests:
             if op == "fork":
                 async with s.lock:
                     cap = persist.capture(s, persist.Record())
-                blob = await asyncio.to_thread(pack_capture, cap)
+                blob = await work.in_thread(pack_capture, cap)
                 key = f"{P}fork:{head['id']}"
                 await self.redis.set(key, blob, px=60_000)
                 answer["key"] = key
@@ -135,7 +135,7 @@ class Requests:
             raise unreachable() from None
         if blob is None:
             raise ProtocolError("busy", "fork: the room's state did not arrive; try again", "fork")
-        return await asyncio.to_thread(persist.rebuild, unpack_row(blob), self.options)
+        return await work.in_thread(persist.rebuild, unpack_row(blob), self.options)
 
 
 def pack_capture(cap: persist.Capture) -> bytes:

@@ -150,7 +150,7 @@ class Session(Hosted):
         def encoded() -> list[Event | Message]:
             return [e if e["type"] == "state" else Message(encode(e)) for e in events]
 
-        self.room.publish(*await asyncio.to_thread(encoded))
+        self.room.publish(*await work.in_thread(encoded))
 
     def publish_maps(self) -> None:
         """Send the outputs and maps soon after, so a step's events leave before they are computed.
@@ -186,7 +186,7 @@ class Session(Hosted):
     async def _send_heavy_maps(self) -> None:
         async with self.lock:
             self._maps_due = False
-            msgs = await asyncio.to_thread(self._maps_messages)
+            msgs = await work.in_thread(self._maps_messages)
         self.room.put(msgs)
 
     # --- commands ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app import scenario as sc
 from app.protocol import ProtocolError, encode, parse_command
+from app.session import work
 from app.session.cursor import Cursor
 from app.session.member import Member
 from app.session.outbox import Outbox
@@ -211,7 +212,7 @@ async def first_scenario(app: Any, preset: str | None, ref: str | None) -> tuple
                 "unknown_ref", f"s: no stored scenario {ref!r}; this is a new session on the default preset"
             )
         # checked when it was uploaded; a run of 10,000 examples is built off the loop
-        return await asyncio.to_thread(Cursor, data, app.state.registry.options), None
+        return await work.in_thread(Cursor, data, app.state.registry.options), None
     if preset:
         try:
             return sc.preset(preset), None

@@ -2,6 +2,8 @@
 the server's own process, progress, `pause`, and the child's errors."""
 
 import asyncio
+import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -103,3 +105,17 @@ def test_checks_beyond_the_worker_limit_wait_and_pause_stops_a_waiting_one(monke
 
     done, second_ran = asyncio.run(run())
     assert done == 1.0 and not second_ran  # the second never started: it reported nothing
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="thread priorities are a Linux feature")
+def test_heavy_work_runs_in_threads_below_the_loops_priority() -> None:
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def both() -> tuple[int, int, int]:
+        moderate = await work.run(nice, flops=work.INLINE_FLOPS)  # over the inline limit: a thread
+        return nice(), moderate, await work.run(nice, flops=0)
+
+    loop_nice, thread_nice, inline_nice = asyncio.run(both())
+    assert thread_nice == min(19, loop_nice + work.BACKGROUND_NICE) and thread_nice > loop_nice
+    assert inline_nice == loop_nice
