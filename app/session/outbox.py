@@ -13,18 +13,41 @@ into it, and it goes out once with `count`, the number of rejected messages it s
 import asyncio
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from app.protocol import encode
 
 MAX_ERROR_KINDS = 32  # pending errors told apart by (code, request); beyond, by code alone
 
 
-class Message(NamedTuple):
-    """One websocket message, encoded once for every subscriber."""
+class Message:
+    """One websocket message, encoded once for every subscriber, and framed once for all of
+    them (`frame`)."""
 
-    data: bytes
-    binary: bool = False
+    __slots__ = ("data", "binary", "_frame")
+
+    def __init__(self, data: bytes, binary: bool = False) -> None:
+        self.data, self.binary = data, binary
+        self._frame: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"Message({self.data[:40]!r}{'...' if len(self.data) > 40 else ''}, binary={self.binary})"
+
+    @property
+    def frame(self) -> bytes:
+        """The whole websocket frame a server sends (RFC 6455 section 5.2): FIN, the opcode
+        (text 1, binary 2), the payload length in 7, 7+16 or 7+64 bits, no mask, the payload."""
+        if self._frame is None:
+            n = len(self.data)
+            head = bytes([0x82 if self.binary else 0x81])
+            if n < 126:
+                head += bytes([n])
+            elif n < 1 << 16:
+                head += bytes([126]) + n.to_bytes(2, "big")
+            else:
+                head += bytes([127]) + n.to_bytes(8, "big")
+            self._frame = head + self.data
+        return self._frame
 
 
 class _Queue(deque[Message]):

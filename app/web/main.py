@@ -26,6 +26,7 @@ from app.web.apidocs import add_api_docs
 from app.web.limits import AddressLimiter
 from app.web.settings import Settings, get_settings
 from app.web.upgrade import HTTP_PROTOCOL
+from app.web.wire import WS_PROTOCOL
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -167,6 +168,7 @@ def run(
         host=s.host,
         port=s.port,
         http=HTTP_PROTOCOL,  # answers a command sent in the same packet as the upgrade
+        ws=WS_PROTOCOL,  # lets a message's frame be written once for all its subscribers
         ws_per_message_deflate=False,  # deflate costs ~10x throughput on map frames
         ws_max_size=s.max_message_bytes,
         server_header=False,  # no need to tell a prober what serves the app

@@ -16,7 +16,7 @@ from app.session.cursor import Cursor
 from app.session.member import Member
 from app.session.outbox import Outbox
 from app.session.registry import Registry
-from app.web import uploads
+from app.web import uploads, wire
 from app.web.limits import TokenBucket
 from app.web.security import check_origin
 
@@ -32,15 +32,13 @@ def error(code: str, message: str, request: str | None = None) -> dict[str, Any]
 
 async def send_loop(ws: WebSocket, box: Outbox) -> None:
     """Send what is queued back to back, then yield, so other connections get their turn."""
+    proto = wire.protocol_of(ws)
     while True:
         msgs = await box.take()
         if not msgs:
             return
         for m in msgs:
-            if m.binary:
-                await ws.send_bytes(m.data)
-            else:
-                await ws.send_text(m.data.decode())
+            await wire.send(ws, proto, m)
             if box.low_priority:
                 await asyncio.sleep(0)
         await asyncio.sleep(0)

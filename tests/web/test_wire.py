@@ -1,0 +1,80 @@
+"""Frames written straight to the transport (app/web/wire.py): byte for byte what the websocket
+library itself would send, and what a client receives, through a real uvicorn server."""
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.frames import Frame, Opcode
+
+from app.session.outbox import Message
+from app.web import wire
+from app.web.upgrade import HTTP_PROTOCOL
+from tests.live import free_port
+
+SIZES = [0, 1, 125, 126, 65_535, 65_536, 200_000]  # each length encoding, both sides of its limits
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("n", SIZES)
+def test_a_messages_frame_is_the_libraries_own(n: int, binary: bool) -> None:
+    data = bytes((k * 7 + 1) % 128 for k in range(n))  # ASCII: valid text too
+    opcode = Opcode.BINARY if binary else Opcode.TEXT
+    expected = Frame(opcode, data).serialize(mask=False)
+    assert Message(data, binary).frame == expected
+
+
+async def _echo_sizes(ws: WebSocket) -> None:
+    """Tells whether frames go straight to the transport, then sends every size as text and binary."""
+    await ws.accept()
+    proto = wire.protocol_of(ws)
+    await wire.send(ws, proto, Message(b"direct" if proto is not None else b"asgi"))
+    for n in SIZES:
+        text = ("x" * n).encode()
+        await wire.send(ws, proto, Message(text))
+        await wire.send(ws, proto, Message(bytes(range(256)) * (n // 256) + bytes(n % 256), True))
+    await ws.receive()  # the client's goodbye
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[int]:
+    port = free_port()
+    app = Starlette(routes=[WebSocketRoute("/ws", _echo_sizes)])
+    config = uvicorn.Config(
+        app, port=port, http=HTTP_PROTOCOL, ws=wire.WS_PROTOCOL, ws_per_message_deflate=True, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            pytest.fail("the test server did not start")
+        threading.Event().wait(0.02)
+    yield port
+    server.should_exit = True
+    thread.join(10)
+
+
+async def _receive_all(port: int, compression: Any) -> tuple[str, list[Any]]:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", compression=compression, max_size=None) as ws:
+        how = await ws.recv()
+        got = [await ws.recv() for _ in range(2 * len(SIZES))]
+        await ws.send("bye")
+    return str(how), got
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+def test_a_client_receives_every_message_whole(live: int, compression: Any) -> None:
+    how, got = asyncio.run(_receive_all(live, compression))
+    # a compressed connection needs its frames deflated: the library's path
+    assert how == ("direct" if compression is None else "asgi")
+    for k, n in enumerate(SIZES):
+        assert got[2 * k] == "x" * n
+        assert got[2 * k + 1] == bytes(range(256)) * (n // 256) + bytes(n % 256)
