@@ -1,18 +1,15 @@
 """The websocket protocol: commands (a union on "type"), the events' schema (app/events.py),
-and their one encoder.
+and their parsing (the JSON rules and the one encoder are in app/codec.py).
 
 docs/protocol.md documents every type here; a test keeps the two in step. The JSON Schema
 served at /api/protocol.json is generated from these models.
 """
 
-import json
-import re
 from typing import Annotated, Any, Literal
 
-import numpy as np
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 
+from app.codec import ProtocolError, encode, strict_loads  # noqa: F401  (encode: the one encoder)
 from app.events import EVENT_TYPES, EVENTS  # noqa: F401  (the events' half of the protocol)
 from app.scenario import LIMITS, OptimizerSpec, Regularizer, describe
 
@@ -399,72 +396,20 @@ def schema() -> dict[str, Any]:
     return {"commands": COMMANDS.json_schema(by_alias=True), "events": EVENTS.json_schema(by_alias=True)}
 
 
-# --- parsing and encoding -------------------------------------------------------------------
-class ProtocolError(ValueError):
-    """A rejected command: becomes an `error` event."""
-
-    def __init__(self, code: str, message: str, request: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.request = code, message, request
-
-    def event(self) -> dict[str, Any]:
-        return {"type": "error", "code": self.code, "message": self.message, "request": self.request}
-
-
-# Every JSON string, and whether a colon follows it (then it is a key). Scanning valid JSON
-# from the start, each match begins at an opening quote: outside strings there are no quotes.
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"(\s*:)?', re.S)
-
-
+# --- parsing (app/codec.py holds the JSON rules and the encoder) ----------------------------
 _NUMBER_ERRORS = {"int_type", "float_type"}
-
-
-def _count_keys(text: bytes) -> int:
-    found = _STRING.findall(text)
-    return len(found) - found.count(b"")
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: set[str] = set()
-    for k, _ in pairs:
-        if k in seen:
-            raise ProtocolError("duplicate_key", f"key {k!r} appears twice in one object; give each key once")
-        seen.add(k)
-    return dict(pairs)
 
 
 def parse_command(text: str | bytes) -> Any:
     """Text of one message -> a command model, or ProtocolError naming the problem.
 
-    Refused: invalid JSON, NaN and infinities, a key repeated in any object (JSON parsers
-    disagree on which copy wins), and values of the wrong JSON type (`true` or "1" for a number).
+    Refused: what strict_loads refuses (app/codec.py), and values of the wrong JSON type
+    (`true` or "1" for a number).
     """
-    try:
-        raw = text.encode() if isinstance(text, str) else text
-    except UnicodeEncodeError as e:  # a lone surrogate: no UTF-8 text holds one
-        raise ProtocolError("invalid_json", f"message is not valid UTF-8 text: {e.reason}") from None
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise ProtocolError("invalid_json", f"message is not valid JSON: {e}") from None
-    # orjson keeps the last of repeated keys: a key lost on the way shows as fewer keys in
-    # its re-encoding (~2 us on a typical command, ~5 ms on 1 MiB; json's hook takes 30 ms)
-    kind = doc.get("type") if isinstance(doc, dict) else None
-    request = kind if isinstance(kind, str) and kind in COMMAND_TYPES else None
-    try:
-        again = orjson.dumps(doc)
-    except TypeError:  # orjson writes at most 254 levels of nesting; no command has more than 4
-        raise ProtocolError("invalid_json", "the message is nested too deeply to be a command", request) from None
-    if _count_keys(raw) != _count_keys(again):
-        try:
-            json.loads(raw, object_pairs_hook=_refuse_duplicates)  # names the key
-        except ProtocolError as e:
-            raise ProtocolError(e.code, e.message, request) from None
-        except ValueError:  # json's own limits (e.g. digits of an int)
-            pass
-        raise ProtocolError("duplicate_key", "a key appears twice in one object; give each key once", request)
+    doc = strict_loads(text, COMMAND_TYPES)
     if not isinstance(doc, dict):
         raise ProtocolError("invalid_json", "a command must be a JSON object")
+    kind = doc.get("type")
     if kind not in COMMAND_TYPES:
         raise ProtocolError(
             "unknown_type",
@@ -478,16 +423,3 @@ def parse_command(text: str | bytes) -> Any:
         if any(e["type"] in _NUMBER_ERRORS and isinstance(e["input"], bool | str) for e in err.errors()):
             message += " (true, false and strings are not numbers)"
         raise ProtocolError("invalid_command", message, kind) from None
-
-
-def _default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):  # orjson serializes only C-contiguous arrays itself
-        return np.ascontiguousarray(obj).tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"cannot encode {type(obj).__name__}")
-
-
-def encode(event: dict[str, Any]) -> bytes:
-    """One event -> JSON bytes, numpy arrays included; NaN and inf become null."""
-    return orjson.dumps(event, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
