@@ -147,6 +147,10 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null, session: 
     get connected() {
       return link.isOpen;
     },
+    // whether train frames' maps are drawn here, from their weights (the server sends none)
+    get pageMaps() {
+      return !!link.pageMaps;
+    },
     // for tests and the status line: drop the connection as a network blip would
     drop() {
       link.close();
