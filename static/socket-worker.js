@@ -1,7 +1,8 @@
 // The websocket off the page's main thread: messages go to the page in order, in batches a few ms
 // apart, keeping only a batch's newest maps. static/socket.js keeps the reconnecting.
 // Connected with maps=page, the server sends no maps with train frames: they are drawn here,
-// from each frame's weights (./planemaps.js), for the newest frame of a batch only.
+// from each frame's weights (./planemaps.js), for the newest frame of a batch only, and in at
+// most half of this worker's time: on a slow device the maps come less often, never late.
 
 import { packMaps } from "./planemaps.js";
 import { decodeMaps } from "./wire.js";
@@ -11,13 +12,38 @@ let ws = null;
 let batch = [];
 let timer = 0;
 let plane = { activations: null, extent: null }; // from the latest `state` and `dataset`
+let held = null; // a frame whose maps wait for their turn to be drawn
+let heldTimer = 0;
+let drawCost = 0; // ms the last drawing took
+let drawEnd = 0; // when it ended (performance.now())
 
-// a batch's maps item: the server's, decoded, or a frame's to draw ({frame})
+// a batch's maps item: the server's, decoded, or a frame's drawn ({frame, plane}); null if it
+// cannot be drawn (weights that do not fit the plane's network)
 function drawn(item) {
   if (!item.frame) return item;
-  const f = item.frame;
-  const buf = packMaps({ activations: plane.activations, weights: f.weights, biases: f.biases }, plane.extent, f.maps, f.step);
-  return { ...decodeMaps(buf), buf };
+  const { frame: f, plane: p } = item;
+  const t0 = performance.now();
+  try {
+    const buf = packMaps({ activations: p.activations, weights: f.weights, biases: f.biases }, p.extent, f.maps, f.step);
+    return { ...decodeMaps(buf), buf };
+  } catch {
+    return null;
+  } finally {
+    drawEnd = performance.now();
+    drawCost = drawEnd - t0;
+  }
+}
+
+function post(items) {
+  const bufs = items.filter((m) => typeof m !== "string").map((m) => m.buf);
+  self.postMessage({ op: "batch", items }, bufs);
+}
+
+function drawHeld() {
+  heldTimer = 0;
+  const m = held && drawn(held);
+  held = null;
+  if (m) post([m]);
 }
 
 function flush() {
@@ -28,14 +54,19 @@ function flush() {
   batch = [];
   const at = items.findIndex((m) => typeof m !== "string");
   if (at >= 0) {
-    try {
-      items[at] = drawn(items[at]);
-    } catch {
-      items.splice(at, 1); // weights that do not fit the plane's network: no maps this time
+    held = null; // newer maps come: the held ones are out of date
+    const due = drawEnd + drawCost; // drawing takes at most half of the time
+    if (items[at].frame && performance.now() < due) {
+      held = items[at];
+      heldTimer ||= setTimeout(drawHeld, due - performance.now());
+      items.splice(at, 1);
+    } else {
+      const m = drawn(items[at]);
+      if (m) items[at] = m;
+      else items.splice(at, 1);
     }
   }
-  const bufs = items.filter((m) => typeof m !== "string").map((m) => m.buf);
-  self.postMessage({ op: "batch", items }, bufs);
+  if (items.length) post(items);
 }
 
 function push(item) {
@@ -56,12 +87,12 @@ function extentOf(text) {
 // what a text event tells the maps drawn here; a frame with maps to draw gives its item
 function watch(text) {
   if (text.startsWith('{"type":"state"')) {
-    plane.activations = JSON.parse(text).scenario?.activations ?? null;
+    plane = { ...plane, activations: JSON.parse(text).scenario?.activations ?? null };
   } else if (text.startsWith('{"type":"dataset"')) {
-    plane.extent = extentOf(text);
+    plane = { ...plane, extent: extentOf(text) };
   } else if (text.startsWith('{"type":"frame"')) {
     const f = JSON.parse(text);
-    if (f.maps != null && plane.extent && plane.activations) return { frame: f };
+    if (f.maps != null && plane.extent && plane.activations) return { frame: f, plane };
   }
   return null;
 }
@@ -71,6 +102,7 @@ self.onmessage = ({ data }) => {
     const sock = new WebSocket(data.url);
     ws = sock;
     plane = { activations: null, extent: null };
+    held = null;
     sock.binaryType = "arraybuffer";
     sock.onopen = () => self.postMessage({ op: "open" });
     sock.onmessage = (e) => {
