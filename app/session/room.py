@@ -251,10 +251,7 @@ class Room:
         if self.relay is not None:
             self.relay.frame(msgs)
         for box in self.order():
-            if box.page_maps:
-                msgs_for = [m for m in msgs if not m.binary]
-            else:
-                msgs_for = msgs
+            msgs_for = [m for m in msgs if not m.binary] if box.page_maps else msgs
             budget = self.budgets.get(box)
             if budget is None:
                 box.put_frame(msgs_for)
