@@ -41,8 +41,9 @@ function workerLink(broken) {
     open(url, handlers) {
       on = handlers;
       open = false;
-      worker.postMessage({ op: "open", url });
+      worker.postMessage({ op: "open", url, pageMaps: true });
     },
+    pageMaps: true, // the worker draws train frames' maps: the server need not send them
     send: (text) => worker.postMessage({ op: "send", text }),
     close: () => worker.postMessage({ op: "close" }),
     get isOpen() {
@@ -90,6 +91,7 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null, session: 
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
     const q = new URLSearchParams(session ? { session } : follow ? { room: follow } : {});
     if (!follow || session) for (const [k, v] of Object.entries(fallback())) if (v) q.set(k, v);
+    if (link.pageMaps) q.set("maps", "page");
     u.search = q.size ? `?${q}` : "";
     u.hash = "";
     return u.href;
@@ -144,6 +146,10 @@ export function createSocket({ onEvent, onMaps, onStatus, room = null, session: 
     attempts,
     get connected() {
       return link.isOpen;
+    },
+    // whether train frames' maps are drawn here, from their weights (the server sends none)
+    get pageMaps() {
+      return !!link.pageMaps;
     },
     // for tests and the status line: drop the connection as a network blip would
     drop() {

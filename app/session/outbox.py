@@ -88,6 +88,7 @@ class Outbox:
         self.resync = False
         self.closed = False
         self.low_priority = False  # a room's viewer: its sends yield to others message by message
+        self.page_maps = False  # it draws train frames' maps itself (/ws?maps=page): none are sent with them
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()

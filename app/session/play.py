@@ -157,10 +157,10 @@ def health(s: "Session", now: float) -> None:
 
 
 def frame_flops(s: "Session") -> int:
-    """A frame evaluates the training and test sets and, on a plane, the maps' grid."""
+    """A frame evaluates the training and test sets and, on a plane, the maps' grid (when sent)."""
     t, c = s.cursor.trainer, s.cursor
     rows = len(t.x) + (0 if t.x_test is None else len(t.x_test))
-    return work.forward_flops(t.net.layers, rows) + c.maps_flops()
+    return work.forward_flops(t.net.layers, rows) + (c.maps_flops() if s.room.server_maps else 0)
 
 
 async def heavy_frame(s: "Session") -> None:
@@ -191,9 +191,11 @@ def frame(s: "Session") -> list[Message]:
     seq = None
     msgs = []
     if c.points is not None:
-        data = c.maps()
+        if s.room.server_maps:
+            msgs.append(Message(c.maps(), True))
+        else:  # every member draws them from the frame's weights: none are computed
+            c.map_seq += 1
         seq = c.map_seq
-        msgs.append(Message(data, True))
     idx = t.next_indices()
     x = t.x[idx[min(c.selected, len(idx) - 1)]][None, :]  # the highlighted example
     event = {

@@ -235,22 +235,30 @@ class Room:
             for msg in self.welcome(box):
                 box.put(msg)
 
+    @property
+    def server_maps(self) -> bool:
+        """Whether a train frame's maps are wanted: by a member that does not draw them itself,
+        or by other workers' members, whom this one does not know."""
+        return self.relay is not None or any(not box.page_maps for box in self.members)
+
     def put_frame(self, msgs: list[Message]) -> None:
         """A train frame and its maps: each member keeps only the latest one not yet sent.
 
         A viewer's stream is capped in bytes per second: every frame goes, and its maps when
-        the viewer's budget allows (a school's Wi-Fi carries 300 viewers).
+        the viewer's budget allows (a school's Wi-Fi carries 300 viewers). A member that draws
+        the maps itself (`page_maps`) gets the frame without them.
         """
         if self.relay is not None:
             self.relay.frame(msgs)
         for box in self.order():
+            msgs_for = [m for m in msgs if not m.binary] if box.page_maps else msgs
             budget = self.budgets.get(box)
             if budget is None:
-                box.put_frame(msgs)
+                box.put_frame(msgs_for)
                 continue
-            budget.charge(len(msgs[0].data))
-            box.put_frame(msgs[:1])
-            for m in msgs[1:]:
+            budget.charge(len(msgs_for[0].data))
+            box.put_frame(msgs_for[:1])
+            for m in msgs_for[1:]:
                 self._maps_to(box, budget, m)
 
     def _maps_to(self, box: Outbox, budget: Budget, msg: Message) -> None:

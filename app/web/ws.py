@@ -121,9 +121,11 @@ async def websocket(
     room: str | None = None,
     preset: str | None = None,
     ref: Annotated[str | None, Query(alias="s")] = None,
+    maps: str | None = None,
 ) -> None:
     """`session` reattaches to a session; `room` follows a room as a viewer. A new session (or
-    one for an unknown `session`) starts on `preset`, or on the stored scenario `s`."""
+    one for an unknown `session`) starts on `preset`, or on the stored scenario `s`. `maps=page`:
+    the client draws train frames' maps from their weights, so the server sends none with them."""
     if not await check_origin(ws):  # cross-site: refused before any session is touched
         return
     settings = ws.app.state.settings
@@ -135,6 +137,7 @@ async def websocket(
         await refuse(ws, "rate_limited", f"too many new connections from your address (at most {per_minute} a minute)")
         return
     box = Outbox(settings.outbox_limit, int(settings.outbox_mb * 2**20))
+    box.page_maps = maps == "page"
     member = Member(registry, box)
     if room is not None:
         try:
@@ -178,6 +181,9 @@ async def websocket(
             box.put_error(error("unknown_session", f"that session is unknown or expired; {what}"))
         if problem:
             box.put_error(problem)
+    if maps not in (None, "page", "server"):
+        what = f"maps: must be 'page' or 'server', not {maps[:40]!r}; the server sends the maps"
+        box.put_error(error("invalid_command", what))
     commands = Commands(settings.command_queue)
     sender = asyncio.create_task(send_loop(ws, box))
     tasks = [sender, asyncio.create_task(command_loop(member, commands, registry))]
