@@ -1,9 +1,11 @@
 """A classroom on loopback: one presenter, hundreds of viewers, measured against the same room empty.
 
-    python benchmarks/rooms.py [--viewers 300] [--clients 2] [--seconds 8]
+    python benchmarks/rooms.py [--viewers 300] [--clients 2] [--seconds 8] [--maps page|server]
 
 Starts `deltaflow serve`, opens a room on circle, and runs the viewers' websockets in
-`--clients` separate processes, so that the client is not the bottleneck. It reports:
+`--clients` separate processes, so that the client is not the bottleneck. They ask for
+`maps=page`, as the page does (it draws the maps from each frame's weights); `--maps server`
+measures clients that take the server's maps. It reports:
 - the presenter's `step` round trip, p50 and p99, with no viewers and with all of them;
 - while the presenter trains at 30 frames/s: each viewer's lag (when it receives a frame
   minus when the presenter received the same frame, matched by step), frames/s per viewer,
@@ -198,8 +200,8 @@ async def animate(ws: Any, seconds: float) -> list[str]:
     return out
 
 
-async def measure(n: int, clients: int, seconds: float) -> dict[str, Any]:
-    r: dict[str, Any] = {"viewers": n, "clients": clients, "seconds": seconds}
+async def measure(n: int, clients: int, seconds: float, maps: str = "page") -> dict[str, Any]:
+    r: dict[str, Any] = {"viewers": n, "clients": clients, "seconds": seconds, "maps": maps}
     tmp = Path("/tmp")
     with Server() as server:
         assert server.proc is not None
@@ -208,7 +210,7 @@ async def measure(n: int, clients: int, seconds: float) -> dict[str, Any]:
         pin(0, CLIENT_CPUS)
         room = post(server.base + "/api/rooms", {"preset": "circle"})
         code = room["room"]
-        view_url = f"{server.ws_url}?room={code}"
+        view_url = f"{server.ws_url}?room={code}&maps={maps}"  # page: as the page's viewers ask
         pres = await ws_connect(view_url)
         await until_maps(pres)
         await pres.send(json.dumps({"type": "claim", "token": room["presenter_token"]}))
@@ -313,8 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--viewers", type=int, default=300)
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--maps", choices=("page", "server"), default="page", help="who draws the viewers' maps")
     a = ap.parse_args(argv)
-    r = asyncio.run(measure(a.viewers, a.clients, a.seconds))
+    r = asyncio.run(measure(a.viewers, a.clients, a.seconds, a.maps))
     print(report(r))
     print(json.dumps(r))
     return 0
