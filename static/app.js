@@ -4,7 +4,6 @@
 import { createControls } from "./controls.js";
 import { lazyView } from "./lazy.js";
 import { el } from "./util.js";
-import { createHealth } from "./views/health.js";
 import { tabSession } from "./link.js";
 import { createModels } from "./models.js";
 import { createSchedule } from "./schedule.js";
@@ -14,7 +13,6 @@ import { createChart } from "./views/chart.js";
 import { createClasses } from "./views/classes.js";
 import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
-import { createGradnorm } from "./views/gradnorm.js";
 import { createHeatmap } from "./views/heatmap.js";
 import { createLog } from "./views/log.js";
 import { createNetwork } from "./views/network.js";
@@ -98,9 +96,17 @@ const send = (cmd) => {
 createModels($("[data-models]"), store, note);
 
 // a view made by create(root, store, ...args), from a module loaded when the view is first seen
-const lazy = (sel, module, ...args) => {
+// once the page has its first state (or as `opts` say: static/lazy.js)
+const lazy = (sel, module, args = [], opts = {}) => {
   const root = $(sel);
-  return lazyView(root, () => module().then((create) => create(root, store, ...args)));
+  const ready = () => !!store.server;
+  return lazyView(root, () => module().then((create) => create(root, store, ...args)), { ready, ...opts });
+};
+// the compare panel loads when its form is first used, or when a run b exists; until then its
+// form stands as the page drew it, with the step run b would start from
+const branchFrom = $("[data-branch-from]");
+const compareIdle = () => {
+  if (store.server && !branchFrom.matches(":focus")) branchFrom.placeholder = store.server.step;
 };
 
 const views = [
@@ -113,15 +119,20 @@ const views = [
   createClasses($("[data-classes]"), store),
   createExamples($("[data-examples]"), store),
   createChart($("[data-chart]"), store),
-  createGradnorm($("[data-gradnorm]"), store),
+  lazy("[data-gradnorm]", () => import("./views/gradnorm.js").then((m) => m.createGradnorm)),
   createLog($("[data-log]"), store),
   // after explain and the network: it copies the one's equations and marks the other's parts
   { topics: ["all", "net", "params", "phase", "select", "explain", "lesson"], draw: (now, seen) => !!lesson?.view.draw(now, seen) },
   // panels below the fold: their modules load when first seen
-  lazy("[data-compare-root]", () => import("./views/compare.js").then((m) => m.createCompare), send, note),
-  lazy("[data-breakpoints]", () => import("./views/breakpoints.js").then((m) => m.createBreakpoints), actions),
-  createHealth($("[data-health]"), store, actions),
-  lazy("[data-graph]", () => import("./views/graph.js").then((m) => m.createGraph), actions),
+  lazy("[data-compare-root]", () => import("./views/compare.js").then((m) => m.createCompare), [send, note], {
+    sight: false,
+    when: () => !!store.branch,
+    idle: compareIdle,
+    topics: ["all", "branch", "maps"],
+  }),
+  lazy("[data-breakpoints]", () => import("./views/breakpoints.js").then((m) => m.createBreakpoints), [actions]),
+  lazy("[data-health]", () => import("./views/health.js").then((m) => m.createHealth), [actions]),
+  lazy("[data-graph]", () => import("./views/graph.js").then((m) => m.createGraph), [actions]),
 ];
 
 // rAF timestamps of the frames the page drew, oldest first

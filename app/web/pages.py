@@ -44,7 +44,7 @@ MODULES = [
 # import map, but not preloaded, so a page that never needs them never fetches them
 LAZY = [
     *("views/equations.js", "views/lesson.js", "lessons.js", "export.js"),
-    *("views/compare.js", "views/breakpoints.js", "views/graph.js"),
+    *("views/compare.js", "views/breakpoints.js", "views/graph.js", "views/health.js", "views/gradnorm.js"),
 ]
 PRELOAD = [m for m in MODULES if m not in LAZY]
 MODULES += [m for m in LAZY if m not in MODULES]
