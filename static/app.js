@@ -2,21 +2,19 @@
 // events only mark the store dirty; views draw on animation frames (static/schedule.js says which).
 
 import { createControls } from "./controls.js";
-import { lazyView } from "./lazy.js";
+import { lazyView, panelStyles, replay } from "./lazy.js";
 import { el } from "./util.js";
 import { tabSession } from "./link.js";
-import { createModels } from "./models.js";
+import { createRoomGate } from "./roomgate.js";
 import { createSchedule } from "./schedule.js";
 import { createSocket } from "./socket.js";
-import { createStore } from "./store.js";
+import { createStore, showsExamples } from "./store.js";
 import { createChart } from "./views/chart.js";
 import { createClasses } from "./views/classes.js";
-import { createExamples } from "./views/examples.js";
 import { createExplain } from "./views/explain.js";
 import { createHeatmap } from "./views/heatmap.js";
 import { createLog } from "./views/log.js";
 import { createNetwork } from "./views/network.js";
-import { createRoom } from "./views/room.js";
 import { createStatus } from "./views/status.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -67,7 +65,7 @@ const socket = createSocket({
     store.touch("status");
   },
 });
-room = createRoom(store, socket);
+room = createRoomGate(store, socket);
 controls = createControls(store, socket, document.body.dataset.defaultPreset || "circle", room);
 controls.initView();
 const { actions } = controls;
@@ -93,14 +91,24 @@ const note = (text) => {
 const send = (cmd) => {
   if (room.allows(cmd) && !socket.send(cmd)) note("Not connected: the command was not sent.");
 };
-createModels($("[data-models]"), store, note);
+// the weights' export and import: their module loads at the first use
+const modelsRoot = $("[data-models]");
+let models = null;
+let modelsLoading = null;
+const loadModels = () =>
+  (modelsLoading ??= import("./models.js").then((m) => {
+    models = m.createModels(modelsRoot, store, note) ?? true;
+  }));
+replay(modelsRoot, loadModels, () => !!models);
 
 // a view made by create(root, store, ...args), from a module loaded when the view is first seen
-// once the page has its first state (or as `opts` say: static/lazy.js)
-const lazy = (sel, module, args = [], opts = {}) => {
+// once the page has its first state (or as `opts` say: static/lazy.js); `styles`: with the
+// panels' styles (css/panels.css)
+const lazy = (sel, module, args = [], { styles = true, ...opts } = {}) => {
   const root = $(sel);
   const ready = () => !!store.server;
-  return lazyView(root, () => module().then((create) => create(root, store, ...args)), { ready, ...opts });
+  const load = () => Promise.all([module(), styles && panelStyles()]).then(([create]) => create(root, store, ...args));
+  return lazyView(root, load, { ready, ...opts });
 };
 // the compare panel loads when its form is first used, or when a run b exists; until then its
 // form stands as the page drew it, with the step run b would start from
@@ -117,9 +125,15 @@ const views = [
   createNetwork($("[data-net]"), store, actions),
   createHeatmap($("[data-heatmap]"), store, actions),
   createClasses($("[data-classes]"), store),
-  createExamples($("[data-examples]"), store),
+  lazy("[data-examples]", () => import("./views/examples.js").then((m) => m.createExamples), [], {
+    styles: false,
+    sight: false,
+    when: () => showsExamples(store.dataset),
+    topics: ["all", "data"],
+    watch: $("[data-examples]").closest("section"),
+  }),
   createChart($("[data-chart]"), store),
-  lazy("[data-gradnorm]", () => import("./views/gradnorm.js").then((m) => m.createGradnorm)),
+  lazy("[data-gradnorm]", () => import("./views/gradnorm.js").then((m) => m.createGradnorm), [], { styles: false }),
   createLog($("[data-log]"), store),
   // after explain and the network: it copies the one's equations and marks the other's parts
   { topics: ["all", "net", "params", "phase", "select", "explain", "lesson"], draw: (now, seen) => !!lesson?.view.draw(now, seen) },

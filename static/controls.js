@@ -3,10 +3,9 @@
 
 import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read } from "./settings.js";
 import { createLink, presetDoc } from "./link.js";
-import { createUploads } from "./upload.js";
+import { createUploads } from "./drop.js";
 import { DEFAULT_PACE, into, pace, paceLabel, playCommand } from "./pace.js";
 import { clamp, el } from "./util.js";
-import { createPoints } from "./points.js";
 import { drawThumb } from "./views/thumbs.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -363,8 +362,9 @@ export function createControls(store, socket, defaultPreset, room) {
     presetDoc(b.dataset.preset).then((d) => d && drawThumb(b.querySelector("canvas"), d));
   });
 
-  // --- points on the plane: changed in place, see points.js ----------------------------------------
-  const points = createPoints(store, { send, note, link });
+  // --- points on the plane: changed in place, see points.js (loaded at the first click) -----------
+  let points = null;
+  const withPoints = (fn) => (points ??= import("./points.js").then((m) => m.createPoints(store, { send, note, link }))).then(fn);
 
   // --- URL: see link.js ---------------------------------------------------------------------
   function onState() {
@@ -387,8 +387,8 @@ export function createControls(store, socket, defaultPreset, room) {
   // --- actions for the views -------------------------------------------------------------------
   const actions = {
     send,
-    addPoint: points.add,
-    removePoint: points.remove,
+    addPoint: (x, shift) => withPoints((p) => p.add(x, shift)),
+    removePoint: (i) => withPoints((p) => p.remove(i)),
     note,
     openPreset(name) {
       link.changing(`Opened ${name}`);

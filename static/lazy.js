@@ -2,14 +2,28 @@
 // nobody has used yet, costs no bytes at load. Until then a stand-in draws nothing (or `idle`);
 // a click or a form sent inside its element first loads the module, then is done again.
 
+// The styles of the panels that load this way (css/panels.css, named by the page's body): a
+// promise that settles once they apply, so a panel never draws unstyled.
+let panelCss = null;
+export function panelStyles() {
+  return (panelCss ??= new Promise((done) => {
+    const href = document.body.dataset.panelsCss;
+    if (!href) return done();
+    const link = Object.assign(document.createElement("link"), { rel: "stylesheet", href });
+    link.onload = link.onerror = () => done();
+    document.head.append(link);
+  }));
+}
+
 // how long a panel stays on screen, once the page has its first state, before its module loads:
 // until the first state is drawn the page is short, and a panel below the fold shows for a moment
 const DWELL_MS = 250;
 
 // root: the view's element; load(): a promise of the view ({topics, draw, every, watch}).
 // sight: load once on screen (else only when used, or when `when()`); ready(): the page has its
-// first state; idle(seen): what the stand-in draws meanwhile (topics: what it draws from).
-export function lazyView(root, load, { sight = true, when = null, ready = () => true, idle = null, topics = ["all"] } = {}) {
+// first state; idle(seen): what the stand-in draws meanwhile (topics: what it draws from);
+// watch: the element whose sight the schedule waits for.
+export function lazyView(root, load, { sight = true, when = null, ready = () => true, idle = null, topics = ["all"], watch = root } = {}) {
   let real = null;
   let loading = null;
   let first = true;
@@ -22,7 +36,7 @@ export function lazyView(root, load, { sight = true, when = null, ready = () => 
     }));
   const view = {
     topics,
-    watch: root,
+    watch,
     lazy: true,
     draw(now, seen) {
       if (!real) {
@@ -35,22 +49,28 @@ export function lazyView(root, load, { sight = true, when = null, ready = () => 
       return real.draw(now, all);
     },
   };
-  const replay = (e, again) => {
-    if (real) return;
+  replay(root, ensure, () => !!real);
+  return view;
+}
+
+// Until `loaded()`, a click on a control or a form sent inside `root` first waits for ensure()
+// (a promise of the module, its listeners in place), then is done again; a focus or a press
+// inside it starts the loading early.
+export function replay(root, ensure, loaded) {
+  const again = (e, redo) => {
+    if (loaded()) return;
     e.preventDefault();
     e.stopPropagation();
-    ensure().then(again);
+    ensure().then(redo);
   };
-  root.addEventListener("submit", (e) => replay(e, () => e.target.requestSubmit()), true);
+  root.addEventListener("submit", (e) => again(e, () => e.target.requestSubmit()), true);
   root.addEventListener(
     "click",
     (e) => {
       const b = e.target.closest?.("button, input, select, summary");
-      if (b) replay(e, () => b.click());
+      if (b) again(e, () => b.click());
     },
     true,
   );
-  // a person reaching for the panel: its module starts loading before the click or the form
-  for (const type of ["focusin", "pointerdown"]) root.addEventListener(type, () => ensure(), { capture: true, passive: true });
-  return view;
+  for (const type of ["focusin", "pointerdown"]) root.addEventListener(type, () => loaded() || ensure(), { capture: true, passive: true });
 }

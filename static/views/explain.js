@@ -1,6 +1,7 @@
 // The explain panel: the equations behind the selected neuron, weight or bias, in MathML,
-// filled in with the live numbers of the step (./equations.js, loaded with the first selection).
+// filled in with the live numbers of the step (./equations.js and their styles, loaded with the first selection).
 
+import { panelStyles } from "../lazy.js";
 import { morph } from "../morph.js";
 import { biasText, weightText } from "../names.js";
 import { fmt } from "../util.js";
@@ -16,7 +17,7 @@ export function createExplain(root, store, actions) {
   let eq = null; // the equations, once their module has loaded
   let loading = null;
   const load = () =>
-    (loading ??= import("./equations.js").then((m) => {
+    (loading ??= Promise.all([import("./equations.js"), panelStyles()]).then(([m]) => {
       eq = m.createEquations(store);
       store.touch("explain");
     }));

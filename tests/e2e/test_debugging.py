@@ -36,6 +36,7 @@ def test_a_breakpoint_hit_pauses_highlights_the_culprit_and_offers_the_step_befo
 def test_the_health_view_draws_a_row_per_layer_and_a_click_selects_the_layer(page: Any, tmp_path: Path) -> None:
     open_preset(page, "vanishing-sigmoid")
     page.locator('[data-action="step"]').click()
+    page.locator("[data-health]").scroll_into_view_if_needed()  # its module loads when it is first seen
     page.wait_for_function("() => document.querySelector('[data-health]').dataset.healthStep === '1'")
     rows = page.locator("[data-health-layer]")
     assert rows.count() == 6
