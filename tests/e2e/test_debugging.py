@@ -33,11 +33,16 @@ def test_a_breakpoint_hit_pauses_highlights_the_culprit_and_offers_the_step_befo
     assert (tmp_path / "breakpoint-hit.png").stat().st_size > 0
 
 
+# the health panel scrolled into view (as a person would scroll to it), and the step it drew
+SEEN_HEALTH_STEP = """(step) => { const h = document.querySelector('[data-health]');
+  h.scrollIntoView({ block: "center" }); return h.dataset.healthStep === step; }"""
+
+
 def test_the_health_view_draws_a_row_per_layer_and_a_click_selects_the_layer(page: Any, tmp_path: Path) -> None:
     open_preset(page, "vanishing-sigmoid")
     page.locator('[data-action="step"]').click()
-    page.locator("[data-health]").scroll_into_view_if_needed()  # its module loads when it is first seen
-    page.wait_for_function("() => document.querySelector('[data-health]').dataset.healthStep === '1'")
+    # its module loads when it is first seen; the panels above it grow as theirs load, so keep it in view
+    page.wait_for_function(SEEN_HEALTH_STEP, arg="1")
     rows = page.locator("[data-health-layer]")
     assert rows.count() == 6
     h = page.evaluate("() => window.deltaflow.store.health.at(-1)")
