@@ -11,7 +11,7 @@ import { createSocket } from "./socket.js";
 import { createStore, showsExamples } from "./store.js";
 import { createChart } from "./views/chart.js";
 import { createClasses } from "./views/classes.js";
-import { createExplain } from "./views/explain.js";
+import { drawResting, explaining } from "./views/intro.js";
 import { createHeatmap } from "./views/heatmap.js";
 import { createLog } from "./views/log.js";
 import { createNetwork } from "./views/network.js";
@@ -121,7 +121,13 @@ const views = [
   createStatus(store, actions),
   room.view,
   // explain first: following the phase, it moves the selection the network outlines
-  createExplain($("[data-explain]"), store, actions),
+  lazy("[data-explain]", () => import("./views/explain.js").then((m) => m.createExplain), [actions], {
+    styles: false, // the equations' styles come with the equations
+    sight: false,
+    when: () => explaining(store),
+    idle: () => drawResting($("[data-explain-body]"), store),
+    topics: ["all", "phase", "explain", "select", "follow", "params", "view"],
+  }),
   createNetwork($("[data-net]"), store, actions),
   createHeatmap($("[data-heatmap]"), store, actions),
   createClasses($("[data-classes]"), store),
