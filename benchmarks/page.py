@@ -237,7 +237,8 @@ async def page_bytes(viewports: tuple[tuple[int, int], ...] = VIEWPORTS) -> dict
                     await page.wait_for_timeout(1500)
                     await page.wait_for_load_state("networkidle")
                     files = sorted(await page.evaluate(RESOURCES), key=lambda f: -f[1])
-                    out[f"{w}x{h}"] = {"page_bytes": await page.evaluate(PAGE_BYTES), "at_networkidle": at_idle, "files": files}
+                    total = await page.evaluate(PAGE_BYTES)
+                    out[f"{w}x{h}"] = {"page_bytes": total, "at_networkidle": at_idle, "files": files}
                     await page.close()
             finally:
                 with contextlib.suppress(Exception):

@@ -2,11 +2,10 @@
 // one settings table), the architecture editor, presets, points, weight edits, URL state.
 
 import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read } from "./settings.js";
-import { createLink, presetDoc } from "./link.js";
+import { createLink } from "./link.js";
 import { createUploads } from "./drop.js";
 import { DEFAULT_PACE, into, pace, paceLabel, playCommand } from "./pace.js";
 import { clamp, el } from "./util.js";
-import { drawThumb } from "./views/thumbs.js";
 
 const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
@@ -359,7 +358,6 @@ export function createControls(store, socket, defaultPreset, room) {
       link.changing(`Opened ${b.textContent.trim()}`);
       send({ type: "load", preset: b.dataset.preset });
     });
-    presetDoc(b.dataset.preset).then((d) => d && drawThumb(b.querySelector("canvas"), d));
   });
 
   // --- points on the plane: changed in place, see points.js (loaded at the first click) -----------
