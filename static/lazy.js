@@ -15,9 +15,11 @@ export function panelStyles() {
   }));
 }
 
-// how long a panel stays on screen, once the page has its first state, before its module loads:
-// until the first state is drawn the page is short, and a panel below the fold shows for a moment
-const DWELL_MS = 250;
+// how long (and for how many frames) a panel stays on screen, once the page has its first state,
+// before its module loads: until the first state is drawn and laid out the page is short, and a
+// panel below the fold shows for a moment (longer on a slow or busy machine: hence the frames)
+const DWELL_MS = 400;
+const DWELL_FRAMES = 10;
 
 // root: the view's element; load(): a promise of the view ({topics, draw, every, watch}).
 // sight: load once on screen (else only when used, or when `when()`); ready(): the page has its
@@ -28,6 +30,7 @@ export function lazyView(root, load, { sight = true, when = null, ready = () => 
   let loading = null;
   let first = true;
   let since = null; // when the stand-in was first drawn on screen with the page ready
+  let frames = 0; // and how many times since
   const ensure = () =>
     (loading ??= load().then((v) => {
       real = v;
@@ -40,7 +43,12 @@ export function lazyView(root, load, { sight = true, when = null, ready = () => 
     lazy: true,
     draw(now, seen) {
       if (!real) {
-        if (!loading && (when?.() || (sight && ready() && now - (since ??= now) >= DWELL_MS))) ensure();
+        let looked = false;
+        if (sight && ready()) {
+          since ??= now;
+          looked = ++frames >= DWELL_FRAMES && now - since >= DWELL_MS;
+        }
+        if (!loading && (looked || when?.())) ensure();
         idle?.(seen);
         return !!loading || (sight && ready()); // asks again while it waits or the module loads
       }

@@ -149,7 +149,8 @@ export function createLink(store, { defaultPreset, note, send, load }) {
       } catch (err) {
         return note(`The link could not be made: ${err.message}`);
       }
-      if (s === null) return;
+      // a lesson may have started while the link was made (a preset's document is fetched)
+      if (s === null || document.body.dataset.lessonActive) return;
       if (location.search !== s) {
         if (changing && !restoring) history.pushState(null, "", s);
         else history.replaceState(null, "", s);
