@@ -15,11 +15,9 @@ const GROUPS = {
   training: ["opt", "lr", "mom", "beta1", "beta2", "eps", "mem", "batch", "reg", "rate"],
 };
 const MAX_UNITS = 64;
-const SLICE_SPAN_MAX = 100; // the `slice` command's limit
 const MAX_LAYERS = 10;
 
 export function createControls(store, socket, defaultPreset, room) {
-  let sliceKey = "";
   const send = (cmd) => {
     if (!room.allows(cmd)) return;
     if (!socket.send(cmd)) return note("Not connected: the command was not sent.");
@@ -396,17 +394,6 @@ export function createControls(store, socket, defaultPreset, room) {
       store.selection = t;
       store.pinned = true;
       store.touch("select", "explain");
-    },
-    requestSlice(s) {
-      const w = store.weights[s.l - 1][s.j][s.i];
-      // the weight's value is part of the key: after an edit at the same step, the slice is asked again
-      const key = `${s.l}:${s.j}:${s.i}@${store.server.step}=${w}`;
-      if (key === sliceKey || playing() === "train") return;
-      sliceKey = key;
-      // within the protocol's limit on span (0 < span ≤ 100), however large the weight
-      const span = clamp(1.5 * Math.abs(w), 1, SLICE_SPAN_MAX);
-      const step = store.server.step; // the step shown, wherever the run's cursor is
-      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span, points: 61, step });
     },
   };
 

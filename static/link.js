@@ -71,17 +71,8 @@ function undoButton(on) {
   if (b) b.hidden = !on;
 }
 
-async function upload(doc) {
-  const r = await fetch("api/scenarios", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(doc) });
-  if (r.ok) return (await r.json()).id;
-  let detail = `the server answered ${r.status}`;
-  try {
-    detail = (await r.json()).detail ?? detail;
-  } catch {
-    // not JSON: keep the status
-  }
-  throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
-}
+// a document no query says whole is stored on the server (static/upload.js), and linked by its id
+const upload = (doc) => import("./upload.js").then((m) => m.storeScenario(doc));
 
 export function createLink(store, { defaultPreset, note, send, load }) {
   let edit = null; // {weights, biases, step}: the weights as typed, and the step they were typed at

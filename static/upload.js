@@ -15,7 +15,7 @@ async function answer(r) {
   let detail = `the server answered ${r.status} ${r.statusText}`;
   try {
     const body = await r.json();
-    if (typeof body.detail === "string") detail = body.detail;
+    if (body.detail !== undefined) detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
   } catch {
     // not JSON: keep the status line
   }
@@ -51,6 +51,11 @@ export function scenarioFromCSV(ds, cur, fileName) {
     init: cur.init ?? { scheme: "xavier" },
     data: { train: { x: ds.x, y: ds.y } },
   };
+}
+
+// A scenario stored on the server: its id (for a link), or an Error in the server's words.
+export async function storeScenario(doc) {
+  return (await post("api/scenarios", "application/json", JSON.stringify(doc))).id;
 }
 
 // A scenario too large to go inline: stored, then loaded by its id.

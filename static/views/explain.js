@@ -4,10 +4,12 @@
 import { panelStyles } from "../lazy.js";
 import { morph } from "../morph.js";
 import { biasText, weightText } from "../names.js";
-import { fmt } from "../util.js";
+import { clamp, fmt } from "../util.js";
 import { esc, intro, p, resting } from "./intro.js";
 
 // every text that reaches innerHTML below goes through esc, or is built by ./equations.js
+
+const SLICE_SPAN_MAX = 100; // the `slice` command's limit
 
 export function createExplain(root, store, actions) {
   const body = root.querySelector("[data-explain-body]");
@@ -78,7 +80,7 @@ export function createExplain(root, store, actions) {
     const c = store.cur;
     let html = "";
     if (s) {
-      if (s.kind === "weight" && eq.sliceStale(s)) actions.requestSlice(s);
+      if (s.kind === "weight" && eq.sliceStale(s)) requestSlice(s);
       if (s.kind === "layer") html += layer(s.l);
       else html += s.kind === "neuron" ? eq.neuron(c, s.l, s.j) : s.kind === "weight" ? eq.weight(c, s.l, s.j, s.i) : eq.bias(c, s.l, s.j);
     } else {
@@ -101,6 +103,20 @@ export function createExplain(root, store, actions) {
       lab.textContent = `Set ${name} (now ${fmt(v, 6)})`;
     }
     return false;
+  }
+
+  // The loss along the selected weight (the `slice` command), once per weight, step and value.
+  let sliceKey = "";
+  function requestSlice(s) {
+    const w = store.weights[s.l - 1][s.j][s.i];
+    // the weight's value is part of the key: after an edit at the same step, the slice is asked again
+    const key = `${s.l}:${s.j}:${s.i}@${store.server.step}=${w}`;
+    if (key === sliceKey || store.server.playing === "train") return;
+    sliceKey = key;
+    // within the protocol's limit on span (0 < span ≤ 100), however large the weight
+    const span = clamp(1.5 * Math.abs(w), 1, SLICE_SPAN_MAX);
+    const step = store.server.step; // the step shown, wherever the run's cursor is
+    actions.send({ type: "slice", layer: s.l, to: s.j, from: s.i, span, points: 61, step });
   }
 
   // MathML layout is the page's heaviest work: while playing, once a second at fast speeds
