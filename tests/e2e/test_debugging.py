@@ -24,7 +24,9 @@ def test_a_breakpoint_hit_pauses_highlights_the_culprit_and_offers_the_step_befo
     assert banner.is_visible() and reason["message"] in banner.text_content()
     culprit = f'[data-net] [data-neuron="{reason["layer"]}:{reason["unit"]}"]'
     page.wait_for_function("(q) => document.querySelector(q)?.classList.contains('sel')", arg=culprit)
-    assert reason["message"] in page.locator("[data-explain-body]").text_content()  # its explanation is open
+    # its explanation opens (the explain panel's module loads with this first selection)
+    explained = "(m) => document.querySelector('[data-explain-body]').textContent.includes(m)"
+    page.wait_for_function(explained, arg=reason["message"])
     page.screenshot(path=tmp_path / "breakpoint-hit.png")
     back = page.locator("[data-seek-before]")
     assert back.text_content() == f"Go to step {reason['step'] - 1}, the one before"
