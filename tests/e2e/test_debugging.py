@@ -57,6 +57,10 @@ def test_the_health_view_draws_a_row_per_layer_and_a_click_selects_the_layer(pag
     assert (tmp_path / "health.png").stat().st_size > 0
 
 
+SEEN_GRAPH_NODES = """(n) => { const g = document.querySelector('[data-graph]');
+  g.scrollIntoView({ block: "center" }); return g.querySelectorAll('[data-node]').length === n; }"""
+
+
 def test_the_graph_view_draws_the_nodes_and_lights_them_backward(page: Any, tmp_path: Path) -> None:
     open_preset(page, "worked-example")
     page.locator('[data-net] [data-neuron="2:0"]').click()
@@ -64,7 +68,8 @@ def test_the_graph_view_draws_the_nodes_and_lights_them_backward(page: Any, tmp_
     page.locator("[data-graph-request]").click()
     page.wait_for_function("() => window.deltaflow.store.graph?.layer === 2")
     g = page.evaluate("() => window.deltaflow.store.graph")
-    assert page.locator("[data-graph] [data-node]").count() == len(g["nodes"])
+    # the panels above it grow as their modules load: keep it in view until it has drawn
+    page.wait_for_function(SEEN_GRAPH_NODES, arg=len(g["nodes"]))
     assert page.locator("[data-graph] [data-edge]").count() == len(g["edges"])
     for k in range(1, 4):
         page.locator("[data-graph-back]").click()
