@@ -93,13 +93,14 @@ const send = (cmd) => {
 };
 // the weights' export and import: their module loads at the first use
 const modelsRoot = $("[data-models]");
-let models = null;
+let models = false;
 let modelsLoading = null;
 const loadModels = () =>
   (modelsLoading ??= import("./models.js").then((m) => {
-    models = m.createModels(modelsRoot, store, note) ?? true;
+    m.createModels(modelsRoot, store, note);
+    models = true;
   }));
-replay(modelsRoot, loadModels, () => !!models);
+replay(modelsRoot, loadModels, () => models);
 
 // a view made by create(root, store, ...args), from a module loaded when the view is first seen
 // once the page has its first state (or as `opts` say: static/lazy.js); `styles`: with the
@@ -143,7 +144,7 @@ const views = [
   createLog($("[data-log]"), store),
   // after explain and the network: it copies the one's equations and marks the other's parts
   { topics: ["all", "net", "params", "phase", "select", "explain", "lesson"], draw: (now, seen) => !!lesson?.view.draw(now, seen) },
-  // panels below the fold: their modules load when first seen
+  // panels below the fold or seldom used: their modules load when first seen or used
   lazy("[data-compare-root]", () => import("./views/compare.js").then((m) => m.createCompare), [send, note], {
     sight: false,
     when: () => !!store.branch,
