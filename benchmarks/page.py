@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks.browser import RAF_PROBE
+from benchmarks.browser import PAGE_BYTES, RAF_PROBE
 from benchmarks.common import CHROMIUM, CHROMIUM_ARGS, ROOT, Server, percentile
 
 SECONDS = 4.0
@@ -207,6 +207,56 @@ async def measure(
     return {"rows": rows, "all_met": all(r["met"] for r in rows)}
 
 
+# each JS and CSS file the page fetched, with its decoded size (the parts of PAGE_BYTES)
+RESOURCES = """() => performance.getEntriesByType("resource")
+  .filter(e => /\\.(m?js|css)$/.test(new URL(e.name).pathname))
+  .map(e => [new URL(e.name).pathname.split("/").pop(), e.decodedBodySize || e.encodedBodySize || 0])"""
+VIEWPORTS = ((1280, 800), (390, 844), (1920, 1080))
+
+
+async def page_bytes(viewports: tuple[tuple[int, int], ...] = VIEWPORTS) -> dict[str, Any]:
+    """`page_bytes` as the browser rows count it (JS and CSS fetched by `networkidle`) at each
+    window size, and 1.5 s later when every panel on screen has loaded, with the files fetched
+    by then, largest first."""
+    if not Path(CHROMIUM).exists():
+        return {"note": f"{CHROMIUM} not found"}
+    from playwright.async_api import async_playwright
+
+    out: dict[str, Any] = {}
+    with Server() as server:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                for w, h in viewports:
+                    page = await browser.new_page(viewport={"width": w, "height": h})
+                    await page.goto(server.base + "/", wait_until="load")
+                    await page.wait_for_function(READY, timeout=10_000)
+                    await page.wait_for_load_state("networkidle")
+                    at_idle = await page.evaluate(PAGE_BYTES)
+                    # a panel on screen loads its module a moment after the first state: settled
+                    await page.wait_for_timeout(1500)
+                    await page.wait_for_load_state("networkidle")
+                    files = sorted(await page.evaluate(RESOURCES), key=lambda f: -f[1])
+                    total = await page.evaluate(PAGE_BYTES)
+                    out[f"{w}x{h}"] = {"page_bytes": total, "at_networkidle": at_idle, "files": files}
+                    await page.close()
+            finally:
+                with contextlib.suppress(Exception):
+                    await browser.close()
+    return out
+
+
+def report_bytes(r: dict[str, Any]) -> str:
+    """Each window size's total, then its files."""
+    lines = []
+    for size, x in r.items():
+        if size == "note":
+            return str(x)
+        lines.append(f"{size}: page_bytes {x['page_bytes']:,} settled ({x['at_networkidle']:,} at networkidle)")
+        lines += [f"  {n:>8,}  {name}" for name, n in x["files"]]
+    return "\n".join(lines)
+
+
 def report(r: dict[str, Any]) -> str:
     """A table of the rows, with the profile's top functions under a row when it has them."""
     if "rows" not in r:
@@ -240,7 +290,12 @@ if __name__ == "__main__":
     ap.add_argument("--preset", action="append", help="only these rows (repeatable)")
     ap.add_argument("--mode", action="append", choices=["train", "animate"])
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--bytes", action="store_true", help="only page_bytes, at 1280x800, 390x844 and 1920x1080")
     a = ap.parse_args()
+    if a.bytes:
+        got = asyncio.run(page_bytes())
+        print(report_bytes(got))
+        raise SystemExit
     res = asyncio.run(measure(a.seconds, a.preset, a.profile, tuple(a.mode or ("train", "animate"))))
     print(report(res))
     print(json.dumps(res, separators=(",", ":")))

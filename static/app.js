@@ -2,23 +2,19 @@
 // events only mark the store dirty; views draw on animation frames (static/schedule.js says which).
 
 import { createControls } from "./controls.js";
-import { lazyView } from "./lazy.js";
+import { lazyView, panelStyles, replay } from "./lazy.js";
 import { el } from "./util.js";
-import { createHealth } from "./views/health.js";
 import { tabSession } from "./link.js";
-import { createModels } from "./models.js";
+import { createRoomGate } from "./roomgate.js";
 import { createSchedule } from "./schedule.js";
 import { createSocket } from "./socket.js";
-import { createStore } from "./store.js";
+import { createStore, showsExamples } from "./store.js";
 import { createChart } from "./views/chart.js";
 import { createClasses } from "./views/classes.js";
-import { createExamples } from "./views/examples.js";
-import { createExplain } from "./views/explain.js";
-import { createGradnorm } from "./views/gradnorm.js";
+import { drawResting, explaining } from "./views/intro.js";
 import { createHeatmap } from "./views/heatmap.js";
 import { createLog } from "./views/log.js";
 import { createNetwork } from "./views/network.js";
-import { createRoom } from "./views/room.js";
 import { createStatus } from "./views/status.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -69,7 +65,7 @@ const socket = createSocket({
     store.touch("status");
   },
 });
-room = createRoom(store, socket);
+room = createRoomGate(store, socket);
 controls = createControls(store, socket, document.body.dataset.defaultPreset || "circle", room);
 controls.initView();
 const { actions } = controls;
@@ -95,33 +91,69 @@ const note = (text) => {
 const send = (cmd) => {
   if (room.allows(cmd) && !socket.send(cmd)) note("Not connected: the command was not sent.");
 };
-createModels($("[data-models]"), store, note);
+// the weights' export and import: their module loads at the first use
+const modelsRoot = $("[data-models]");
+let models = false;
+let modelsLoading = null;
+const loadModels = () =>
+  (modelsLoading ??= import("./models.js").then((m) => {
+    m.createModels(modelsRoot, store, note);
+    models = true;
+  }));
+replay(modelsRoot, loadModels, () => models);
 
 // a view made by create(root, store, ...args), from a module loaded when the view is first seen
-const lazy = (sel, module, ...args) => {
+// once the page has its first state (or as `opts` say: static/lazy.js); `styles`: with the
+// panels' styles (css/panels.css)
+const lazy = (sel, module, args = [], { styles = true, ...opts } = {}) => {
   const root = $(sel);
-  return lazyView(root, () => module().then((create) => create(root, store, ...args)));
+  const ready = () => !!store.server;
+  const load = () => Promise.all([module(), styles && panelStyles()]).then(([create]) => create(root, store, ...args));
+  return lazyView(root, load, { ready, ...opts });
+};
+// the compare panel loads when its form is first used, or when a run b exists; until then its
+// form stands as the page drew it, with the step run b would start from
+const branchFrom = $("[data-branch-from]");
+const compareIdle = () => {
+  if (store.server && !branchFrom.matches(":focus")) branchFrom.placeholder = store.server.step;
 };
 
 const views = [
   createStatus(store, actions),
   room.view,
   // explain first: following the phase, it moves the selection the network outlines
-  createExplain($("[data-explain]"), store, actions),
+  lazy("[data-explain]", () => import("./views/explain.js").then((m) => m.createExplain), [actions], {
+    styles: false, // the equations' styles come with the equations
+    sight: false,
+    when: () => explaining(store),
+    idle: () => drawResting($("[data-explain-body]"), store),
+    topics: ["all", "phase", "explain", "select", "follow", "params", "view"],
+  }),
   createNetwork($("[data-net]"), store, actions),
   createHeatmap($("[data-heatmap]"), store, actions),
   createClasses($("[data-classes]"), store),
-  createExamples($("[data-examples]"), store),
+  lazy("[data-examples]", () => import("./views/examples.js").then((m) => m.createExamples), [], {
+    styles: false,
+    sight: false,
+    when: () => showsExamples(store.dataset),
+    topics: ["all", "data"],
+    watch: $("[data-examples]").closest("section"),
+  }),
   createChart($("[data-chart]"), store),
-  createGradnorm($("[data-gradnorm]"), store),
+  lazy("[data-gradnorm]", () => import("./views/gradnorm.js").then((m) => m.createGradnorm), [], { styles: false }),
   createLog($("[data-log]"), store),
   // after explain and the network: it copies the one's equations and marks the other's parts
   { topics: ["all", "net", "params", "phase", "select", "explain", "lesson"], draw: (now, seen) => !!lesson?.view.draw(now, seen) },
-  // panels below the fold: their modules load when first seen
-  lazy("[data-compare-root]", () => import("./views/compare.js").then((m) => m.createCompare), send, note),
-  lazy("[data-breakpoints]", () => import("./views/breakpoints.js").then((m) => m.createBreakpoints), actions),
-  createHealth($("[data-health]"), store, actions),
-  lazy("[data-graph]", () => import("./views/graph.js").then((m) => m.createGraph), actions),
+  // panels below the fold or seldom used: their modules load when first seen or used
+  lazy("[data-compare-root]", () => import("./views/compare.js").then((m) => m.createCompare), [send, note], {
+    sight: false,
+    when: () => !!store.branch,
+    idle: compareIdle,
+    topics: ["all", "branch", "maps"],
+  }),
+  lazy("[data-breakpoints]", () => import("./views/breakpoints.js").then((m) => m.createBreakpoints), [actions]),
+  lazy("[data-health]", () => import("./views/health.js").then((m) => m.createHealth), [actions]),
+  lazy("[data-graph]", () => import("./views/graph.js").then((m) => m.createGraph), [actions]),
 ];
 
 // rAF timestamps of the frames the page drew, oldest first

@@ -2,12 +2,10 @@
 // one settings table), the architecture editor, presets, points, weight edits, URL state.
 
 import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read } from "./settings.js";
-import { createLink, presetDoc } from "./link.js";
-import { createUploads } from "./upload.js";
+import { createLink } from "./link.js";
+import { createUploads } from "./drop.js";
 import { DEFAULT_PACE, into, pace, paceLabel, playCommand } from "./pace.js";
 import { clamp, el } from "./util.js";
-import { createPoints } from "./points.js";
-import { drawThumb } from "./views/thumbs.js";
 
 const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
@@ -17,11 +15,9 @@ const GROUPS = {
   training: ["opt", "lr", "mom", "beta1", "beta2", "eps", "mem", "batch", "reg", "rate"],
 };
 const MAX_UNITS = 64;
-const SLICE_SPAN_MAX = 100; // the `slice` command's limit
 const MAX_LAYERS = 10;
 
 export function createControls(store, socket, defaultPreset, room) {
-  let sliceKey = "";
   const send = (cmd) => {
     if (!room.allows(cmd)) return;
     if (!socket.send(cmd)) return note("Not connected: the command was not sent.");
@@ -360,11 +356,11 @@ export function createControls(store, socket, defaultPreset, room) {
       link.changing(`Opened ${b.textContent.trim()}`);
       send({ type: "load", preset: b.dataset.preset });
     });
-    presetDoc(b.dataset.preset).then((d) => d && drawThumb(b.querySelector("canvas"), d));
   });
 
-  // --- points on the plane: changed in place, see points.js ----------------------------------------
-  const points = createPoints(store, { send, note, link });
+  // --- points on the plane: changed in place, see points.js (loaded at the first click) -----------
+  let points = null;
+  const withPoints = (fn) => (points ??= import("./points.js").then((m) => m.createPoints(store, { send, note, link }))).then(fn);
 
   // --- URL: see link.js ---------------------------------------------------------------------
   function onState() {
@@ -387,8 +383,8 @@ export function createControls(store, socket, defaultPreset, room) {
   // --- actions for the views -------------------------------------------------------------------
   const actions = {
     send,
-    addPoint: points.add,
-    removePoint: points.remove,
+    addPoint: (x, shift) => withPoints((p) => p.add(x, shift)),
+    removePoint: (i) => withPoints((p) => p.remove(i)),
     note,
     openPreset(name) {
       link.changing(`Opened ${name}`);
@@ -398,17 +394,6 @@ export function createControls(store, socket, defaultPreset, room) {
       store.selection = t;
       store.pinned = true;
       store.touch("select", "explain");
-    },
-    requestSlice(s) {
-      const w = store.weights[s.l - 1][s.j][s.i];
-      // the weight's value is part of the key: after an edit at the same step, the slice is asked again
-      const key = `${s.l}:${s.j}:${s.i}@${store.server.step}=${w}`;
-      if (key === sliceKey || playing() === "train") return;
-      sliceKey = key;
-      // within the protocol's limit on span (0 < span ≤ 100), however large the weight
-      const span = clamp(1.5 * Math.abs(w), 1, SLICE_SPAN_MAX);
-      const step = store.server.step; // the step shown, wherever the run's cursor is
-      send({ type: "slice", layer: s.l, to: s.j, from: s.i, span, points: 61, step });
     },
   };
 

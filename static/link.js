@@ -71,17 +71,8 @@ function undoButton(on) {
   if (b) b.hidden = !on;
 }
 
-async function upload(doc) {
-  const r = await fetch("api/scenarios", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(doc) });
-  if (r.ok) return (await r.json()).id;
-  let detail = `the server answered ${r.status}`;
-  try {
-    detail = (await r.json()).detail ?? detail;
-  } catch {
-    // not JSON: keep the status
-  }
-  throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
-}
+// a document no query says whole is stored on the server (static/upload.js), and linked by its id
+const upload = (doc) => import("./upload.js").then((m) => m.storeScenario(doc));
 
 export function createLink(store, { defaultPreset, note, send, load }) {
   let edit = null; // {weights, biases, step}: the weights as typed, and the step they were typed at
@@ -149,7 +140,8 @@ export function createLink(store, { defaultPreset, note, send, load }) {
       } catch (err) {
         return note(`The link could not be made: ${err.message}`);
       }
-      if (s === null) return;
+      // a lesson may have started while the link was made (a preset's document is fetched)
+      if (s === null || document.body.dataset.lessonActive) return;
       if (location.search !== s) {
         if (changing && !restoring) history.pushState(null, "", s);
         else history.replaceState(null, "", s);

@@ -4,8 +4,6 @@
 // A server that is full closes with 1013 (try again later): then it waits longer each time, up to 30 s.
 // The websocket itself lives in a worker where the browser has module workers.
 
-import { decodeMaps } from "./wire.js";
-
 const TRY_AGAIN_LATER = 1013;
 const MAX_DELAY = 8000; // ms, after a blip or a restart
 const MAX_DELAY_FULL = 30000; // ms, while the server has no room
@@ -52,20 +50,24 @@ function workerLink(broken) {
   };
 }
 
-// The same, on the main thread.
+// The same, on the main thread. Only it decodes maps here: it loads the decoder, and hands
+// on every message, in order, once the decoder has come.
 function directLink() {
   let ws = null;
+  let queue = import("./wire.js");
+  const later = (fn) => (queue = queue.then((wire) => (fn(wire), wire)));
   return {
     open(url, on) {
       const sock = new WebSocket(url);
       ws = sock;
       sock.binaryType = "arraybuffer";
-      sock.onmessage = (e) => {
-        if (typeof e.data === "string") return on.text(e.data);
-        const m = decodeMaps(e.data);
-        if (m) on.maps(m);
-      };
-      sock.onclose = (e) => on.close(e.code);
+      sock.onmessage = (e) =>
+        later((wire) => {
+          if (typeof e.data === "string") return on.text(e.data);
+          const m = wire.decodeMaps(e.data);
+          if (m) on.maps(m);
+        });
+      sock.onclose = (e) => later(() => on.close(e.code));
     },
     send: (text) => ws.send(text),
     close: () => ws?.close(),

@@ -9,6 +9,10 @@ const LOG_MAX = 300;
 const NORMS_MAX = 600;
 const HEALTH_MAX = 300;
 
+// the examples table (views/examples.js): for inputs that are not a plane, and sets this small
+export const EXAMPLE_ROWS = 16;
+export const showsExamples = (ds) => !!ds && (!ds.extent || ds.train.x.length <= EXAMPLE_ROWS);
+
 export function phaseName(p) {
   if (!p) return "Ready";
   switch (p.event) {

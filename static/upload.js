@@ -1,8 +1,8 @@
 // Bulk data over HTTP. A scenario too large for one websocket message (they stop at 1 MiB) is
 // stored with POST /api/scenarios and loaded by reference; a CSV file, picked or dropped onto
 // the output plane, is read by POST /api/datasets/csv and becomes a scenario the same way.
+// Loaded at the first large scenario or CSV file (static/drop.js).
 
-const INLINE_CHARS = 256 * 1024; // a scenario's JSON up to this size goes in the `load` itself
 const OUTPUT = {
   binary: ["sigmoid", "binary_cross_entropy"],
   multiclass: ["softmax", "cross_entropy"],
@@ -15,7 +15,7 @@ async function answer(r) {
   let detail = `the server answered ${r.status} ${r.statusText}`;
   try {
     const body = await r.json();
-    if (typeof body.detail === "string") detail = body.detail;
+    if (body.detail !== undefined) detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
   } catch {
     // not JSON: keep the status line
   }
@@ -53,57 +53,34 @@ export function scenarioFromCSV(ds, cur, fileName) {
   };
 }
 
-// `load` for any scenario, by upload when it is large; CSV by picker and by drop onto `zone`.
-export function createUploads(store, send, note, picker, zone) {
-  async function load(scenario) {
-    const text = JSON.stringify(scenario);
-    if (text.length <= INLINE_CHARS) return send({ type: "load", scenario });
-    note(`Uploading the scenario (${(text.length / 1e6).toFixed(1)} MB)…`);
-    try {
-      const { id } = await post("api/scenarios", "application/json", text);
-      store.lastRef = { id, name: scenario.name }; // a link to it names the stored copy (link.js)
-      send({ type: "load", ref: id });
-    } catch (err) {
-      note(`The scenario was not loaded: ${err.message}`);
-    }
+// A scenario stored on the server: its id (for a link), or an Error in the server's words.
+export async function storeScenario(doc) {
+  return (await post("api/scenarios", "application/json", JSON.stringify(doc))).id;
+}
+
+// A scenario too large to go inline: stored, then loaded by its id.
+export async function uploadScenario(store, send, note, scenario, text) {
+  note(`Uploading the scenario (${(text.length / 1e6).toFixed(1)} MB)…`);
+  try {
+    const { id } = await post("api/scenarios", "application/json", text);
+    store.lastRef = { id, name: scenario.name }; // a link to it names the stored copy (link.js)
+    send({ type: "load", ref: id });
+  } catch (err) {
+    note(`The scenario was not loaded: ${err.message}`);
   }
+}
 
-  async function loadCSV(file) {
-    if (!file) return;
-    note(`Reading ${file.name}…`);
-    try {
-      const ds = await post("api/datasets/csv", "text/csv", file);
-      const doc = scenarioFromCSV(ds, store.server.scenario, file.name);
-      const { id } = await post("api/scenarios", "application/json", JSON.stringify(doc));
-      store.lastRef = { id, name: doc.name };
-      send({ type: "load", ref: id });
-      note(`${file.name}: ${ds.x.length} examples, ${ds.columns.length - 1} inputs, ${ds.task}.`);
-    } catch (err) {
-      note(`${file.name} was not loaded: ${err.message}`);
-    }
+// A CSV file: read by the server, made a scenario with the current settings, and loaded.
+export async function loadCSV(store, send, note, file) {
+  note(`Reading ${file.name}…`);
+  try {
+    const ds = await post("api/datasets/csv", "text/csv", file);
+    const doc = scenarioFromCSV(ds, store.server.scenario, file.name);
+    const { id } = await post("api/scenarios", "application/json", JSON.stringify(doc));
+    store.lastRef = { id, name: doc.name };
+    send({ type: "load", ref: id });
+    note(`${file.name}: ${ds.x.length} examples, ${ds.columns.length - 1} inputs, ${ds.task}.`);
+  } catch (err) {
+    note(`${file.name} was not loaded: ${err.message}`);
   }
-
-  picker.addEventListener("change", () => {
-    const f = picker.files[0];
-    picker.value = "";
-    loadCSV(f);
-  });
-  zone.addEventListener("dragover", (e) => {
-    if (![...e.dataTransfer.types].includes("Files")) return;
-    e.preventDefault(); // allow the drop
-    e.dataTransfer.dropEffect = "copy";
-    zone.classList.add("dropping");
-  });
-  zone.addEventListener("dragleave", (e) => {
-    if (!zone.contains(e.relatedTarget)) zone.classList.remove("dropping");
-  });
-  zone.addEventListener("drop", (e) => {
-    const f = e.dataTransfer.files[0];
-    if (!f) return;
-    e.preventDefault();
-    zone.classList.remove("dropping");
-    loadCSV(f);
-  });
-
-  return { load, loadCSV };
 }

@@ -1,12 +1,12 @@
-"""The JSON API: presets, the protocol's schema, and the uploads (app/web/uploads.py)."""
+"""The JSON API: presets (and their pictures), the protocol's schema, and the uploads (app/web/uploads.py)."""
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
 from app import protocol
 from app import scenario as sc
-from app.web import lessons, models, uploads
+from app.web import lessons, models, thumbs, uploads
 from app.web.answers import Missing
 from app.web.pages import preset_list
 
@@ -26,6 +26,23 @@ async def preset(name: str) -> dict[str, Any]:
         return sc.preset(name)
     except KeyError:
         raise HTTPException(404, f"no preset {name!r}; one of {', '.join(sc.preset_names())}") from None
+
+
+@router.get(
+    "/presets/{name}/thumb.svg",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}},
+        404: {"model": Missing, "description": "No preset of that name"},
+    },
+)
+async def preset_thumb(name: str) -> Response:
+    """A 44×44 px picture of one preset's data, for the preset picker."""
+    try:
+        svg = thumbs.preset_picture(name)
+    except KeyError:
+        raise HTTPException(404, f"no preset {name!r}; one of {', '.join(sc.preset_names())}") from None
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "max-age=3600"})
 
 
 @router.get("/protocol.json")

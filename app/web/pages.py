@@ -33,18 +33,21 @@ _hashes: dict[str, tuple[float, str]] = {}
 
 # every ES module of the page; the import map sends each plain path to its hashed URL
 MODULES = [
-    *("app.js", "store.js", "socket.js", "controls.js", "settings.js", "export.js", "upload.js", "math.js", "util.js"),
+    *("app.js", "store.js", "socket.js", "controls.js", "settings.js", "export.js", "drop.js", "upload.js"),
+    *("math.js", "util.js"),
     *("schedule.js", "wire.js"),
     *("views/network.js", "views/heatmap.js", "views/chart.js", "views/gradnorm.js", "views/explain.js"),
-    *("views/examples.js", "views/log.js", "views/status.js", "views/thumbs.js", "views/room.js"),
+    *("views/examples.js", "views/log.js", "views/status.js", "views/room.js", "views/intro.js"),
     *("link.js", "views/classes.js", "pace.js", "names.js", "words.js"),
-    *("morph.js", "lazy.js", "views/netlayers.js", "views/health.js"),
+    *("morph.js", "lazy.js", "views/netlayers.js", "views/health.js", "roomgate.js"),
 ]
 # modules the page imports only when first needed (a panel first seen, a first export): in the
 # import map, but not preloaded, so a page that never needs them never fetches them
 LAZY = [
-    *("views/equations.js", "views/lesson.js", "lessons.js", "export.js"),
-    *("views/compare.js", "views/breakpoints.js", "views/graph.js"),
+    *("views/equations.js", "views/lesson.js", "lessons.js", "export.js", "upload.js", "views/room.js"),
+    *("wire.js", "points.js"),
+    *("models.js", "views/examples.js", "views/explain.js", "morph.js"),
+    *("views/compare.js", "views/breakpoints.js", "views/graph.js", "views/health.js", "views/gradnorm.js"),
 ]
 PRELOAD = [m for m in MODULES if m not in LAZY]
 MODULES += [m for m in LAZY if m not in MODULES]

@@ -2,9 +2,8 @@
 // table of examples with output against target, and for one input a plot of the fitted curve.
 
 import { RANGE } from "../math.js";
+import { EXAMPLE_ROWS as ROWS, showsExamples } from "../store.js";
 import { divColor, el, fitCanvas, fmt } from "../util.js";
-
-const ROWS = 16;
 
 export function createExamples(root, store) {
   const plot = el("canvas", { class: "fit", role: "img", "aria-label": "Targets and the network's curve" }, root);
@@ -31,7 +30,7 @@ export function createExamples(root, store) {
   function draw() {
     const ds = store.dataset;
     // non-plane inputs, and sets small enough to read whole (truth tables, the worked example)
-    const on = !!ds && (!ds.extent || ds.train.x.length <= ROWS);
+    const on = showsExamples(ds);
     root.hidden = !on;
     if (!on || !store.weights.length || !store.outputs) return false;
     const { x, y } = ds.train;

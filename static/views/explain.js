@@ -1,13 +1,15 @@
 // The explain panel: the equations behind the selected neuron, weight or bias, in MathML,
-// filled in with the live numbers of the step (./equations.js, loaded with the first selection).
+// filled in with the live numbers of the step (./equations.js and their styles, loaded with the first selection).
 
+import { panelStyles } from "../lazy.js";
 import { morph } from "../morph.js";
 import { biasText, weightText } from "../names.js";
-import { fmt } from "../util.js";
+import { clamp, fmt } from "../util.js";
+import { esc, intro, p, resting } from "./intro.js";
 
 // every text that reaches innerHTML below goes through esc, or is built by ./equations.js
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-const p = (s) => `<p>${s}</p>`;
+
+const SLICE_SPAN_MAX = 100; // the `slice` command's limit
 
 export function createExplain(root, store, actions) {
   const body = root.querySelector("[data-explain-body]");
@@ -16,7 +18,7 @@ export function createExplain(root, store, actions) {
   let eq = null; // the equations, once their module has loaded
   let loading = null;
   const load = () =>
-    (loading ??= import("./equations.js").then((m) => {
+    (loading ??= Promise.all([import("./equations.js"), panelStyles()]).then(([m]) => {
       eq = m.createEquations(store);
       store.touch("explain");
     }));
@@ -39,29 +41,6 @@ export function createExplain(root, store, actions) {
     }
   }
 
-  function intro() {
-    const L = store.layers.length - 1;
-    const rule =
-      L === 1
-        ? `<p class="rule">No hidden layer: this is <strong>the delta rule</strong>, ` +
-          `Δw = −η δ x with δ = ∂E/∂z of the output.</p>`
-        : "";
-    // the worked example trains its biases, which the classic hand calculation does not
-    const biases =
-      store.server.scenario.name === "worked-example"
-        ? `<p class="rule" data-trains-biases>This run also <strong>trains the biases</strong>, unlike the classic hand calculation, ` +
-          `which keeps b<sup>(1)</sup> = 0.35 and b<sup>(2)</sup> = 0.60 fixed; so from the first update its numbers differ from the published ones. ` +
-          `<button type="button" data-open-preset="worked-example-fixed-bias">Open the fixed-bias variant</button></p>`
-        : "";
-    return (
-      biases +
-      `<p class="intro">Backpropagation is <strong>reverse-mode automatic differentiation</strong>: ` +
-      `one forward pass computes every z and a = f(z); one backward pass applies <strong>the chain rule</strong> ` +
-      `from the loss back to every weight, reusing each layer's δ = ∂E/∂z.</p>` +
-      rule
-    );
-  }
-
   body.addEventListener("click", (e) => {
     const o = e.target.closest?.("[data-open-preset]");
     if (o) return actions.openPreset(o.dataset.openPreset);
@@ -81,7 +60,6 @@ export function createExplain(root, store, actions) {
 
   function draw(now) {
     if (!store.server) return false;
-    const training = store.shown?.event === "frame";
     if (!store.pinned) {
       const a = autoSelection();
       const s = store.selection;
@@ -102,20 +80,16 @@ export function createExplain(root, store, actions) {
     const c = store.cur;
     let html = "";
     if (s) {
-      if (s.kind === "weight" && eq.sliceStale(s)) actions.requestSlice(s);
+      if (s.kind === "weight" && eq.sliceStale(s)) requestSlice(s);
       if (s.kind === "layer") html += layer(s.l);
       else html += s.kind === "neuron" ? eq.neuron(c, s.l, s.j) : s.kind === "weight" ? eq.weight(c, s.l, s.j, s.i) : eq.bias(c, s.l, s.j);
     } else {
-      html += p(
-        training
-          ? "Training flat out: pause, then step to see the equations with numbers."
-          : "Step with → to see each phase; click any neuron, weight or bias to see its equations.",
-      );
+      html += resting(store);
     }
     const r = store.server.paused_reason;
     if (s && r && r.layer === s.l && (r.unit === null || (s.kind === "neuron" && r.unit === s.j))) warns.unshift(r.message);
     if (warns.length) html = `<div class="warn" role="alert">${warns.map((w) => p(esc(w))).join("")}</div>` + html;
-    html += (eq ? eq.gradcheck() : "") + intro();
+    html += (eq ? eq.gradcheck() : "") + intro(store);
     if (body.__html !== html) {
       body.__html = html;
       morph(body, html); // the same equations with new numbers: only the numbers change
@@ -129,6 +103,20 @@ export function createExplain(root, store, actions) {
       lab.textContent = `Set ${name} (now ${fmt(v, 6)})`;
     }
     return false;
+  }
+
+  // The loss along the selected weight (the `slice` command), once per weight, step and value.
+  let sliceKey = "";
+  function requestSlice(s) {
+    const w = store.weights[s.l - 1][s.j][s.i];
+    // the weight's value is part of the key: after an edit at the same step, the slice is asked again
+    const key = `${s.l}:${s.j}:${s.i}@${store.server.step}=${w}`;
+    if (key === sliceKey || store.server.playing === "train") return;
+    sliceKey = key;
+    // within the protocol's limit on span (0 < span ≤ 100), however large the weight
+    const span = clamp(1.5 * Math.abs(w), 1, SLICE_SPAN_MAX);
+    const step = store.server.step; // the step shown, wherever the run's cursor is
+    actions.send({ type: "slice", layer: s.l, to: s.j, from: s.i, span, points: 61, step });
   }
 
   // MathML layout is the page's heaviest work: while playing, once a second at fast speeds

@@ -24,7 +24,9 @@ def test_a_breakpoint_hit_pauses_highlights_the_culprit_and_offers_the_step_befo
     assert banner.is_visible() and reason["message"] in banner.text_content()
     culprit = f'[data-net] [data-neuron="{reason["layer"]}:{reason["unit"]}"]'
     page.wait_for_function("(q) => document.querySelector(q)?.classList.contains('sel')", arg=culprit)
-    assert reason["message"] in page.locator("[data-explain-body]").text_content()  # its explanation is open
+    # its explanation opens (the explain panel's module loads with this first selection)
+    explained = "(m) => document.querySelector('[data-explain-body]').textContent.includes(m)"
+    page.wait_for_function(explained, arg=reason["message"])
     page.screenshot(path=tmp_path / "breakpoint-hit.png")
     back = page.locator("[data-seek-before]")
     assert back.text_content() == f"Go to step {reason['step'] - 1}, the one before"
@@ -33,10 +35,16 @@ def test_a_breakpoint_hit_pauses_highlights_the_culprit_and_offers_the_step_befo
     assert (tmp_path / "breakpoint-hit.png").stat().st_size > 0
 
 
+# the health panel scrolled into view (as a person would scroll to it), and the step it drew
+SEEN_HEALTH_STEP = """(step) => { const h = document.querySelector('[data-health]');
+  h.scrollIntoView({ block: "center" }); return h.dataset.healthStep === step; }"""
+
+
 def test_the_health_view_draws_a_row_per_layer_and_a_click_selects_the_layer(page: Any, tmp_path: Path) -> None:
     open_preset(page, "vanishing-sigmoid")
     page.locator('[data-action="step"]').click()
-    page.wait_for_function("() => document.querySelector('[data-health]').dataset.healthStep === '1'")
+    # its module loads when it is first seen; the panels above it grow as theirs load, so keep it in view
+    page.wait_for_function(SEEN_HEALTH_STEP, arg="1")
     rows = page.locator("[data-health-layer]")
     assert rows.count() == 6
     h = page.evaluate("() => window.deltaflow.store.health.at(-1)")
@@ -49,6 +57,10 @@ def test_the_health_view_draws_a_row_per_layer_and_a_click_selects_the_layer(pag
     assert (tmp_path / "health.png").stat().st_size > 0
 
 
+SEEN_GRAPH_NODES = """(n) => { const g = document.querySelector('[data-graph]');
+  g.scrollIntoView({ block: "center" }); return g.querySelectorAll('[data-node]').length === n; }"""
+
+
 def test_the_graph_view_draws_the_nodes_and_lights_them_backward(page: Any, tmp_path: Path) -> None:
     open_preset(page, "worked-example")
     page.locator('[data-net] [data-neuron="2:0"]').click()
@@ -56,7 +68,8 @@ def test_the_graph_view_draws_the_nodes_and_lights_them_backward(page: Any, tmp_
     page.locator("[data-graph-request]").click()
     page.wait_for_function("() => window.deltaflow.store.graph?.layer === 2")
     g = page.evaluate("() => window.deltaflow.store.graph")
-    assert page.locator("[data-graph] [data-node]").count() == len(g["nodes"])
+    # the panels above it grow as their modules load: keep it in view until it has drawn
+    page.wait_for_function(SEEN_GRAPH_NODES, arg=len(g["nodes"]))
     assert page.locator("[data-graph] [data-edge]").count() == len(g["edges"])
     for k in range(1, 4):
         page.locator("[data-graph-back]").click()
