@@ -19,7 +19,8 @@ from app import scenario as sc
 from app.nn import datasets
 from app.protocol import ProtocolError
 from app.session import maps, work
-from app.session.cursor import Cursor, Diverged, Event
+from app.session.breakpoints import Diverged
+from app.session.cursor import Cursor, Event
 
 if TYPE_CHECKING:
     from app.session.session import Session

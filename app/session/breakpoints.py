@@ -13,11 +13,12 @@ run completes step N; `nonfinite` is the divergence guard's (app/nn/guard.py), a
 """
 
 import math
+import re
 from typing import Any
 
 import numpy as np
 
-from app.nn import health
+from app.nn import guard, health
 from app.nn.trainer import accuracy
 from app.session.work import forward_flops
 
@@ -170,3 +171,22 @@ def _norms(kind: str, threshold: float, norms: list[float], s: int) -> Reason | 
             text = f"Breakpoint: ‖∂C/∂W‖ of layer 1 is {ratio:.3g} times that of layer {len(norms)}"
             return reason(kind, text + f", {'below' if below else 'above'} {threshold:g}.", s, 1)
     return None
+
+
+class Paused(Exception):
+    """The run must pause: `reason` is the session's paused_reason (app/session/breakpoints.py)."""
+
+    def __init__(self, why: Reason) -> None:
+        super().__init__(why["message"])
+        self.reason = why
+
+
+class Diverged(Paused):
+    """A step would leave the finite numbers (app/nn/guard.py)."""
+
+
+def diverged(e: guard.Diverged, learning_rate: float) -> Diverged:
+    """The guard's finding as a paused_reason of kind nonfinite, with the layer and unit it names."""
+    where = re.search(r"[wb]\[(\d+)\]\[(\d+)\]", e.what)
+    layer, unit = (int(where[1]), int(where[2])) if where else (None, None)
+    return Diverged(reason("nonfinite", e.reason(learning_rate), e.step, layer, unit))

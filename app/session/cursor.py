@@ -1,7 +1,6 @@
 """Where a run stands: its trainer, the step in progress phase by phase, history and seek."""
 
 import copy
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ from app import scenario as sc
 from app.nn import guard
 from app.protocol import encode
 from app.session import dataedit, maps, work
-from app.session.breakpoints import Breakpoints, Reason, reason
+from app.session.breakpoints import Breakpoints, Paused, Reason, diverged
 from app.session.history import History, Snapshot
 from app.session.work import cap
 
@@ -36,25 +35,6 @@ class Options:
     frame_rate: int = 30
     viewer_bytes_per_s: float = 40_000
     memory_bytes: int = 0  # the process's memory budget (0: none); over it, no new run is built
-
-
-class Paused(Exception):
-    """The run must pause: `reason` is the session's paused_reason (app/session/breakpoints.py)."""
-
-    def __init__(self, why: Reason) -> None:
-        super().__init__(why["message"])
-        self.reason = why
-
-
-class Diverged(Paused):
-    """A step would leave the finite numbers (app/nn/guard.py)."""
-
-
-def diverged(e: guard.Diverged, learning_rate: float) -> Diverged:
-    """The guard's finding as a paused_reason of kind nonfinite, with the layer and unit it names."""
-    where = re.search(r"[wb]\[(\d+)\]\[(\d+)\]", e.what)
-    layer, unit = (int(where[1]), int(where[2])) if where else (None, None)
-    return Diverged(reason("nonfinite", e.reason(learning_rate), e.step, layer, unit))
 
 
 class Cursor:

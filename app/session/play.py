@@ -8,8 +8,8 @@ import numpy as np
 
 from app.protocol import encode
 from app.session import branch, healthfeed, work
-from app.session.breakpoints import reason
-from app.session.cursor import OUTPUT_ROWS, Paused
+from app.session.breakpoints import Paused, reason
+from app.session.cursor import OUTPUT_ROWS
 from app.session.outbox import Message
 
 UNREAD_SECONDS = 1.0  # a run whose frames no member takes for this long pauses

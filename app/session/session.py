@@ -7,8 +7,8 @@ from typing import Any
 from app import scenario as sc
 from app.protocol import encode
 from app.session import branch, commands, play, work
-from app.session.breakpoints import Reason, reason
-from app.session.cursor import OUTPUT_ROWS, SMALL_SET, Cursor, Event, Options, Paused
+from app.session.breakpoints import Paused, Reason, reason
+from app.session.cursor import OUTPUT_ROWS, SMALL_SET, Cursor, Event, Options
 from app.session.outbox import Message, Outbox
 from app.session.play import quiet
 from app.session.room import Hosted, Role, Room

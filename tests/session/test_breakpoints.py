@@ -11,8 +11,8 @@ import pytest
 
 from app import scenario as sc
 from app.nn.losses import LOSSES
-from app.session.breakpoints import Breakpoints, stride
-from app.session.cursor import Cursor, Options, Paused
+from app.session.breakpoints import Breakpoints, Paused, stride
+from app.session.cursor import Cursor, Options
 from tests import engine_helpers as h
 from tests.nn import diverging
 
@@ -219,7 +219,7 @@ def test_the_session_pauses_with_the_reason_and_keeps_breakpoints_over_a_reset()
 )
 def test_a_divergence_names_the_layer_and_unit_of_what_went_non_finite(what: str, where: tuple[Any, Any]) -> None:
     from app.nn import guard
-    from app.session.cursor import diverged
+    from app.session.breakpoints import diverged
 
     r = diverged(guard.Diverged(7, what, "NaN"), 0.5).reason
     assert (r["kind"], r["step"], r["layer"], r["unit"]) == ("nonfinite", 7, *where)
