@@ -32,6 +32,8 @@ LATER = [
     "views/graph.js",
     "views/gradnorm.js",
     "css/panels.css",
+    "mapdraw.js",  # the socket worker's map drawing: at the first train frame
+    "planemaps.js",
 ]
 BUDGET = 150_000  # bytes of JS and CSS at load (docs/performance.md, "Page bytes")
 
