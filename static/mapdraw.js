@@ -1,11 +1,14 @@
 // The maps a page draws itself (socket.js connects with maps=page): the server sends no maps
 // with train frames, so they are drawn here, in the socket's worker, from each frame's weights
-// (./planemaps.js), for the newest frame of a batch only, and in at most half of the worker's
-// time: on a slow device the maps come less often, never late. The worker loads this module at
+// (./planemaps.js), for the newest frame of a batch only, at most 10 times a second (the rate
+// the network view draws at while training) and in at most half of the worker's time: on a
+// slow device the maps come less often, never late. The worker loads this module at
 // the first train frame, so a page that never trains never fetches it.
 
 import { packMaps } from "./planemaps.js";
 import { decodeMaps } from "./wire.js";
+
+const MIN_MS = 100; // between two drawings: the network view draws at 10 Hz while training
 
 export function createMapDraw(post) {
   let plane = { activations: null, extent: null }; // from the latest `state` and `dataset`
@@ -68,7 +71,7 @@ export function createMapDraw(post) {
     // a batch's items, its one maps item (at `at`) drawn now, held for later, or dropped
     place(items, at) {
       held = null; // newer maps come: the held ones are out of date
-      const due = drawEnd + drawCost; // drawing takes at most half of the time
+      const due = drawEnd + Math.max(drawCost, MIN_MS); // at most half of the time, and 10 a second
       if (items[at].frame && performance.now() < due) {
         held = items[at];
         heldTimer ||= setTimeout(drawHeld, due - performance.now());
