@@ -61,7 +61,7 @@ self.onmessage = ({ data }) => {
     sock.onmessage = (e) => {
       if (typeof e.data === "string") {
         push(e.data);
-        if (data.pageMaps) watch(e.data);
+        watch(e.data); // this link always asks for maps=page (socket.js)
         return;
       }
       const m = decodeMaps(e.data);

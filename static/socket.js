@@ -39,7 +39,7 @@ function workerLink(broken) {
     open(url, handlers) {
       on = handlers;
       open = false;
-      worker.postMessage({ op: "open", url, pageMaps: true });
+      worker.postMessage({ op: "open", url });
     },
     pageMaps: true, // the worker draws train frames' maps: the server need not send them
     send: (text) => worker.postMessage({ op: "send", text }),

@@ -250,8 +250,9 @@ class Room:
         """
         if self.relay is not None:
             self.relay.frame(msgs)
+        text = [m for m in msgs if not m.binary]  # for members that draw the maps
         for box in self.order():
-            msgs_for = [m for m in msgs if not m.binary] if box.page_maps else msgs
+            msgs_for = text if box.page_maps else msgs
             budget = self.budgets.get(box)
             if budget is None:
                 box.put_frame(msgs_for)
