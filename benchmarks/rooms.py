@@ -3,7 +3,8 @@
     python benchmarks/rooms.py [--viewers 300] [--clients 2] [--seconds 8] [--maps page|server]
 
 Starts `deltaflow serve`, opens a room on circle, and runs the viewers' websockets in
-`--clients` separate processes, so that the client is not the bottleneck. They ask for
+`--clients` separate processes, each a light reader (`benchmarks/wsreader.py`), so that the
+client is not the bottleneck. They ask for
 `maps=page`, as the page does (it draws the maps from each frame's weights); `--maps server`
 measures clients that take the server's maps. It reports:
 - the presenter's `step` round trip, p50 and p99, with no viewers and with all of them;
@@ -33,8 +34,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import Server, cpu_seconds, percentile, recv, until_maps  # noqa: E402
+from benchmarks.wsreader import BINARY, TEXT, OnMessage, open_reader  # noqa: E402
 
 STEP_FIELD = re.compile(r'"step":(\d+)')
+STEP_BYTES = re.compile(rb'"step":(\d+)')
 STEP_EVERY = 0.1  # seconds between the presenter's steps: a key held down repeats at about 10/s
 PHASES = ("batch", "forward", "output_error", "backward", "update")
 # the server on one core, the clients on the other: the server's lost training rate is then
@@ -84,41 +87,54 @@ async def ws_connect(url: str, tries: int = 3) -> Any:
 # --- the viewers' side: a separate process per client ------------------------------------------
 async def viewers(url: str, n: int, seconds: float, ready_file: str) -> dict[str, Any]:
     """n viewers reading everything for `seconds` after the start signal; what each received."""
-    conns = [await ws_connect(url) for _ in range(n)]
-    for ws in conns:
-        await until_maps(ws)
-    Path(ready_file).write_text("ready")
-    frames: list[list[tuple[int, float]]] = [[] for _ in conns]
-    phases: list[list[str]] = [[] for _ in conns]
-    sizes: list[list[tuple[float, int]]] = [[] for _ in conns]  # (arrival, bytes) of every message
-    end = time.monotonic() + seconds
+    frames: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    phases: list[list[str]] = [[] for _ in range(n)]
+    sizes: list[list[tuple[float, int]]] = [[] for _ in range(n)]  # (arrival, bytes) of every message
+    maps_seen = [asyncio.Event() for _ in range(n)]
+    recording = [False]
 
-    async def read(k: int, ws: Any) -> None:
-        while time.monotonic() < end:
-            try:
-                m = await asyncio.wait_for(ws.recv(), max(0.01, end - time.monotonic()))
-            except TimeoutError:
+    def on_message(k: int) -> OnMessage:
+        def got(op: int, m: bytes, now: float) -> None:
+            if op == BINARY:
+                maps_seen[k].set()
+            if not recording[0]:
                 return
-            sizes[k].append((time.monotonic(), len(m)))
-            if isinstance(m, str):
-                if m.startswith('{"type":"frame"'):
-                    step = STEP_FIELD.search(m, 0, 80)
-                    if step:
-                        frames[k].append((int(step.group(1)), time.monotonic()))
-                else:
-                    kind = m[9 : m.index('"', 9)]
-                    if kind in PHASES:
-                        layer = re.search(r'"layer":(\d+)', m[:120])
-                        phases[k].append(f"{kind}:{layer.group(1) if layer else ''}:{STEP_FIELD.search(m).group(1)}")  # type: ignore[union-attr]
+            sizes[k].append((now, len(m)))
+            if op != TEXT:
+                return
+            if m.startswith(b'{"type":"frame"'):
+                step = STEP_BYTES.search(m, 0, 80)
+                if step:
+                    frames[k].append((int(step.group(1)), now))
+                return
+            kind = m[9 : m.index(b'"', 9)].decode()
+            if kind in PHASES:
+                layer = re.search(rb'"layer":(\d+)', m[:120])
+                at = STEP_BYTES.search(m)
+                where = (layer.group(1).decode() if layer else "", at.group(1).decode() if at else "")
+                phases[k].append(f"{kind}:{where[0]}:{where[1]}")
 
-    await asyncio.gather(*(read(k, ws) for k, ws in enumerate(conns)))
-    await asyncio.gather(*(ws.close() for ws in conns))
+        return got
+
+    conns = [await open_reader(url, on_message(k)) for k in range(n)]
+    await asyncio.gather(*(asyncio.wait_for(e.wait(), 60) for e in maps_seen))  # the welcome's maps
+    recording[0] = True
+    Path(ready_file).write_text("ready")
+    await asyncio.sleep(seconds)
+    recording[0] = False
+    for r in conns:
+        r.close()
     return {"frames": frames, "phases": phases, "bytes": sizes}
 
 
 def client_main(argv: list[str]) -> None:
     url, n, seconds, ready = argv[0], int(argv[1]), float(argv[2]), argv[3]
-    out = asyncio.run(viewers(url, n, seconds, ready))
+    try:  # the server's loop too (uvicorn's default): a read costs a few µs, not tens
+        import uvloop
+
+        out = uvloop.run(viewers(url, n, seconds, ready))
+    except ImportError:
+        out = asyncio.run(viewers(url, n, seconds, ready))
     sys.stdout.write(json.dumps(out))
 
 
