@@ -12,6 +12,7 @@ into it, and it goes out once with `count`, the number of rejected messages it s
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,11 +90,21 @@ class Outbox:
         self.closed = False
         self.low_priority = False  # a room's viewer: its sends yield to others message by message
         self.page_maps = False  # it draws train frames' maps itself (/ws?maps=page): none are sent with them
+        # writes a message to the connection at once, if it can without waiting (app/web/wire.py)
+        self.direct: Callable[[Message], bool] | None = None
+        self.sending = False  # the sender holds messages it took and has not yet written
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
 
+    def idle(self) -> bool:
+        """Nothing waits to be sent, so a new message may go straight to the connection."""
+        return not (self.queue or self.frame or self.errors or self.sending or self.resync or self.closed)
+
     def put(self, msg: Message) -> None:
+        if self.direct is not None and self.idle() and self.direct(msg):
+            self.puts += 1
+            return
         q = self.queue
         if len(q) >= self.limit or (q and q.nbytes + len(msg.data) > self.limit_bytes):
             q.clear()
@@ -103,6 +114,13 @@ class Outbox:
         self._changed()
 
     def put_frame(self, msgs: list[Message]) -> None:
+        if self.direct is not None and self.idle():
+            sent = 0
+            while sent < len(msgs) and self.direct(msgs[sent]):
+                sent += 1
+            if sent == len(msgs):
+                return
+            msgs = msgs[sent:]  # the rest waits, and coalesces with the next frame
         self.frame = msgs
         self._changed()
 

@@ -37,10 +37,14 @@ async def send_loop(ws: WebSocket, box: Outbox) -> None:
         msgs = await box.take()
         if not msgs:
             return
-        for m in msgs:
-            await wire.send(ws, proto, m)
-            if box.low_priority:
-                await asyncio.sleep(0)
+        box.sending = True
+        try:
+            for m in msgs:
+                await wire.send(ws, proto, m)
+                if box.low_priority:
+                    await asyncio.sleep(0)
+        finally:
+            box.sending = False
         await asyncio.sleep(0)
 
 
@@ -138,6 +142,7 @@ async def websocket(
         return
     box = Outbox(settings.outbox_limit, int(settings.outbox_mb * 2**20))
     box.page_maps = maps == "page"
+    box.direct = wire.writer(wire.protocol_of(ws))
     member = Member(registry, box)
     if room is not None:
         try:

@@ -157,3 +157,63 @@ def test_a_session_resync_keeps_the_pending_errors() -> None:
     got = asyncio.run(scenario())
     assert got[0] == {**err("invalid_command", "seek"), "count": 2}
     assert [e["type"] for e in got[1:3]] == ["state", "dataset"]
+
+
+class Wire:
+    """A connection that takes writes while `open`: what Outbox.direct writes to."""
+
+    def __init__(self) -> None:
+        self.open = True
+        self.written: list[bytes] = []
+
+    def __call__(self, m: Message) -> bool:
+        if self.open:
+            self.written.append(m.data)
+        return self.open
+
+
+def test_an_idle_outbox_writes_at_once_and_a_busy_one_keeps_the_order() -> None:
+    box, wire = Outbox(limit=100), Wire()
+    box.direct = wire
+    box.put(msg(1))
+    box.put_frame([msg(10), Message(b"maps10", True)])
+    assert wire.written == [b"1", b"10", b"maps10"] and len(box) == 0
+    wire.open = False  # the connection's buffer is full
+    box.put(msg(2))
+    wire.open = True
+    box.put(msg(3))  # not before 2, which waits
+    box.put_frame([msg(11)])
+    assert wire.written == [b"1", b"10", b"maps10"]
+    assert [m.data for m in asyncio.run(box.take())] == [b"2", b"3", b"11"]
+    box.sending = True  # the sender still holds what it took
+    box.put(msg(4))
+    box.sending = False
+    assert wire.written == [b"1", b"10", b"maps10"] and len(box) == 1
+    assert box.puts == 4  # every event put is counted, written at once or queued (frames are not)
+
+
+def test_a_frame_half_written_leaves_the_rest_to_coalesce() -> None:
+    box = Outbox(limit=100)
+    sent: list[bytes] = []
+    box.direct = lambda m: not m.binary and not sent.append(m.data)
+    box.put_frame([msg(10), Message(b"maps10", True)])
+    box.put_frame([msg(11), Message(b"maps11", True)])  # the maps still wait: this replaces them
+    assert sent == [b"10"]
+    assert [m.data for m in asyncio.run(box.take())] == [b"11", b"maps11"]
+
+
+def test_errors_and_a_resync_wait_for_the_sender() -> None:
+    box, wire = Outbox(limit=100), Wire()
+    box.direct = wire
+    box.put_error({"type": "error", "code": "invalid_command", "message": "x"})
+    box.put(msg(1))
+    assert wire.written == []
+    assert [
+        json.loads(m.data).get("code", None) if m.data.startswith(b"{") else m.data for m in asyncio.run(box.take())
+    ] == [
+        "invalid_command",
+        b"1",
+    ]
+    box.resync = True
+    box.put(msg(2))
+    assert wire.written == []

@@ -2,6 +2,7 @@
 library itself would send, and what a client receives, through a real uvicorn server."""
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -43,10 +44,28 @@ async def _echo_sizes(ws: WebSocket) -> None:
     await ws.receive()  # the client's goodbye
 
 
+WRITTEN: list[bool] = []  # what the /direct route's writer answered, in order
+
+
+async def _direct(ws: WebSocket) -> None:
+    """Writes three messages with the idle outbox's writer, then one after the client left."""
+    await ws.accept()
+    write = wire.writer(wire.protocol_of(ws))
+    if write is None:
+        await ws.send_text("no writer")
+    else:
+        WRITTEN.extend(write(Message(f"m{k}".encode(), binary=k == 1)) for k in range(3))
+    await ws.receive()  # the client's goodbye
+    with contextlib.suppress(Exception):
+        await ws.receive()  # its close
+    if write is not None:
+        WRITTEN.append(write(Message(b"after")))
+
+
 @pytest.fixture(scope="module")
 def live() -> Iterator[int]:
     port = free_port()
-    app = Starlette(routes=[WebSocketRoute("/ws", _echo_sizes)])
+    app = Starlette(routes=[WebSocketRoute("/ws", _echo_sizes), WebSocketRoute("/direct", _direct)])
     config = uvicorn.Config(
         app, port=port, http=HTTP_PROTOCOL, ws=wire.WS_PROTOCOL, ws_per_message_deflate=True, log_level="warning"
     )
@@ -78,3 +97,24 @@ def test_a_client_receives_every_message_whole(live: int, compression: Any) -> N
     for k, n in enumerate(SIZES):
         assert got[2 * k] == "x" * n
         assert got[2 * k + 1] == bytes(range(256)) * (n // 256) + bytes(n % 256)
+
+
+async def _direct_client(port: int, compression: Any) -> list[Any]:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/direct", compression=compression) as ws:
+        got = [await ws.recv() for _ in range(1 if compression else 3)]
+        await ws.send("bye")
+    await asyncio.sleep(0.3)  # the server's handler sees the close
+    return got
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+def test_the_writer_writes_frames_while_open_and_refuses_after(live: int, compression: Any) -> None:
+    """Outbox.direct: frames written at once arrive whole and in order; a closed connection gets
+    none, and a compressed one has no writer (its outbox queues for the ASGI path)."""
+    WRITTEN.clear()
+    got = asyncio.run(_direct_client(live, compression))
+    if compression:
+        assert got == ["no writer"] and WRITTEN == []
+    else:
+        assert got == ["m0", b"m1", "m2"]
+        assert WRITTEN == [True, True, True, False]
