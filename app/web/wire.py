@@ -52,9 +52,10 @@ def open_for_frames(proto: Any) -> bool:
 
 
 def writer(proto: Any) -> Callable[[Message], bool] | None:
-    """For an idle outbox (Outbox.direct): writes a message's frame at once when the transport
-    takes it without waiting, and says whether it did. It saves the sender's task a wake-up per
-    message, which was most of a room viewer's cost. None without a protocol to write to."""
+    """Outbox.direct: writes a message's frame when the transport takes it without waiting, and
+    says whether it did. The loop's Flusher (app/session/outbox.py) writes through it, which
+    saves a task switch per message and connection, most of a room viewer's cost. None without
+    a protocol to write to."""
     if proto is None:
         return None
 

@@ -37,7 +37,7 @@ async def send_loop(ws: WebSocket, box: Outbox) -> None:
         msgs = await box.take()
         if not msgs:
             return
-        box.sending = True
+        box.sending = True  # the Flusher leaves this box to its task until these are written
         try:
             for m in msgs:
                 await wire.send(ws, proto, m)

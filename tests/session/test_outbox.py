@@ -4,7 +4,7 @@ import asyncio
 import json
 
 from app import scenario as sc
-from app.session.outbox import MAX_ERROR_KINDS, Message, Outbox
+from app.session.outbox import MAX_ERROR_KINDS, WRITES_PER_TURN, Message, Outbox
 from app.session.scheduler import Scheduler
 from app.session.session import Options, Session
 
@@ -172,48 +172,61 @@ class Wire:
         return self.open
 
 
-def test_an_idle_outbox_writes_at_once_and_a_busy_one_keeps_the_order() -> None:
-    box, wire = Outbox(limit=100), Wire()
-    box.direct = wire
-    box.put(msg(1))
-    box.put_frame([msg(10), Message(b"maps10", True)])
-    assert wire.written == [b"1", b"10", b"maps10"] and len(box) == 0
-    wire.open = False  # the connection's buffer is full
-    box.put(msg(2))
-    wire.open = True
-    box.put(msg(3))  # not before 2, which waits
-    box.put_frame([msg(11)])
-    assert wire.written == [b"1", b"10", b"maps10"]
-    assert [m.data for m in asyncio.run(box.take())] == [b"2", b"3", b"11"]
-    box.sending = True  # the sender still holds what it took
-    box.put(msg(4))
-    box.sending = False
-    assert wire.written == [b"1", b"10", b"maps10"] and len(box) == 1
-    assert box.puts == 4  # every event put is counted, written at once or queued (frames are not)
+def test_the_flusher_writes_on_the_next_turn_and_a_busy_outbox_keeps_the_order() -> None:
+    async def run() -> None:
+        box, wire = Outbox(limit=100), Wire()
+        box.direct = wire
+        box.put(msg(1))
+        box.put_frame([msg(10), Message(b"maps10", True)])
+        box.put_frame([msg(11), Message(b"maps11", True)])  # coalesced before the turn came
+        assert wire.written == []  # not inside the publisher's call
+        await asyncio.sleep(0)
+        assert wire.written == [b"1", b"11", b"maps11"] and len(box) == 0
+        wire.open = False  # the connection's buffer is full
+        box.put(msg(2))
+        box.put(msg(3))
+        await asyncio.sleep(0)
+        assert box.carry and len(box) == 2  # left to the sender, which waits for the connection
+        wire.open = True
+        box.put(msg(4))  # not before 2 and 3, which go first once the connection takes them
+        await asyncio.sleep(0)
+        assert wire.written == [b"1", b"11", b"maps11", b"2", b"3", b"4"] and len(box) == 0
+        wire.open = False
+        box.put(msg(6))
+        await asyncio.sleep(0)
+        assert [m.data for m in await box.take()] == [b"6"]  # the sender's, as the flusher left it
+        wire.open = True
+        box.sending = True  # the sender still holds what it took
+        box.put(msg(5))
+        await asyncio.sleep(0)
+        assert len(wire.written) == 6 and len(box) == 1
+
+    asyncio.run(run())
 
 
-def test_a_frame_half_written_leaves_the_rest_to_coalesce() -> None:
-    box = Outbox(limit=100)
-    sent: list[bytes] = []
-    box.direct = lambda m: not m.binary and not sent.append(m.data)
-    box.put_frame([msg(10), Message(b"maps10", True)])
-    box.put_frame([msg(11), Message(b"maps11", True)])  # the maps still wait: this replaces them
-    assert sent == [b"10"]
-    assert [m.data for m in asyncio.run(box.take())] == [b"11", b"maps11"]
+def test_the_flusher_writes_a_bounded_number_per_turn_in_order() -> None:
+    async def run() -> None:
+        wire = Wire()
+        boxes = [Outbox(limit=100) for _ in range(WRITES_PER_TURN + 10)]
+        for k, box in enumerate(boxes):
+            box.direct = wire
+            box.put(msg(k))
+        await asyncio.sleep(0)
+        assert wire.written == [str(k).encode() for k in range(WRITES_PER_TURN)]  # then it yields
+        await asyncio.sleep(0)
+        assert wire.written == [str(k).encode() for k in range(len(boxes))]
+
+    asyncio.run(run())
 
 
-def test_errors_and_a_resync_wait_for_the_sender() -> None:
-    box, wire = Outbox(limit=100), Wire()
-    box.direct = wire
-    box.put_error({"type": "error", "code": "invalid_command", "message": "x"})
-    box.put(msg(1))
-    assert wire.written == []
-    assert [
-        json.loads(m.data).get("code", None) if m.data.startswith(b"{") else m.data for m in asyncio.run(box.take())
-    ] == [
-        "invalid_command",
-        b"1",
-    ]
-    box.resync = True
-    box.put(msg(2))
-    assert wire.written == []
+def test_errors_keep_their_place_when_flushed() -> None:
+    async def run() -> None:
+        box, wire = Outbox(limit=100), Wire()
+        box.direct = wire
+        box.put(msg(1))
+        box.put_error({"type": "error", "code": "invalid_command", "message": "x"})
+        box.put(msg(2))
+        await asyncio.sleep(0)
+        assert [w[:10] for w in wire.written] == [b"1", b'{"type":"e', b"2"]
+
+    asyncio.run(run())
