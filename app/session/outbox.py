@@ -156,25 +156,20 @@ class Outbox:
     def take_now(self) -> list[Message]:
         """Everything queued, in order, then the latest frame; [] when there is none."""
         out, self.carry = self.carry, []
-        if not self.errors:  # the usual case: no order to merge
+        if self.errors:  # each goes where it was put among the events
+            errors = sorted(self.errors.values(), key=lambda e: e.at)
+            first = self.puts - len(self.queue)  # the number of the oldest queued message
+            i = 0
+            for n, m in enumerate(self.queue, first):
+                while i < len(errors) and errors[i].at <= n:
+                    out.append(errors[i].message())
+                    i += 1
+                out.append(m)
+            out.extend(e.message() for e in errors[i:])
+            self.errors.clear()
+        else:
             out.extend(self.queue)
-            self.queue.clear()
-            if self.frame:
-                out.extend(self.frame)
-                self.frame = None
-            self._room.set()
-            return out
-        errors = sorted(self.errors.values(), key=lambda e: e.at)
-        first = self.puts - len(self.queue)  # the number of the oldest queued message
-        i = 0
-        for n, m in enumerate(self.queue, first):
-            while i < len(errors) and errors[i].at <= n:
-                out.append(errors[i].message())
-                i += 1
-            out.append(m)
-        out.extend(e.message() for e in errors[i:])
         self.queue.clear()
-        self.errors.clear()
         if self.frame:
             out.extend(self.frame)
             self.frame = None
