@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 
 from app.codec import ProtocolError, encode, strict_loads  # noqa: F401  (encode: the one encoder)
+from app.conditions import MAX_BREAKPOINTS, Breakpoint
 from app.events import EVENT_TYPES, EVENTS  # noqa: F401  (the events' half of the protocol)
 from app.scenario import LIMITS, OptimizerSpec, Regularizer, describe
 
@@ -219,58 +220,6 @@ class BranchDrop(Command):
 
     type: Literal["branch_drop"]
     branch: Literal["a", "b"]
-
-
-class Entry(BaseModel):
-    """One breakpoint: checked as strictly as a command."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
-
-
-class BpNonfinite(Entry):
-    kind: Literal["nonfinite"]
-
-
-class BpLossIncrease(Entry):
-    kind: Literal["loss_increase"]
-    k: Annotated[int, Field(ge=1, le=1000)]
-
-
-class BpVanishing(Entry):
-    kind: Literal["vanishing"]
-    threshold: Annotated[float, Field(gt=0, le=1e300)]
-
-
-class BpExploding(Entry):
-    kind: Literal["exploding"]
-    threshold: Annotated[float, Field(gt=0, le=1e300)]
-
-
-class BpDeadUnits(Entry):
-    kind: Literal["dead_units"]
-
-
-class BpSaturated(Entry):
-    kind: Literal["saturated"]
-    epsilon: Annotated[float, Field(gt=0, lt=1)]
-    fraction: Annotated[float, Field(gt=0, le=1)]
-
-
-class BpStep(Entry):
-    kind: Literal["step"]
-    step: Annotated[int, Field(ge=1)]
-
-
-class BpAccuracy(Entry):
-    kind: Literal["accuracy"]
-    value: Annotated[float, Field(ge=0, le=1)]
-
-
-Breakpoint = Annotated[
-    BpNonfinite | BpLossIncrease | BpVanishing | BpExploding | BpDeadUnits | BpSaturated | BpStep | BpAccuracy,
-    Field(discriminator="kind"),
-]
-MAX_BREAKPOINTS = 32
 
 
 class Breakpoints(Command):
