@@ -204,18 +204,21 @@ class Flusher:
     """Writes the outboxes that have something new to their connections, from one callback on
     the event loop's next turn, instead of waking one task per connection: for a room of 300
     viewers, a frame is 300 writes rather than 300 task switches and 300 writes. At most
-    WRITES_PER_TURN per turn; the rest wait for the next turn, in the order they came."""
+    WRITES_PER_TURN per turn; the rest wait for the next turn, in the order they came, except
+    that the outboxes of those who drive a session (not low_priority) go before every room
+    viewer's, even one waiting since an earlier event."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.boxes: deque[Outbox] = deque()
+        self.first: deque[Outbox] = deque()  # not low_priority
+        self.boxes: deque[Outbox] = deque()  # room viewers
         self.scheduled = False
 
     def add(self, box: Outbox) -> None:
         if box.flushing:
             return
         box.flushing = True
-        self.boxes.append(box)
+        (self.boxes if box.low_priority else self.first).append(box)
         if not self.scheduled:
             self.scheduled = True
             self.loop.call_soon(self.run)
@@ -223,11 +226,11 @@ class Flusher:
     def run(self) -> None:
         self.scheduled = False
         writes = 0
-        while self.boxes and writes < WRITES_PER_TURN:
-            box = self.boxes.popleft()
+        while (self.first or self.boxes) and writes < WRITES_PER_TURN:
+            box = (self.first or self.boxes).popleft()
             box.flushing = False
             writes += max(1, box.flush())
-        if self.boxes:
+        if self.first or self.boxes:
             self.scheduled = True
             self.loop.call_soon(self.run)
 
