@@ -92,6 +92,7 @@ class Outbox:
         self.limit, self.limit_bytes = limit, limit_bytes
         self.queue = _Queue()
         self.frame: list[Message] | None = None  # the latest frame and its maps
+        self.frame_at = 0  # how many messages had been put before it: where it goes in the order
         self.errors: dict[tuple[str, str | None], _Error] = {}
         self.puts = 0  # messages ever put; the queue holds the last len(queue) of them
         self.resync = False
@@ -118,7 +119,7 @@ class Outbox:
         self._changed()
 
     def put_frame(self, msgs: list[Message]) -> None:
-        self.frame = msgs
+        self.frame, self.frame_at = msgs, self.puts
         self._changed()
 
     def put_error(self, event: dict[str, Any], count: int = 1) -> None:
@@ -154,25 +155,29 @@ class Outbox:
         return self.take_now()
 
     def take_now(self) -> list[Message]:
-        """Everything queued, in order, then the latest frame; [] when there is none."""
+        """Everything queued, in order, the latest frame where it was put (a frame sent after
+        later events would show older weights than theirs); [] when there is none."""
         out, self.carry = self.carry, []
-        if self.errors:  # each goes where it was put among the events
-            errors = sorted(self.errors.values(), key=lambda e: e.at)
+        # errors and the frame each go where they were put among the events
+        extra = [(e.at, [e.message()]) for e in sorted(self.errors.values(), key=lambda e: e.at)]
+        if self.frame:
+            extra.append((self.frame_at, self.frame))
+            extra.sort(key=lambda x: x[0])
+        if extra:
             first = self.puts - len(self.queue)  # the number of the oldest queued message
             i = 0
             for n, m in enumerate(self.queue, first):
-                while i < len(errors) and errors[i].at <= n:
-                    out.append(errors[i].message())
+                while i < len(extra) and extra[i][0] <= n:
+                    out.extend(extra[i][1])
                     i += 1
                 out.append(m)
-            out.extend(e.message() for e in errors[i:])
-            self.errors.clear()
+            for _, msgs in extra[i:]:
+                out.extend(msgs)
         else:
             out.extend(self.queue)
+        self.errors.clear()
         self.queue.clear()
-        if self.frame:
-            out.extend(self.frame)
-            self.frame = None
+        self.frame = None
         self._room.set()
         return out
 

@@ -32,3 +32,27 @@ def test_a_presenter_is_written_before_viewers_still_waiting_from_an_earlier_eve
     assert e2[0] == "presenter", f"the presenter's second event came after {e2.index('presenter')} viewers'"
     for name in {name for name, _ in written}:  # and each connection's in order
         assert [d for n, d in written if n == name] == [b"e1", b"e2"]
+
+
+def test_a_frame_goes_out_where_it_was_put_not_after_later_events() -> None:
+    """A train frame waits (to coalesce) while the connection is busy; a pause and a step put
+    after it must not be overtaken by it, or the page shows the frame's older weights and step
+    after the step's own events."""
+
+    async def run() -> list[bytes]:
+        written: list[bytes] = []
+        box = Outbox(limit=100)
+        box.direct = lambda m: written.append(m.data) is None
+        box.sending = True  # the connection's task still holds what it took: puts wait
+        box.put_frame([Message(b"frame 1"), Message(b"maps 1", True)])
+        box.put_frame([Message(b"frame 2"), Message(b"maps 2", True)])  # coalesced
+        box.put(Message(b"state 2"))  # pause
+        box.put(Message(b"batch 3"))  # step
+        box.put_frame([Message(b"frame 3"), Message(b"maps 3", True)])
+        box.put(Message(b"update 3"))
+        box.sending = False
+        written.extend(m.data for m in await box.take())
+        return written
+
+    # frame 2 is coalesced into frame 3, which goes where it was put: before "update 3"
+    assert asyncio.run(run()) == [b"state 2", b"batch 3", b"frame 3", b"maps 3", b"update 3"]
