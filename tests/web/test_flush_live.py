@@ -1,0 +1,231 @@
+"""The send path as `deltaflow serve` runs it (frames written straight to the transport by the
+loop's Flusher), against a real server over TCP: a room whose viewers read, stall or vanish
+while the presenter drives it, floods of bad messages, and very large events."""
+
+import asyncio
+import contextlib
+import json
+import socket
+import struct
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import IO, Any
+
+import pytest
+import websockets
+
+from tests.live import serve
+
+PHASES = frozenset({"batch", "forward", "output_error", "backward", "update", "epoch"})
+ENV = {
+    "DELTAFLOW_DB": ":memory:",
+    "DELTAFLOW_OUTBOX_LIMIT": "64",  # a stalled viewer's overflows within the test (a step's answer: ~15)
+    "DELTAFLOW_MESSAGE_RATE": "1e9",
+    "DELTAFLOW_MESSAGE_BURST": "1000000000",
+}
+WAIT = 60.0  # seconds: generous, for a loaded CI machine; the tests end long before
+
+
+@pytest.fixture(scope="module")
+def log() -> Iterator[IO[str]]:
+    with tempfile.TemporaryFile("w+") as f:
+        yield f
+
+
+@pytest.fixture(scope="module")
+def server(log: IO[str]) -> Iterator[str]:
+    with serve(env=ENV, log=log) as url:
+        yield url
+
+
+def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        out: dict[str, Any] = json.loads(r.read())
+        return out
+
+
+def get(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        out: dict[str, Any] = json.loads(r.read())
+        return out
+
+
+async def connect(url: str, **kw: Any) -> Any:
+    return await websockets.connect(url, compression=None, max_size=None, open_timeout=WAIT, **kw)
+
+
+async def stalling(url: str) -> Any:
+    """A client that reads nothing (as a frozen tab): a small receive buffer, and its library
+    stops reading the socket after one message, so the server's writes soon stop being taken."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(url.split(":")[2].split("/")[0])))
+    return await connect(url, max_queue=1, sock=sock)
+
+
+async def open_room(base: str, body: dict[str, Any] | None = None) -> tuple[str, Any, list[Any]]:
+    """A new room, its presenter connected and claimed, reading into a list: the viewers' URL,
+    the presenter's socket, and what it has received."""
+    room = post(f"{base}/api/rooms", body or {})
+    url = base.replace("http", "ws") + f"/ws?room={room['room']}"
+    presenter = await connect(url)
+    await presenter.send(json.dumps({"type": "claim", "token": room["presenter_token"]}))
+    got: list[Any] = []
+    asyncio.get_running_loop().create_task(read(presenter, got))
+    await until(lambda: any(is_state(m) and json.loads(m)["room"]["role"] == "presenter" for m in got))
+    return url, presenter, got
+
+
+async def read(ws: Any, out: list[Any]) -> None:
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for m in ws:
+            out.append(m)
+
+
+async def until(ready: Any, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def is_state(m: Any) -> bool:
+    return isinstance(m, str) and m.startswith('{"type":"state"')
+
+
+def phases(got: list[Any]) -> list[str]:
+    """The phase events received, as sent (every member gets the same bytes), without the
+    welcome's (a state, the dataset, the run's first epoch) of each join, claim or resync."""
+    out, before = [], ""
+    for m in got:
+        if isinstance(m, str):
+            kind = json.loads(m)["type"]
+            if kind in PHASES and not (kind == "epoch" and before == "dataset"):
+                out.append(m)
+            before = kind
+    return out
+
+
+def rst(ws: Any) -> None:
+    """Drop the connection as a killed client's machine does: a TCP reset, no close frame."""
+    sock = ws.transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    ws.transport.abort()
+
+
+def subsequence_at(part: list[str], whole: list[str]) -> list[int]:
+    """Where each of `part` is in `whole`, in order (AssertionError if it is not a subsequence)."""
+    at, k = [], 0
+    for m in part:
+        while k < len(whole) and whole[k] != m:
+            k += 1
+        assert k < len(whole), f"{m[:120]} is out of order, duplicated or never sent"
+        at.append(k)
+        k += 1
+    return at
+
+
+# --- a room: readers, stalled viewers, a presenter who steps and sends rubbish ---------------------
+READERS, STALLED, BAD, ROUNDS = 30, 15, 500, 20
+
+
+async def drive_a_room(base: str) -> tuple[list[Any], list[list[Any]], list[list[Any]]]:
+    url, presenter, pgot = await open_room(base)
+    readers = [await connect(url) for _ in range(READERS)]
+    stalled = [await stalling(url) for _ in range(STALLED)]
+    got: list[list[Any]] = [[] for _ in readers]
+    tasks = [asyncio.create_task(read(ws, out)) for ws, out in zip(readers, got, strict=True)]
+    await presenter.send(json.dumps({"type": "play", "mode": "animate", "speed": 120}))
+    for k in range(ROUNDS):
+        await asyncio.sleep(0.1)
+        for i in range(BAD // ROUNDS):
+            await presenter.send("{not json" if i % 2 else json.dumps({"type": "fly"}))
+        await presenter.send(json.dumps({"type": "step", "count": 1}))  # stops playing; every event of the step
+        await presenter.send(json.dumps({"type": "play", "mode": "animate" if k % 3 else "train", "speed": 120}))
+    await presenter.send(json.dumps({"type": "pause"}))
+    await presenter.send(json.dumps({"type": "step", "count": 1}))
+    await presenter.send(json.dumps({"type": "ping"}))
+    await until(lambda: '{"type":"pong"}' in pgot)
+    sent = phases(pgot)
+    await until(lambda: all(len(phases(g)) >= len(sent) for g in got))
+    late: list[list[Any]] = [[] for _ in stalled]
+    tasks += [asyncio.create_task(read(ws, out)) for ws, out in zip(stalled, late, strict=True)]
+    last = json.loads([m for m in pgot if is_state(m)][-1])["step"]
+    # they read again and catch up: to the last events, or to a welcome after them
+    await until(
+        lambda: all(
+            phases(g)[-1:] == sent[-1:] or any(is_state(m) and json.loads(m)["step"] > last for m in g) for g in late
+        )
+    )
+    for ws in [presenter, *readers, *stalled]:
+        rst(ws)
+    await asyncio.gather(*tasks)
+    return pgot, got, late
+
+
+def test_every_reader_in_a_room_gets_every_event_once_in_order_beside_stalled_viewers(server: str) -> None:
+    pgot, got, late = asyncio.run(drive_a_room(server))
+    sent = phases(pgot)
+    assert len(sent) > 100
+    steps = [json.loads(m).get("step") for m in sent]
+    steps = [s for s in steps if s is not None]
+    assert steps == sorted(steps) and steps[-1] >= 2  # the presenter's own, in order
+    for g in got:
+        assert phases(g) == sent  # none lost, none duplicated, none out of order
+        frames = [json.loads(m)["step"] for m in g if isinstance(m, str) and m.startswith('{"type":"frame"')]
+        assert frames == sorted(frames)
+    errors = [json.loads(m) for m in pgot if isinstance(m, str) and m.startswith('{"type":"error"')]
+    bad = [e for e in errors if e["code"] in ("invalid_json", "unknown_type")]
+    assert sum(e.get("count", 1) for e in bad) == BAD  # every rejected message counted
+    assert {e["code"] for e in errors} <= {"invalid_json", "unknown_type", "cancelled"}  # a pause's, maybe
+    assert not any(m.startswith('{"type":"error"') for g in got for m in g if isinstance(m, str))  # only its sender's
+    resynced = 0
+    for g in late:  # a stalled viewer: what it got is in order; after a resync, its welcome, then the rest
+        at = subsequence_at(phases(g), sent)
+        if at != list(range(len(sent))):
+            resynced += 1
+            welcome = max(k for k, m in enumerate(g) if isinstance(m, str) and m.startswith('{"type":"dataset"'))
+            rest = phases(g[welcome:])
+            assert rest == sent[len(sent) - len(rest) :]
+    assert resynced > 0  # the outboxes of 64 messages overflowed: the case is exercised
+
+
+# --- many connections dropped at once while events flow -----------------------------------------------
+async def drop_viewers_mid_stream(base: str, rounds: int = 4, n: int = 40) -> tuple[list[Any], list[int]]:
+    """Rounds of `n` viewers that join, then vanish together (a reset, or a FIN with no close
+    frame) while the presenter animates and steps. What the presenter got; the server's
+    connection count after each round (from /healthz)."""
+    url, presenter, pgot = await open_room(base)
+    await presenter.send(json.dumps({"type": "play", "mode": "animate", "speed": 120}))
+    counts = []
+    for r in range(rounds):
+        viewers = [await connect(url, max_queue=None if r % 2 else 1) for _ in range(n)]
+        await asyncio.sleep(0.2)
+        await presenter.send(json.dumps({"type": "step", "count": 1}))  # a burst to every viewer
+        await presenter.send(json.dumps({"type": "play", "mode": "train" if r % 2 else "animate", "speed": 120}))
+        for ws in viewers:
+            if r % 2:
+                ws.transport.abort()
+            else:
+                rst(ws)
+        await until(lambda: get(f"{base}/healthz")["connections"] == 1)  # the presenter's alone
+        counts.append(get(f"{base}/healthz")["connections"])
+    await presenter.send(json.dumps({"type": "ping"}))
+    await until(lambda: '{"type":"pong"}' in pgot)
+    rst(presenter)
+    return pgot, counts
+
+
+def test_viewers_dropped_mid_stream_leave_nothing_behind_and_the_presenter_goes_on(server: str, log: IO[str]) -> None:
+    pgot, counts = asyncio.run(drop_viewers_mid_stream(server))
+    assert counts == [1, 1, 1, 1]
+    steps = [json.loads(m)["step"] for m in phases(pgot) if json.loads(m)["type"] == "batch"]
+    assert steps == sorted(steps) and len(steps) >= 4
+    time.sleep(0.5)  # the server writes its lines
+    log.seek(0)
+    text = log.read()
+    for bad in ("Traceback", "ERROR", "socket.send() raised exception", "Task exception was never retrieved"):
+        assert bad not in text, text[text.find(bad) - 2000 : text.find(bad) + 2000]
