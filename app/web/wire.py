@@ -48,7 +48,14 @@ def protocol_of(ws: WebSocket) -> Any:
 
 
 def open_for_frames(proto: Any) -> bool:
-    return not proto.disconnected and not proto.close_sent and proto.conn.state is State.OPEN
+    """Open, and not closing: after a failed write (a reset) the transport is closing at once,
+    but the protocol hears of it a turn later; what is written meanwhile would vanish."""
+    return (
+        not proto.disconnected
+        and not proto.close_sent
+        and proto.conn.state is State.OPEN
+        and not proto.transport.is_closing()
+    )
 
 
 def writer(proto: Any) -> Callable[[Message], bool] | None:

@@ -8,15 +8,23 @@ import json
 import socket
 import struct
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from typing import IO, Any
 
 import pytest
+import uvicorn
 import websockets
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 
-from tests.live import serve
+from app.session.outbox import Message
+from app.web import wire
+from app.web.upgrade import HTTP_PROTOCOL
+from tests.live import free_port, serve
 
 PHASES = frozenset({"batch", "forward", "output_error", "backward", "update", "epoch"})
 ENV = {
@@ -229,3 +237,52 @@ def test_viewers_dropped_mid_stream_leave_nothing_behind_and_the_presenter_goes_
     text = log.read()
     for bad in ("Traceback", "ERROR", "socket.send() raised exception", "Task exception was never retrieved"):
         assert bad not in text, text[text.find(bad) - 2000 : text.find(bad) + 2000]
+
+
+# --- a transport that closes in the middle of a flush ---------------------------------------------------
+WRITTEN: list[bool] = []  # what the writer answered after the transport was aborted
+
+
+async def _aborted(ws: WebSocket) -> None:
+    await ws.accept()
+    proto = wire.protocol_of(ws)
+    write = wire.writer(proto)
+    assert write is not None
+    await ws.receive()  # the client's "go"
+    # as a failed send(2) does: the transport is closing now, connection_lost comes a turn later,
+    # while the Flusher is still writing this outbox's other messages
+    proto.transport.abort()
+    WRITTEN.extend(write(Message(f"m{k}".encode())) for k in range(8))
+
+
+@pytest.fixture(scope="module")
+def in_process() -> Iterator[int]:
+    port = free_port()
+    app = Starlette(routes=[WebSocketRoute("/aborted", _aborted)])
+    config = uvicorn.Config(app, port=port, http=HTTP_PROTOCOL, ws=wire.WS_PROTOCOL, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            pytest.fail("the test server did not start")
+        threading.Event().wait(0.02)
+    yield port
+    server.should_exit = True
+    thread.join(10)
+
+
+async def go_and_wait(port: int) -> None:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/aborted", compression=None) as ws:
+        await ws.send("go")
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), WAIT)
+
+
+def test_nothing_is_written_to_a_transport_that_is_closing(in_process: int) -> None:
+    """Writes to it would vanish (after the fourth, each logs "socket.send() raised exception"),
+    and the writer would report them sent: it refuses them, and the sender's task finds the
+    connection closed."""
+    WRITTEN.clear()
+    asyncio.run(go_and_wait(in_process))
+    assert WRITTEN == [False] * 8
