@@ -286,3 +286,45 @@ def test_nothing_is_written_to_a_transport_that_is_closing(in_process: int) -> N
     WRITTEN.clear()
     asyncio.run(go_and_wait(in_process))
     assert WRITTEN == [False] * 8
+
+
+# --- very large events to a slow reader beside fast ones ----------------------------------------------
+LARGE = {  # the largest network and batch the limits allow: each traced step is megabytes
+    "layers": [2, 64, 64, 1],
+    "activations": ["tanh", "tanh", "sigmoid"],
+    "loss": "squared_error",
+    "optimizer": {"type": "sgd", "learning_rate": 0.03},
+    "batch_size": 10_000,
+    "seed": 1,
+    "data": {"generator": "circle", "samples": 10_000, "noise": 0.0, "train_fraction": 1.0},
+}
+
+
+async def large_steps(base: str, steps: int = 3) -> tuple[list[Any], list[list[Any]], list[list[Any]]]:
+    url, presenter, pgot = await open_room(base, {"scenario": LARGE})
+    fast = [await connect(url) for _ in range(5)]
+    slow = [await stalling(url) for _ in range(3)]
+    got: list[list[Any]] = [[] for _ in fast]
+    tasks = [asyncio.create_task(read(ws, g)) for ws, g in zip(fast, got, strict=True)]
+    for _ in range(steps):
+        await presenter.send(json.dumps({"type": "step", "count": 1}))
+    await presenter.send(json.dumps({"type": "ping"}))
+    await until(lambda: '{"type":"pong"}' in pgot)
+    sent = phases(pgot)
+    await until(lambda: all(len(phases(g)) >= len(sent) for g in got))
+    late: list[list[Any]] = [[] for _ in slow]
+    tasks += [asyncio.create_task(read(ws, g)) for ws, g in zip(slow, late, strict=True)]
+    await until(lambda: all(phases(g)[-1:] == sent[-1:] for g in late))
+    for ws in [presenter, *fast, *slow]:
+        rst(ws)
+    await asyncio.gather(*tasks)
+    return pgot, got, late
+
+
+def test_large_traced_steps_reach_fast_readers_whole_beside_slow_ones(server: str) -> None:
+    pgot, got, late = asyncio.run(large_steps(server))
+    sent = phases(pgot)
+    assert max(len(m) for m in sent) > 100_000  # traced events of the batch of 10,000
+    assert [json.loads(m)["step"] for m in sent if json.loads(m)["type"] == "batch"] == [1, 2, 3]
+    for g in [*got, *late]:
+        assert phases(g) == sent
