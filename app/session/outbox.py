@@ -15,6 +15,7 @@ what its transport would not take at once (it waits for the transport to drain).
 """
 
 import asyncio
+import logging
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.protocol import encode
+
+log = logging.getLogger("deltaflow.outbox")
 
 MAX_ERROR_KINDS = 32  # pending errors told apart by (code, request); beyond, by code alone
 # a Flusher's writes per turn of the event loop, each a send(2) of ~15 µs here: about 1 ms, then
@@ -234,7 +237,11 @@ class Flusher:
         while (self.first or self.boxes) and writes < WRITES_PER_TURN:
             box = (self.first or self.boxes).popleft()
             box.flushing = False
-            writes += max(1, box.flush())
+            try:
+                writes += max(1, box.flush())
+            except Exception:  # that connection ends; the boxes behind it must still be written
+                log.exception("writing to a connection failed")
+                box.close()
         if self.first or self.boxes:
             self.scheduled = True
             self.loop.call_soon(self.run)

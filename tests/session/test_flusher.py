@@ -56,3 +56,31 @@ def test_a_frame_goes_out_where_it_was_put_not_after_later_events() -> None:
 
     # frame 2 is coalesced into frame 3, which goes where it was put: before "update 3"
     assert asyncio.run(run()) == [b"state 2", b"batch 3", b"frame 3", b"maps 3", b"update 3"]
+
+
+def test_one_connection_whose_write_fails_does_not_stop_the_others() -> None:
+    """A write that raises (a transport in a state no one foresaw) closes that connection; the
+    outboxes queued behind it are still written, on this turn and on later ones."""
+
+    async def run() -> tuple[list[bytes], Outbox]:
+        written: list[bytes] = []
+
+        def broken(m: Message) -> bool:
+            raise RuntimeError("Cannot call write() after write_eof()")
+
+        bad = Outbox(limit=100)
+        bad.direct = broken
+        good = [Outbox(limit=100) for _ in range(3)]
+        for b in good:
+            b.direct = lambda m: written.append(m.data) is None
+        for b in [bad, *good]:
+            b.put(Message(b"1"))
+        await asyncio.sleep(0)
+        for b in [bad, *good]:
+            b.put(Message(b"2"))
+        await asyncio.sleep(0)
+        return written, bad
+
+    written, bad = asyncio.run(run())
+    assert written == [b"1"] * 3 + [b"2"] * 3
+    assert bad.closed  # its connection's task ends, and the connection with it
