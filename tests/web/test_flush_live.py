@@ -328,3 +328,29 @@ def test_large_traced_steps_reach_fast_readers_whole_beside_slow_ones(server: st
     assert [json.loads(m)["step"] for m in sent if json.loads(m)["type"] == "batch"] == [1, 2, 3]
     for g in [*got, *late]:
         assert phases(g) == sent
+
+
+# --- a room in which no one reads ---------------------------------------------------------------------
+async def stall_a_room(base: str, viewers: int = 10) -> dict[str, Any]:
+    """A presenter trains, then it and every viewer stop reading for 6 s: the `state` that
+    paused the run, read afterwards."""
+    room = post(f"{base}/api/rooms", {})
+    url = base.replace("http", "ws") + f"/ws?room={room['room']}"
+    presenter = await stalling(url)
+    await presenter.send(json.dumps({"type": "claim", "token": room["presenter_token"]}))
+    stalled = [await stalling(url) for _ in range(viewers)]
+    await presenter.send(json.dumps({"type": "play", "mode": "train", "fps": 60}))
+    await asyncio.sleep(6.0)  # the frames fill every connection's buffers, then wait in the outboxes
+    got: list[Any] = []
+    task = asyncio.create_task(read(presenter, got))
+    await until(lambda: any(is_state(m) and json.loads(m)["paused_reason"] for m in got))
+    for ws in [presenter, *stalled]:
+        rst(ws)
+    await task
+    state: dict[str, Any] = next(json.loads(m) for m in got if is_state(m) and json.loads(m)["paused_reason"])
+    return state
+
+
+def test_a_room_in_which_no_one_reads_pauses_its_run(server: str) -> None:
+    state = asyncio.run(stall_a_room(server))
+    assert state["paused_reason"]["kind"] == "unread" and state["playing"] is None
