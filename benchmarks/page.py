@@ -7,15 +7,18 @@ wall time (busy), split into script, style and layout (the rest is paint, raster
 own work); the page's own rAF timestamps count the frames it drew; then a rAF probe beside it gives the frame intervals
 an animation (or a scroll) would get. Then a real mouse click on the
 button that pauses, timed in the page from its pointerdown to the button showing "paused".
-`--profile` adds, per row, the functions with the most self time from the CDP sampling profiler.
+`--profile` adds, per row, the functions with the most self time from the CDP sampling profiler;
+`--trace` a Chromium trace of the window, summed by event (benchmarks/pagetrace.py).
 """
 
 import asyncio
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from benchmarks import pagetrace
 from benchmarks.browser import PAGE_BYTES, RAF_PROBE
 from benchmarks.common import CHROMIUM, CHROMIUM_ARGS, ROOT, Server, percentile
 
@@ -93,7 +96,14 @@ def top_functions(profile: dict[str, Any], n: int = 8) -> list[tuple[str, float]
 
 
 async def one_row(
-    browser: Any, base: str, load: dict[str, Any], mode: str, throttle: float, seconds: float, profile: bool
+    browser: Any,
+    base: str,
+    load: dict[str, Any],
+    mode: str,
+    throttle: float,
+    seconds: float,
+    profile: bool,
+    trace: bool = False,
 ) -> dict[str, Any]:
     """One preset, one mode, one CPU speed, on a fresh page."""
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
@@ -121,11 +131,21 @@ async def one_row(
             await cdp.send("Profiler.enable")
             await cdp.send("Profiler.setSamplingInterval", {"interval": 200})
             await cdp.send("Profiler.start")
+        if trace:
+            extra = [c for c in os.environ.get("PAGE_TRACE_CATEGORIES", "").split(",") if c]
+            await browser.start_tracing(page=page, categories=pagetrace.CATEGORIES + extra)
         t0 = await page.evaluate(NOW)
         m0 = await metrics(cdp)
         await asyncio.sleep(seconds)
         m1 = await metrics(cdp)
         row: dict[str, Any] = {}
+        if trace:
+            got = json.loads(await browser.stop_tracing())
+            events = got["traceEvents"] if isinstance(got, dict) else got
+            if os.environ.get("PAGE_TRACE_DIR"):  # the raw trace, for chrome://tracing or Perfetto
+                name = f"{load.get('preset', 'deep')}-{mode}-{throttle:g}x.json"
+                (Path(os.environ["PAGE_TRACE_DIR"]) / name).write_text(json.dumps(events))
+            row["trace"] = pagetrace.summarize(events, (m1["Timestamp"] - m0["Timestamp"]) * 1000)
         if profile:
             prof = await cdp.send("Profiler.stop")
             row["profile"] = top_functions(prof["profile"])
@@ -177,6 +197,8 @@ async def measure(
     only: list[str] | None = None,
     profile: bool = False,
     modes: tuple[str, ...] = ("train", "animate"),
+    throttles: tuple[float, ...] = (1.0, THROTTLE),
+    trace: bool = False,
 ) -> dict[str, Any]:
     """Every row into {"rows": [...]}; each row names its preset, mode and throttle."""
     if not Path(CHROMIUM).exists():
@@ -192,10 +214,11 @@ async def measure(
                     if only and name not in only:
                         continue
                     for mode in modes:
-                        for throttle in (1.0, THROTTLE):
+                        for throttle in throttles:
                             row: dict[str, Any] = {"preset": name, "mode": mode, "cpu": f"{throttle:g}x"}
                             try:
-                                row.update(await one_row(browser, server.base, load, mode, throttle, seconds, profile))
+                                got = await one_row(browser, server.base, load, mode, throttle, seconds, profile, trace)
+                                row.update(got)
                                 row["met"] = row_targets(row, throttle)
                             except Exception as e:  # one failed row does not lose the others
                                 row["error"] = f"{type(e).__name__}: {str(e)[:200]}"
@@ -279,6 +302,12 @@ def report(r: dict[str, Any]) -> str:
         )
         for name, ms in x.get("profile", []):
             lines.append(f"{'':14}{ms:8.1f} ms  {name}")
+        if "trace" in x:
+            t = x["trace"]
+            lines.append(f"{'':14}trace: busy {f(t['busy'], True)}, counts {t.get('count')}; self ms/s:")
+            lines += [f"{'':16}{ms:7.1f}  {name}" for name, ms in t["self"]]
+            lines.append(f"{'':14}tasks by what they spent most on, ms/s:")
+            lines += [f"{'':16}{ms:7.1f}  {name}" for name, ms in t["tasks"]]
     return "\n".join(lines)
 
 
@@ -289,13 +318,16 @@ if __name__ == "__main__":
     ap.add_argument("--seconds", type=float, default=SECONDS)
     ap.add_argument("--preset", action="append", help="only these rows (repeatable)")
     ap.add_argument("--mode", action="append", choices=["train", "animate"])
+    ap.add_argument("--cpu", action="append", type=float, help="only these CPU throttles (1, 4; repeatable)")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--trace", action="store_true", help="a Chromium trace of each row, summed by event")
     ap.add_argument("--bytes", action="store_true", help="only page_bytes, at 1280x800, 390x844 and 1920x1080")
     a = ap.parse_args()
     if a.bytes:
         got = asyncio.run(page_bytes())
         print(report_bytes(got))
         raise SystemExit
-    res = asyncio.run(measure(a.seconds, a.preset, a.profile, tuple(a.mode or ("train", "animate"))))
+    modes = tuple(a.mode or ("train", "animate"))
+    res = asyncio.run(measure(a.seconds, a.preset, a.profile, modes, tuple(a.cpu or (1.0, THROTTLE)), a.trace))
     print(report(res))
     print(json.dumps(res, separators=(",", ":")))

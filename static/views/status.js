@@ -6,6 +6,25 @@ import { attr, el, fmt } from "../util.js";
 
 const $ = (sel) => document.querySelector(sel);
 
+// A pause asked for shows at once, before the server's answer (a click on a slow device waits
+// for no frame), for at most PAUSING_MS: the answer's state, or any other command, ends it.
+const PAUSING_MS = 2000;
+export const pausing = (store) => !!store.pausing && performance.now() - store.pausing < PAUSING_MS;
+
+// The Animate and Train buttons as for `mode` playing (null: paused).
+export function showPlaying(mode) {
+  for (const [m, word] of [
+    ["animate", "Animate"],
+    ["train", "Train"],
+  ]) {
+    const b = $(`[data-action="${m}"]`);
+    attr(b, "aria-pressed", mode === m);
+    const s = b.querySelector("span");
+    const label = mode === m ? "Pause" : word;
+    if (s.textContent !== label) s.textContent = label;
+  }
+}
+
 // The title, its architecture part "(2-4-2-1 tanh)" following the layers in use.
 export function titleOf(d) {
   const t = d.title || d.name;
@@ -31,8 +50,6 @@ export function createStatus(store, actions) {
   const timeline = $("[data-timeline]");
   const timelineOut = $("[data-timeline-out]");
   const example = $("[data-example]");
-  const animate = $('[data-action="animate"]');
-  const train = $('[data-action="train"]');
   const set = (e, v) => {
     if (e.textContent !== String(v)) e.textContent = v;
   };
@@ -90,10 +107,7 @@ export function createStatus(store, actions) {
       set(back, `Go to step ${to}, the one before`);
     }
     culprit(r);
-    attr(animate, "aria-pressed", sv.playing === "animate");
-    attr(train, "aria-pressed", sv.playing === "train");
-    set(animate.querySelector("span"), sv.playing === "animate" ? "Pause" : "Animate");
-    set(train.querySelector("span"), sv.playing === "train" ? "Pause" : "Train");
+    showPlaying(pausing(store) ? null : sv.playing);
     const h = sv.history;
     if (timeline.min !== String(h.first)) timeline.min = h.first;
     if (timeline.max !== String(h.last)) timeline.max = h.last;
