@@ -54,7 +54,15 @@ SET_SPEED = """(pos) => { const s = document.querySelector("[data-speed]");
   s.value = String(pos); s.dispatchEvent(new Event("input", { bubbles: true })); }"""
 SPEED_POSITION = 40  # static/pace.js: the top of the animate range, 30 phases/s
 NOW = "() => performance.now()"
+# views that draw nothing from now on (by the names VIEW_MS gives): what each one costs the page
+SKIP = """(names) => window.deltaflow.schedule.entries.forEach((e, k) => {
+  const w = e.v.watch || e.v.root; const name = w ? (w.className || w.tagName).toString().split(" ")[0] : "view" + k;
+  if (names.includes(name)) e.v.draw = () => false; })"""
 FRAMES = "(t0) => window.deltaflow.frameTimes.filter((t) => t >= t0).length"
+# each view's draw time so far (ms), by the element it watches (or its position)
+VIEW_MS = """() => Object.fromEntries(window.deltaflow.schedule.entries.map((e, k) => {
+  const w = e.v.watch || e.v.root; const name = w ? (w.className || w.tagName).toString().split(" ")[0] : "view" + k;
+  return [name + ":" + k, e.ms]; }))"""
 PLAYING = "(mode) => window.deltaflow.store.server.playing === mode"
 # the button of the mode playing shows aria-pressed="true"; a click on it pauses
 ARM_PAUSE = """(sel) => new Promise((ready) => {
@@ -104,6 +112,7 @@ async def one_row(
     seconds: float,
     profile: bool,
     trace: bool = False,
+    skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One preset, one mode, one CPU speed, on a fresh page."""
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
@@ -117,6 +126,10 @@ async def one_row(
         await page.evaluate(SEND, {"type": "load", **load})
         await page.wait_for_function(LOADED, arg=layers, timeout=15000)
         await page.wait_for_timeout(300)
+        if skip:
+            await page.evaluate(SKIP, list(skip))
+        if os.environ.get("PAGE_JS"):
+            await page.evaluate(os.environ["PAGE_JS"])
         cdp = await ctx.new_cdp_session(page)
         await cdp.send("Performance.enable", {"timeDomain": "timeTicks"})
         if throttle > 1:
@@ -135,9 +148,11 @@ async def one_row(
             extra = [c for c in os.environ.get("PAGE_TRACE_CATEGORIES", "").split(",") if c]
             await browser.start_tracing(page=page, categories=pagetrace.CATEGORIES + extra)
         t0 = await page.evaluate(NOW)
+        v0 = await page.evaluate(VIEW_MS)
         m0 = await metrics(cdp)
         await asyncio.sleep(seconds)
         m1 = await metrics(cdp)
+        v1 = await page.evaluate(VIEW_MS)
         row: dict[str, Any] = {}
         if trace:
             got = json.loads(await browser.stop_tracing())
@@ -152,6 +167,11 @@ async def one_row(
         drawn = await page.evaluate(FRAMES, t0)
         wall = m1["Timestamp"] - m0["Timestamp"]
         share = {k: (m1[k] - m0[k]) / wall for k in METRICS[:-1]}
+        # ms per second each view's draws took, the largest first
+        views = {k: round((v1[k] - v0.get(k, 0.0)) / wall, 1) for k in v1}  # ms per second: wall is in s
+        row["views_ms_per_s"] = dict(
+            sorted(((k, round(v, 1)) for k, v in views.items() if v >= 0.5), key=lambda kv: -kv[1])
+        )
         # then how smooth an animation beside it runs: a rAF probe, as a scroll or a CSS
         # animation would tick (apart from the window above, as its own frames cost time too)
         times = await page.evaluate(RAF_PROBE, seconds * 1000)
@@ -199,6 +219,7 @@ async def measure(
     modes: tuple[str, ...] = ("train", "animate"),
     throttles: tuple[float, ...] = (1.0, THROTTLE),
     trace: bool = False,
+    skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Every row into {"rows": [...]}; each row names its preset, mode and throttle."""
     if not Path(CHROMIUM).exists():
@@ -217,7 +238,9 @@ async def measure(
                         for throttle in throttles:
                             row: dict[str, Any] = {"preset": name, "mode": mode, "cpu": f"{throttle:g}x"}
                             try:
-                                got = await one_row(browser, server.base, load, mode, throttle, seconds, profile, trace)
+                                got = await one_row(
+                                    browser, server.base, load, mode, throttle, seconds, profile, trace, skip
+                                )
                                 row.update(got)
                                 row["met"] = row_targets(row, throttle)
                             except Exception as e:  # one failed row does not lose the others
@@ -300,6 +323,8 @@ def report(r: dict[str, Any]) -> str:
             f"{f(x['style'], True):>6} {f(x['layout'], True):>7} {f(x['frame_p50_ms']):>7} {f(x['frame_p95_ms']):>7} "
             f"{f(x['fps']):>6} {f(x.get('drawn_fps')):>6} {f(x['pause_ms']):>9}  {'yes' if x['met'] else 'NO'}"
         )
+        if x.get("views_ms_per_s"):
+            lines.append(f"{'':14}views, ms/s: " + ", ".join(f"{k} {v}" for k, v in x["views_ms_per_s"].items()))
         for name, ms in x.get("profile", []):
             lines.append(f"{'':14}{ms:8.1f} ms  {name}")
         if "trace" in x:
@@ -321,6 +346,7 @@ if __name__ == "__main__":
     ap.add_argument("--cpu", action="append", type=float, help="only these CPU throttles (1, 4; repeatable)")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--trace", action="store_true", help="a Chromium trace of each row, summed by event")
+    ap.add_argument("--skip", action="append", help="a view that draws nothing (as the views' ms name it)")
     ap.add_argument("--bytes", action="store_true", help="only page_bytes, at 1280x800, 390x844 and 1920x1080")
     a = ap.parse_args()
     if a.bytes:
@@ -328,6 +354,8 @@ if __name__ == "__main__":
         print(report_bytes(got))
         raise SystemExit
     modes = tuple(a.mode or ("train", "animate"))
-    res = asyncio.run(measure(a.seconds, a.preset, a.profile, modes, tuple(a.cpu or (1.0, THROTTLE)), a.trace))
+    res = asyncio.run(
+        measure(a.seconds, a.preset, a.profile, modes, tuple(a.cpu or (1.0, THROTTLE)), a.trace, tuple(a.skip or ()))
+    )
     print(report(res))
     print(json.dumps(res, separators=(",", ":")))

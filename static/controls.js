@@ -28,7 +28,7 @@ export function createControls(store, socket, defaultPreset, room) {
     store.touch("status");
     return true;
   };
-  // a pause shows on the buttons in the click's own task, before any frame or answer
+  // shown in the click's own task
   const pause = () => {
     if (send({ type: "pause" })) showPlaying(null);
   };
@@ -60,7 +60,7 @@ export function createControls(store, socket, defaultPreset, room) {
   }
 
   // --- commands --------------------------------------------------------------------------
-  const playing = () => (pausing(store) ? null : store.server?.playing); // as the buttons show it
+  const playing = () => (pausing(store) ? null : store.server?.playing); // as shown
   const last = {}; // the last position of the speed control in each mode's part of its range
   const play = (mode) => {
     if (playing() === mode) return pause();

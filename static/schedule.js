@@ -1,26 +1,22 @@
 // When each view draws: when one of its topics changed since its last draw, while it is on screen
 // (a hidden panel does not intersect), and while playing no more often than its `every` (ms).
 // What a view skipped waits for it. The page asks for a frame only when a view is due.
-// While playing, the views of a rate share one clock: they draw only on its ticks, CLOCK ms apart
-// (a view of `every` 250 on every 3rd tick of its own), so the page draws at most 10 frames a
-// second and none between ticks; each frame costs a paint, a layer update and a commit.
+// While playing, rated views draw only on the ticks of one clock (every 250: every 3rd tick), so
+// the page draws at most 10 frames a second (each costs a paint, a layer update and a commit).
 
 // what a person just did, or a whole new state: drawn at once, whatever the rate
 const URGENT = ["all", "select", "view", "net"];
-// the clock's period (ms); a view that names no rate draws at most once a tick while playing: a
-// frame of its own at every event (30 a second) costs the page a commit and a paint each
+// ms; the default rate. Ticks fall on multiples of it since the epoch, as in socket-worker.js
 export const CLOCK = 100;
-// ticks fall on multiples of CLOCK since the epoch (performance.timeOrigin), the same in the
-// socket's worker, which hands the page its train frames just before each tick
 const OFFSET = (performance.timeOrigin || 0) % CLOCK;
 const tickOf = (t) => Math.floor((t + OFFSET) / CLOCK) * CLOCK - OFFSET; // the last tick at or before t
 
 export function createSchedule(store, views, wake) {
   // draws: how many times the view drew, for the page's tests
   // a lazy view (static/lazy.js) waits until it is seen: its first draw loads its module
-  // last: the time of its last draw; tick: the tick it last drew on (or in)
-  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, tick: -Infinity, visible: !v.lazy, draws: 0 }));
-  let lastTick = -Infinity; // the last tick the page drew on while playing
+  // tick: the tick of its last draw; ms: its draws' time in all, for the page's benchmark
+  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, tick: -Infinity, visible: !v.lazy, draws: 0, ms: 0 }));
+  let lastTick = -Infinity; // the page's last tick drawn while playing
 
   if (typeof IntersectionObserver === "function") {
     const byEl = new Map();
@@ -55,8 +51,8 @@ export function createSchedule(store, views, wake) {
     if (!e.visible || !(v.animating || v.topics.some((t) => e.seen.has(t)))) return null;
     const every = (typeof v.every === "function" ? v.every() : v.every) ?? CLOCK;
     if (!playing || !every || URGENT.some((t) => e.seen.has(t))) return 0;
-    if (every < CLOCK) return e.last + every; // an animation faster than the clock keeps its own
-    // the k-th tick after its last, and never on a tick the page has already drawn
+    if (every < CLOCK) return e.last + every; // a faster animation keeps its own
+    // its k-th tick, after the page's last
     return Math.max(e.tick + Math.max(1, Math.round(every / CLOCK)) * CLOCK, lastTick + CLOCK);
   }
 
@@ -72,8 +68,7 @@ export function createSchedule(store, views, wake) {
     return at;
   }
 
-  // Draws the views due at `now` (an animation frame's time). Ticks are judged by the clock at the
-  // frame's start: a frame's time may be a little before the timer that asked for it fired.
+  // Draws the views due at `now` (an animation frame's time, which may precede its timer's).
   function run(now) {
     const playing = !!store.server?.playing;
     const at = performance.now();
@@ -89,9 +84,11 @@ export function createSchedule(store, views, wake) {
       e.draws++;
       const seen = e.seen;
       e.seen = new Set();
+      const t0 = performance.now();
       e.v.animating = e.v.draw(now, seen);
+      e.ms += performance.now() - t0;
     }
-    if (drew && playing) lastTick = Math.max(lastTick, tick); // after the loop: they share the tick
+    if (drew && playing) lastTick = Math.max(lastTick, tick);
     collect();
   }
 

@@ -1,22 +1,19 @@
-// The websocket off the page's main thread: messages go to the page in order, in batches a few ms
-// apart, keeping only a batch's newest maps. static/socket.js keeps the reconnecting.
-// While the network trains, its frames (and health) are handed over once a tick of the page's
-// drawing clock (static/schedule.js), just before the tick: one task a tick for the page instead
-// of one a message; any other event goes within BATCH_MS, with whatever waits before it.
-// Connected with maps=page, train frames come without maps: ./mapdraw.js draws them, loaded at
-// the first frame (until then the page keeps the server's maps of the welcome).
+// The websocket off the page's main thread: messages go to the page in order, in batches, with
+// only a batch's newest maps; train frames and health once a tick of the page's clock, just
+// before it (schedule.js), the rest within BATCH_MS. static/socket.js keeps the reconnecting.
+// With maps=page, ./mapdraw.js draws train frames' maps, loaded at the first frame.
 
 import { decodeMaps } from "./wire.js";
 
 const BATCH_MS = 8; // a frame and its maps, sent back to back, mostly arrive in one batch
-const CLOCK = 100; // the page's drawing clock (ms): ticks on multiples of it since the epoch
-const LEAD = 10; // ms before the tick (plus the maps' drawing): the page has the frame in time
-const ROUTINE = ['{"type":"frame"', '{"type":"health"'];
+const CLOCK = 100; // ms, as schedule.js
+const LEAD = 10; // ms before the tick, plus the maps' drawing
+const ROUTINE = /^{"type":"(frame|health)"/;
 let ws = null;
 let batch = [];
 let timer = 0;
 let timerAt = Infinity;
-let streaming = false; // the last text was a train frame (or health): its maps wait with it
+let streaming = false; // the last text was routine: its maps wait with it
 let draw = null; // the map drawing, once loaded
 let loading = null;
 let last = { state: null, dataset: null }; // what it must see first, kept until it is loaded
@@ -38,14 +35,12 @@ function flush() {
   if (items.length) post(items);
 }
 
-// ms until the batch of train frames leaves: just before the next tick of the page's clock
 function untilTick() {
   const lead = LEAD + Math.min(50, draw?.cost() ?? 0);
   const t = performance.timeOrigin + performance.now();
   return Math.ceil((t + lead) / CLOCK) * CLOCK - lead - t;
 }
 
-// routine: a train frame, its health or maps, which may wait for the tick
 function push(item, routine = false) {
   batch.push(item);
   const wait = routine ? untilTick() : BATCH_MS;
@@ -81,7 +76,7 @@ self.onmessage = ({ data }) => {
     sock.onopen = () => self.postMessage({ op: "open" });
     sock.onmessage = (e) => {
       if (typeof e.data === "string") {
-        streaming = ROUTINE.some((p) => e.data.startsWith(p));
+        streaming = ROUTINE.test(e.data);
         push(e.data, streaming);
         watch(e.data); // this link always asks for maps=page (socket.js)
         return;

@@ -72,18 +72,10 @@ export function createNetLayers(root, svg) {
     line({ x1: s.x, y1: s.y, x2: e.x, y2: e.y }, 6, PULSE[phase] || PULSE.forward, 1, null, "round");
   }
 
-  // every neuron's map, each a small canvas of its own pixels, scaled into a circle at (x, y)
+  // every neuron's map, each a small canvas of its own pixels (cut to its circle), at (x, y)
   function maps(list) {
     mctx.clearRect(0, 0, W, H);
-    for (const { c, x, y, m } of list) {
-      if (!c.width || c.width < 2) continue;
-      mctx.save();
-      mctx.beginPath();
-      mctx.arc(x, y, m / 2, 0, 2 * Math.PI);
-      mctx.clip();
-      mctx.drawImage(c, x - m / 2, y - m / 2, m, m);
-      mctx.restore();
-    }
+    for (const { c, x, y, m } of list) if (c.width > 1) mctx.drawImage(c, x - m / 2, y - m / 2, m, m);
   }
 
   return { resize, clear, band, line, pulse, maps, under, over };

@@ -188,7 +188,9 @@ export function createNetwork(root, store, actions) {
         lut(m.lo, m.hi, 0, scale, lutBuf);
         const px = new Uint32Array(nm.img.data.buffer);
         const d = m.data;
-        for (let k = 0; k < d.length; k++) px[k] = lutBuf[d[k]];
+        const R = m.res;
+        const c = R / 2; // cut to its circle here: the canvas then draws it with no clip path
+        for (let k = 0; k < d.length; k++) px[k] = ((k % R) + 0.5 - c) ** 2 + (((k / R) | 0) + 0.5 - c) ** 2 <= c * c ? lutBuf[d[k]] : 0;
         nm.ctx.putImageData(nm.img, 0, 0);
       }
     }
@@ -235,7 +237,8 @@ export function createNetwork(root, store, actions) {
           const e = g.edges[l][j][i];
           const w = shownWeight(l, j, i, t);
           const u = Math.min(1, Math.abs(w) / wRef);
-          layers.line(e.p, 0.6 + 6 * u, signColor(w), 0.3 + 0.05 * Math.round(14 * u), e.frozen ? [5, 3] : null, "round");
+          // a solid edge's ends lie under its neurons: butt ends raster faster than round
+          layers.line(e.p, 0.6 + 6 * u, signColor(w), 0.3 + 0.05 * Math.round(14 * u), e.frozen ? [5, 3] : null, e.frozen ? "round" : "butt");
           if (!training) attr(e.g, "data-value", store.weights[l - 1][j][i]);
           const gshow = !!back && (!upd || (sh.event === "update" && sh.layer === l && t < 1));
           if (gshow) {

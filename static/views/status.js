@@ -2,26 +2,19 @@
 // banner, error notices, play buttons and the timeline.
 
 import { phaseName } from "../store.js";
-import { attr, el, fmt } from "../util.js";
+import { attr, el, fmt, setText } from "../util.js";
 
 const $ = (sel) => document.querySelector(sel);
 
-// A pause asked for shows at once, before the server's answer (a click on a slow device waits
-// for no frame), for at most PAUSING_MS: the answer's state, or any other command, ends it.
-const PAUSING_MS = 2000;
-export const pausing = (store) => !!store.pausing && performance.now() - store.pausing < PAUSING_MS;
+// A pause shows before its answer (its state, or another command, ends that; 2 s at most).
+export const pausing = (store) => !!store.pausing && performance.now() - store.pausing < 2000;
 
 // The Animate and Train buttons as for `mode` playing (null: paused).
 export function showPlaying(mode) {
-  for (const [m, word] of [
-    ["animate", "Animate"],
-    ["train", "Train"],
-  ]) {
+  for (const m of ["animate", "train"]) {
     const b = $(`[data-action="${m}"]`);
     attr(b, "aria-pressed", mode === m);
-    const s = b.querySelector("span");
-    const label = mode === m ? "Pause" : word;
-    if (s.textContent !== label) s.textContent = label;
+    setText(b.querySelector("span"), mode === m ? "Pause" : m[0].toUpperCase() + m.slice(1));
   }
 }
 
@@ -50,9 +43,7 @@ export function createStatus(store, actions) {
   const timeline = $("[data-timeline]");
   const timelineOut = $("[data-timeline-out]");
   const example = $("[data-example]");
-  const set = (e, v) => {
-    if (e.textContent !== String(v)) e.textContent = v;
-  };
+  const set = setText;
   // the pause banner: why, and a way back to the step before it happened
   const why = el("span", {}, banner);
   const back = el("button", { type: "button", "data-seek-before": "" }, banner);
