@@ -8,7 +8,10 @@ own work); the page's own rAF timestamps count the frames it drew; then a rAF pr
 an animation (or a scroll) would get. Then a real mouse click on the
 button that pauses, timed in the page from its pointerdown to the button showing "paused".
 `--profile` adds, per row, the functions with the most self time from the CDP sampling profiler;
-`--trace` a Chromium trace of the window, summed by event (benchmarks/pagetrace.py).
+`--trace` a Chromium trace of the window, summed by event (benchmarks/pagetrace.py); with
+PAGE_TRACE_DIR set, each row's raw trace is written there, and PAGE_TRACE_CATEGORIES (commas) adds
+categories (e.g. disabled-by-default-skia, disabled-by-default-devtools.timeline.invalidationTracking).
+`--skip VIEW` makes views draw nothing, to see what each costs.
 """
 
 import asyncio
@@ -128,8 +131,6 @@ async def one_row(
         await page.wait_for_timeout(300)
         if skip:
             await page.evaluate(SKIP, list(skip))
-        if os.environ.get("PAGE_JS"):
-            await page.evaluate(os.environ["PAGE_JS"])
         cdp = await ctx.new_cdp_session(page)
         await cdp.send("Performance.enable", {"timeDomain": "timeTicks"})
         if throttle > 1:
