@@ -8,12 +8,13 @@ import { decodeMaps } from "./wire.js";
 const BATCH_MS = 8; // a frame and its maps, sent back to back, mostly arrive in one batch
 const CLOCK = 100; // ms, as schedule.js
 const LEAD = 10; // ms before the tick, plus the maps' drawing
-const ROUTINE = /^{"type":"(frame|health)"/;
+const FRAME = '{"type":"frame"';
+const HEALTH = '{"type":"health"';
 let ws = null;
 let batch = [];
 let timer = 0;
 let timerAt = Infinity;
-let streaming = false; // the last text was routine: its maps wait with it
+let streaming = false; // training: the last text was a frame, or health after one
 let draw = null; // the map drawing, once loaded
 let loading = null;
 let last = { state: null, dataset: null }; // what it must see first, kept until it is loaded
@@ -57,7 +58,7 @@ function watch(text) {
     if (item) push(item, streaming);
   } else if (text.startsWith('{"type":"state"')) last.state = text;
   else if (text.startsWith('{"type":"dataset"')) last.dataset = text;
-  else if (text.startsWith('{"type":"frame"')) {
+  else if (text.startsWith(FRAME)) {
     loading ??= import("./mapdraw.js").then((m) => {
       draw = m.createMapDraw(post);
       for (const t of [last.state, last.dataset]) if (t) draw.watch(t);
@@ -76,7 +77,7 @@ self.onmessage = ({ data }) => {
     sock.onopen = () => self.postMessage({ op: "open" });
     sock.onmessage = (e) => {
       if (typeof e.data === "string") {
-        streaming = ROUTINE.test(e.data);
+        streaming = e.data.startsWith(FRAME) || (streaming && e.data.startsWith(HEALTH));
         push(e.data, streaming);
         watch(e.data); // this link always asks for maps=page (socket.js)
         return;
