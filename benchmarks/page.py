@@ -65,7 +65,7 @@ FRAMES = "(t0) => window.deltaflow.frameTimes.filter((t) => t >= t0).length"
 # each view's draw time so far (ms), by the element it watches (or its position)
 VIEW_MS = """() => Object.fromEntries(window.deltaflow.schedule.entries.map((e, k) => {
   const w = e.v.watch || e.v.root; const name = w ? (w.className || w.tagName).toString().split(" ")[0] : "view" + k;
-  return [name + ":" + k, e.ms]; }))"""
+  return [name + ":" + k, e.ms || 0]; }))"""
 PLAYING = "(mode) => window.deltaflow.store.server.playing === mode"
 # the button of the mode playing shows aria-pressed="true"; a click on it pauses
 ARM_PAUSE = """(sel) => new Promise((ready) => {
