@@ -1,20 +1,17 @@
-// When each view draws: when one of its topics changed since its last draw, while it is on screen
-// (a hidden panel does not intersect), and while playing no more often than its `every` (ms).
-// What a view skipped waits for it. The page asks for a frame only when a view is due.
-// While playing, rated views draw only on the ticks of one clock (every 250: every 3rd tick), so
-// the page draws at most 10 frames a second (each costs a paint, a layer update and a commit).
+// A view draws when a topic of it changed, while on screen, and while playing only on the ticks
+// of one clock, every `every` ms (250: every 3rd tick): at most 10 frames a second, each costing a
+// paint and a commit. What a view skipped waits for it.
 
 // what a person just did, or a whole new state: drawn at once, whatever the rate
 const URGENT = ["all", "select", "view", "net"];
-// ms; the default rate. Ticks fall on multiples of it since the epoch, as in socket-worker.js
+// ms; ticks on multiples of it since the epoch, as in socket-worker.js
 export const CLOCK = 100;
 const OFFSET = (performance.timeOrigin || 0) % CLOCK;
 const tickOf = (t) => Math.floor((t + OFFSET) / CLOCK) * CLOCK - OFFSET; // the last tick at or before t
 
 export function createSchedule(store, views, wake) {
-  // draws: how many times the view drew, for the page's tests
-  // a lazy view (static/lazy.js) waits until it is seen: its first draw loads its module
-  // tick: the tick of its last draw; ms: its draws' time in all, for the page's benchmark
+  // draws, ms: its draws' count and time, for tests and benchmarks; a lazy view (lazy.js) waits
+  // until it is seen
   const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, tick: -Infinity, visible: !v.lazy, draws: 0, ms: 0 }));
   let lastTick = -Infinity; // the page's last tick drawn while playing
 

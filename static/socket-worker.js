@@ -5,7 +5,7 @@
 
 import { decodeMaps } from "./wire.js";
 
-const BATCH_MS = 8; // a frame and its maps, sent back to back, mostly arrive in one batch
+const BATCH_MS = 8;
 const CLOCK = 100; // ms, as schedule.js
 const LEAD = 10; // ms before the tick, plus the maps' drawing
 const FRAME = '{"type":"frame"';

@@ -1,8 +1,6 @@
-// The network view's many moving parts, drawn on two canvases instead of as SVG elements: under
-// the SVG, the phase band, the edges, their gradient overlays and the pulses; over it, every
-// neuron's map. The SVG keeps the text, the neurons and each edge's hit line (with its
-// data-weight and data-value), so clicks, keys and labels work as before. Redrawing one canvas
-// at the view's rate costs less than restyling and repainting hundreds of SVG elements.
+// The network view's moving parts on two canvases, not SVG elements: under the SVG, the band,
+// edges, gradient overlays and pulses; over it, the neurons' maps. The SVG keeps the text, the
+// neurons and each edge's hit line (data-weight, data-value), for clicks, keys and labels.
 
 import { el } from "../util.js";
 
