@@ -7,15 +7,21 @@ wall time (busy), split into script, style and layout (the rest is paint, raster
 own work); the page's own rAF timestamps count the frames it drew; then a rAF probe beside it gives the frame intervals
 an animation (or a scroll) would get. Then a real mouse click on the
 button that pauses, timed in the page from its pointerdown to the button showing "paused".
-`--profile` adds, per row, the functions with the most self time from the CDP sampling profiler.
+`--profile` adds, per row, the functions with the most self time from the CDP sampling profiler;
+`--trace` a Chromium trace of the window, summed by event (benchmarks/pagetrace.py); with
+PAGE_TRACE_DIR set, each row's raw trace is written there, and PAGE_TRACE_CATEGORIES (commas) adds
+categories (e.g. disabled-by-default-skia, disabled-by-default-devtools.timeline.invalidationTracking).
+`--skip VIEW` makes views draw nothing, to see what each costs.
 """
 
 import asyncio
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from benchmarks import pagetrace
 from benchmarks.browser import PAGE_BYTES, RAF_PROBE
 from benchmarks.common import CHROMIUM, CHROMIUM_ARGS, ROOT, Server, percentile
 
@@ -51,7 +57,15 @@ SET_SPEED = """(pos) => { const s = document.querySelector("[data-speed]");
   s.value = String(pos); s.dispatchEvent(new Event("input", { bubbles: true })); }"""
 SPEED_POSITION = 40  # static/pace.js: the top of the animate range, 30 phases/s
 NOW = "() => performance.now()"
+# views that draw nothing from now on (by the names VIEW_MS gives): what each one costs the page
+SKIP = """(names) => window.deltaflow.schedule.entries.forEach((e, k) => {
+  const w = e.v.watch || e.v.root; const name = w ? (w.className || w.tagName).toString().split(" ")[0] : "view" + k;
+  if (names.includes(name)) e.v.draw = () => false; })"""
 FRAMES = "(t0) => window.deltaflow.frameTimes.filter((t) => t >= t0).length"
+# each view's draw time so far (ms), by the element it watches (or its position)
+VIEW_MS = """() => Object.fromEntries(window.deltaflow.schedule.entries.map((e, k) => {
+  const w = e.v.watch || e.v.root; const name = w ? (w.className || w.tagName).toString().split(" ")[0] : "view" + k;
+  return [name + ":" + k, e.ms || 0]; }))"""
 PLAYING = "(mode) => window.deltaflow.store.server.playing === mode"
 # the button of the mode playing shows aria-pressed="true"; a click on it pauses
 ARM_PAUSE = """(sel) => new Promise((ready) => {
@@ -93,7 +107,15 @@ def top_functions(profile: dict[str, Any], n: int = 8) -> list[tuple[str, float]
 
 
 async def one_row(
-    browser: Any, base: str, load: dict[str, Any], mode: str, throttle: float, seconds: float, profile: bool
+    browser: Any,
+    base: str,
+    load: dict[str, Any],
+    mode: str,
+    throttle: float,
+    seconds: float,
+    profile: bool,
+    trace: bool = False,
+    skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One preset, one mode, one CPU speed, on a fresh page."""
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
@@ -107,6 +129,8 @@ async def one_row(
         await page.evaluate(SEND, {"type": "load", **load})
         await page.wait_for_function(LOADED, arg=layers, timeout=15000)
         await page.wait_for_timeout(300)
+        if skip:
+            await page.evaluate(SKIP, list(skip))
         cdp = await ctx.new_cdp_session(page)
         await cdp.send("Performance.enable", {"timeDomain": "timeTicks"})
         if throttle > 1:
@@ -121,17 +145,34 @@ async def one_row(
             await cdp.send("Profiler.enable")
             await cdp.send("Profiler.setSamplingInterval", {"interval": 200})
             await cdp.send("Profiler.start")
+        if trace:
+            extra = [c for c in os.environ.get("PAGE_TRACE_CATEGORIES", "").split(",") if c]
+            await browser.start_tracing(page=page, categories=pagetrace.CATEGORIES + extra)
         t0 = await page.evaluate(NOW)
+        v0 = await page.evaluate(VIEW_MS)
         m0 = await metrics(cdp)
         await asyncio.sleep(seconds)
         m1 = await metrics(cdp)
+        v1 = await page.evaluate(VIEW_MS)
         row: dict[str, Any] = {}
+        if trace:
+            got = json.loads(await browser.stop_tracing())
+            events = got["traceEvents"] if isinstance(got, dict) else got
+            if os.environ.get("PAGE_TRACE_DIR"):  # the raw trace, for chrome://tracing or Perfetto
+                name = f"{load.get('preset', 'deep')}-{mode}-{throttle:g}x.json"
+                (Path(os.environ["PAGE_TRACE_DIR"]) / name).write_text(json.dumps(events))
+            row["trace"] = pagetrace.summarize(events, (m1["Timestamp"] - m0["Timestamp"]) * 1000)
         if profile:
             prof = await cdp.send("Profiler.stop")
             row["profile"] = top_functions(prof["profile"])
         drawn = await page.evaluate(FRAMES, t0)
         wall = m1["Timestamp"] - m0["Timestamp"]
         share = {k: (m1[k] - m0[k]) / wall for k in METRICS[:-1]}
+        # ms per second each view's draws took, the largest first
+        views = {k: round((v1[k] - v0.get(k, 0.0)) / wall, 1) for k in v1}  # ms per second: wall is in s
+        row["views_ms_per_s"] = dict(
+            sorted(((k, round(v, 1)) for k, v in views.items() if v >= 0.5), key=lambda kv: -kv[1])
+        )
         # then how smooth an animation beside it runs: a rAF probe, as a scroll or a CSS
         # animation would tick (apart from the window above, as its own frames cost time too)
         times = await page.evaluate(RAF_PROBE, seconds * 1000)
@@ -177,6 +218,9 @@ async def measure(
     only: list[str] | None = None,
     profile: bool = False,
     modes: tuple[str, ...] = ("train", "animate"),
+    throttles: tuple[float, ...] = (1.0, THROTTLE),
+    trace: bool = False,
+    skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Every row into {"rows": [...]}; each row names its preset, mode and throttle."""
     if not Path(CHROMIUM).exists():
@@ -192,10 +236,13 @@ async def measure(
                     if only and name not in only:
                         continue
                     for mode in modes:
-                        for throttle in (1.0, THROTTLE):
+                        for throttle in throttles:
                             row: dict[str, Any] = {"preset": name, "mode": mode, "cpu": f"{throttle:g}x"}
                             try:
-                                row.update(await one_row(browser, server.base, load, mode, throttle, seconds, profile))
+                                got = await one_row(
+                                    browser, server.base, load, mode, throttle, seconds, profile, trace, skip
+                                )
+                                row.update(got)
                                 row["met"] = row_targets(row, throttle)
                             except Exception as e:  # one failed row does not lose the others
                                 row["error"] = f"{type(e).__name__}: {str(e)[:200]}"
@@ -277,8 +324,16 @@ def report(r: dict[str, Any]) -> str:
             f"{f(x['style'], True):>6} {f(x['layout'], True):>7} {f(x['frame_p50_ms']):>7} {f(x['frame_p95_ms']):>7} "
             f"{f(x['fps']):>6} {f(x.get('drawn_fps')):>6} {f(x['pause_ms']):>9}  {'yes' if x['met'] else 'NO'}"
         )
+        if x.get("views_ms_per_s"):
+            lines.append(f"{'':14}views, ms/s: " + ", ".join(f"{k} {v}" for k, v in x["views_ms_per_s"].items()))
         for name, ms in x.get("profile", []):
             lines.append(f"{'':14}{ms:8.1f} ms  {name}")
+        if "trace" in x:
+            t = x["trace"]
+            lines.append(f"{'':14}trace: busy {f(t['busy'], True)}, counts {t.get('count')}; self ms/s:")
+            lines += [f"{'':16}{ms:7.1f}  {name}" for name, ms in t["self"]]
+            lines.append(f"{'':14}tasks by what they spent most on, ms/s:")
+            lines += [f"{'':16}{ms:7.1f}  {name}" for name, ms in t["tasks"]]
     return "\n".join(lines)
 
 
@@ -289,13 +344,19 @@ if __name__ == "__main__":
     ap.add_argument("--seconds", type=float, default=SECONDS)
     ap.add_argument("--preset", action="append", help="only these rows (repeatable)")
     ap.add_argument("--mode", action="append", choices=["train", "animate"])
+    ap.add_argument("--cpu", action="append", type=float, help="only these CPU throttles (1, 4; repeatable)")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--trace", action="store_true", help="a Chromium trace of each row, summed by event")
+    ap.add_argument("--skip", action="append", help="a view that draws nothing (as the views' ms name it)")
     ap.add_argument("--bytes", action="store_true", help="only page_bytes, at 1280x800, 390x844 and 1920x1080")
     a = ap.parse_args()
     if a.bytes:
         got = asyncio.run(page_bytes())
         print(report_bytes(got))
         raise SystemExit
-    res = asyncio.run(measure(a.seconds, a.preset, a.profile, tuple(a.mode or ("train", "animate"))))
+    modes = tuple(a.mode or ("train", "animate"))
+    res = asyncio.run(
+        measure(a.seconds, a.preset, a.profile, modes, tuple(a.cpu or (1.0, THROTTLE)), a.trace, tuple(a.skip or ()))
+    )
     print(report(res))
     print(json.dumps(res, separators=(",", ":")))

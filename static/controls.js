@@ -6,6 +6,7 @@ import { createLink } from "./link.js";
 import { createUploads } from "./drop.js";
 import { DEFAULT_PACE, into, pace, paceLabel, playCommand } from "./pace.js";
 import { clamp, el } from "./util.js";
+import { pausing, showPlaying } from "./views/status.js";
 
 const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
@@ -23,7 +24,13 @@ export function createControls(store, socket, defaultPreset, room) {
     if (!socket.send(cmd)) return note("Not connected: the command was not sent.");
     // shown at once, until the server's answer: the page never sits still while it waits
     store.waiting = { type: cmd.type, at: performance.now() };
+    store.pausing = cmd.type === "pause" ? performance.now() : 0; // views/status.js
     store.touch("status");
+    return true;
+  };
+  // shown in the click's own task
+  const pause = () => {
+    if (send({ type: "pause" })) showPlaying(null);
   };
   const note = (text) => {
     store.notice = { kind: "info", text, at: performance.now() };
@@ -53,10 +60,10 @@ export function createControls(store, socket, defaultPreset, room) {
   }
 
   // --- commands --------------------------------------------------------------------------
-  const playing = () => store.server?.playing;
+  const playing = () => (pausing(store) ? null : store.server?.playing); // as shown
   const last = {}; // the last position of the speed control in each mode's part of its range
   const play = (mode) => {
-    if (playing() === mode) return send({ type: "pause" });
+    if (playing() === mode) return pause();
     const pos = into(store.view.pace, mode, last[mode]);
     if (pos !== store.view.pace) setView("pace", pos);
     send(playCommand(pace(pos)));
@@ -81,7 +88,7 @@ export function createControls(store, socket, defaultPreset, room) {
       send({ type: "seek", step: to });
       for (let k = 0; k < phases; k++) send({ type: "next" });
     },
-    toggle: () => (playing() ? send({ type: "pause" }) : send(playCommand(pace(store.view.pace)))),
+    toggle: () => (playing() ? pause() : send(playCommand(pace(store.view.pace)))),
     animate: () => play("animate"),
     train: () => play("train"),
     presenter: () => setView("presenter", !store.view.presenter),

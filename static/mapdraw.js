@@ -9,6 +9,9 @@ import { packMaps } from "./planemaps.js";
 import { decodeMaps } from "./wire.js";
 
 const MIN_MS = 100; // between two drawings: the network view draws at 10 Hz while training
+// a drawing may start this much before MIN_MS has passed: the socket worker hands frames over
+// once a tick (every 100 ms, give or take its timer), and each tick's newest frame is drawn
+const SLACK = 25;
 
 export function createMapDraw(post) {
   let plane = { activations: null, extent: null }; // from the latest `state` and `dataset`
@@ -16,6 +19,7 @@ export function createMapDraw(post) {
   let heldTimer = 0;
   let drawCost = 0; // ms the last drawing took
   let drawEnd = 0; // when it ended (performance.now())
+  let drawStart = -Infinity; // when it started
 
   // a batch's maps item: the server's, decoded, or a frame's drawn ({frame, plane}); null if it
   // cannot be drawn (weights that do not fit the plane's network)
@@ -23,6 +27,7 @@ export function createMapDraw(post) {
     if (!item.frame) return item;
     const { frame: f, plane: p } = item;
     const t0 = performance.now();
+    drawStart = t0;
     try {
       const buf = packMaps({ activations: p.activations, weights: f.weights, biases: f.biases }, p.extent, f.maps, f.step);
       return { ...decodeMaps(buf), buf };
@@ -68,10 +73,13 @@ export function createMapDraw(post) {
       }
       return null;
     },
+    // ms the last drawing took
+    cost: () => drawCost,
     // a batch's items, its one maps item (at `at`) drawn now, held for later, or dropped
     place(items, at) {
       held = null; // newer maps come: the held ones are out of date
-      const due = drawEnd + Math.max(drawCost, MIN_MS); // at most half of the time, and 10 a second
+      // at most half of the time, and about 10 a second
+      const due = Math.max(drawEnd + drawCost, drawStart + MIN_MS - SLACK);
       if (items[at].frame && performance.now() < due) {
         held = items[at];
         heldTimer ||= setTimeout(drawHeld, due - performance.now());

@@ -1,17 +1,19 @@
-// When each view draws: when one of its topics changed since its last draw, while it is on screen
-// (a hidden panel does not intersect), and while playing no more often than its `every` (ms).
-// What a view skipped waits for it. The page asks for a frame only when a view is due.
+// A view draws when a topic of it changed, while on screen, and while playing only on the ticks
+// of one clock, every `every` ms (250: every 3rd tick): at most 10 frames a second, each costing a
+// paint and a commit. What a view skipped waits for it.
 
 // what a person just did, or a whole new state: drawn at once, whatever the rate
 const URGENT = ["all", "select", "view", "net"];
-// while playing, a view that names no rate of its own draws at most this often (ms): a frame of
-// its own at every event (30 a second) costs the page a commit and a paint each
-const PLAYING_EVERY = 100;
+// ms; ticks on multiples of it since the epoch, as in socket-worker.js
+export const CLOCK = 100;
+const OFFSET = (performance.timeOrigin || 0) % CLOCK;
+const tickOf = (t) => Math.floor((t + OFFSET) / CLOCK) * CLOCK - OFFSET; // the last tick at or before t
 
 export function createSchedule(store, views, wake) {
-  // draws: how many times the view drew, for the page's tests
-  // a lazy view (static/lazy.js) waits until it is seen: its first draw loads its module
-  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, visible: !v.lazy, draws: 0 }));
+  // draws, ms: its draws' count and time, for tests and benchmarks; a lazy view (lazy.js) waits
+  // until it is seen
+  const entries = views.map((v) => ({ v, seen: new Set(["all"]), last: -Infinity, tick: -Infinity, visible: !v.lazy, draws: 0, ms: 0 }));
+  let lastTick = -Infinity; // the page's last tick drawn while playing
 
   if (typeof IntersectionObserver === "function") {
     const byEl = new Map();
@@ -41,13 +43,14 @@ export function createSchedule(store, views, wake) {
   }
 
   // When the view may draw next (ms, performance.now() time); null when it has nothing to draw.
-  // `early`: a little sooner, to share a frame (each one costs a commit) with a view that is due
-  function dueAt(e, playing, early = false) {
+  function dueAt(e, playing) {
     const { v } = e;
     if (!e.visible || !(v.animating || v.topics.some((t) => e.seen.has(t)))) return null;
-    const every = (typeof v.every === "function" ? v.every() : v.every) ?? PLAYING_EVERY;
+    const every = (typeof v.every === "function" ? v.every() : v.every) ?? CLOCK;
     if (!playing || !every || URGENT.some((t) => e.seen.has(t))) return 0;
-    return e.last + (early ? 0.75 * every : every);
+    if (every < CLOCK) return e.last + every; // a faster animation keeps its own
+    // its k-th tick, after the page's last
+    return Math.max(e.tick + Math.max(1, Math.round(every / CLOCK)) * CLOCK, lastTick + CLOCK);
   }
 
   // The earliest time a view is due, after taking in what the store marked dirty.
@@ -62,24 +65,27 @@ export function createSchedule(store, views, wake) {
     return at;
   }
 
-  // Draws the views due at `now` (an animation frame's time).
+  // Draws the views due at `now` (an animation frame's time, which may precede its timer's).
   function run(now) {
     const playing = !!store.server?.playing;
-    collect();
-    const early = entries.some((e) => {
-      const d = dueAt(e, playing);
-      return d !== null && d <= now;
-    });
+    const at = performance.now();
+    const tick = tickOf(at);
+    let drew = false;
     for (const e of entries) {
       collect(); // what the views before this one touched while drawing
-      const d = dueAt(e, playing, early);
-      if (d === null || d > now) continue;
+      const d = dueAt(e, playing);
+      if (d === null || d > at) continue;
       e.last = now;
+      e.tick = tick;
+      drew = true;
       e.draws++;
       const seen = e.seen;
       e.seen = new Set();
+      const t0 = performance.now();
       e.v.animating = e.v.draw(now, seen);
+      e.ms += performance.now() - t0;
     }
+    if (drew && playing) lastTick = Math.max(lastTick, tick);
     collect();
   }
 

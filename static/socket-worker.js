@@ -1,14 +1,20 @@
-// The websocket off the page's main thread: messages go to the page in order, in batches a few ms
-// apart, keeping only a batch's newest maps. static/socket.js keeps the reconnecting.
-// Connected with maps=page, train frames come without maps: ./mapdraw.js draws them, loaded at
-// the first frame (until then the page keeps the server's maps of the welcome).
+// The websocket off the page's main thread: messages go to the page in order, in batches, with
+// only a batch's newest maps; train frames and health once a tick of the page's clock, just
+// before it (schedule.js), the rest within BATCH_MS. static/socket.js keeps the reconnecting.
+// With maps=page, ./mapdraw.js draws train frames' maps, loaded at the first frame.
 
 import { decodeMaps } from "./wire.js";
 
-const BATCH_MS = 8; // a frame and its maps, sent back to back, mostly arrive in one batch
+const BATCH_MS = 8;
+const CLOCK = 100; // ms, as schedule.js
+const LEAD = 10; // ms before the tick, plus the maps' drawing
+const FRAME = '{"type":"frame"';
+const HEALTH = '{"type":"health"';
 let ws = null;
 let batch = [];
 let timer = 0;
+let timerAt = Infinity;
+let streaming = false; // training: the last text was a frame, or health after one
 let draw = null; // the map drawing, once loaded
 let loading = null;
 let last = { state: null, dataset: null }; // what it must see first, kept until it is loaded
@@ -20,6 +26,7 @@ function post(items) {
 
 function flush() {
   timer = 0;
+  timerAt = Infinity;
   if (!batch.length) return;
   const newest = batch.findLastIndex((m) => typeof m !== "string");
   const items = batch.filter((m, k) => typeof m === "string" || k === newest);
@@ -29,19 +36,29 @@ function flush() {
   if (items.length) post(items);
 }
 
-function push(item) {
+function untilTick() {
+  const lead = LEAD + Math.min(50, draw?.cost() ?? 0);
+  const t = performance.timeOrigin + performance.now();
+  return Math.ceil((t + lead) / CLOCK) * CLOCK - lead - t;
+}
+
+function push(item, routine = false) {
   batch.push(item);
-  if (!timer) timer = setTimeout(flush, BATCH_MS);
+  const wait = routine ? untilTick() : BATCH_MS;
+  if (timer && timerAt <= performance.now() + wait) return;
+  clearTimeout(timer);
+  timerAt = performance.now() + wait;
+  timer = setTimeout(flush, wait);
 }
 
 // a text event, as the map drawing needs to see it
 function watch(text) {
   if (draw) {
     const item = draw.watch(text);
-    if (item) push(item);
+    if (item) push(item, streaming);
   } else if (text.startsWith('{"type":"state"')) last.state = text;
   else if (text.startsWith('{"type":"dataset"')) last.dataset = text;
-  else if (text.startsWith('{"type":"frame"')) {
+  else if (text.startsWith(FRAME)) {
     loading ??= import("./mapdraw.js").then((m) => {
       draw = m.createMapDraw(post);
       for (const t of [last.state, last.dataset]) if (t) draw.watch(t);
@@ -60,12 +77,13 @@ self.onmessage = ({ data }) => {
     sock.onopen = () => self.postMessage({ op: "open" });
     sock.onmessage = (e) => {
       if (typeof e.data === "string") {
-        push(e.data);
+        streaming = e.data.startsWith(FRAME) || (streaming && e.data.startsWith(HEALTH));
+        push(e.data, streaming);
         watch(e.data); // this link always asks for maps=page (socket.js)
         return;
       }
       const m = decodeMaps(e.data);
-      if (m) push({ ...m, buf: e.data });
+      if (m) push({ ...m, buf: e.data }, streaming);
     };
     sock.onclose = (e) => {
       if (ws !== sock) return; // an old socket, closed on purpose

@@ -147,6 +147,7 @@ export function createStore() {
       }
       s.curve = ev.curve.slice();
       if (ev.playing) s.lastMode = ev.playing;
+      else s.pausing = 0; // a pause asked for is answered (views/status.js)
       if (s.conn.session !== ev.session) s.norms = [];
       s.conn.session = ev.session;
       s.room = ev.room ? { presenter: s.room?.presenter ?? ev.room.role === "presenter", ...ev.room } : null;

@@ -30,11 +30,20 @@ export function attr(e, name, value) {
   }
 }
 
+// Changes the one text node in place: a new node costs a style recalc and more layout.
+export function setText(e, value) {
+  const v = String(value);
+  const f = e.firstChild;
+  if (f && f.nodeType === 3 && !f.nextSibling) {
+    if (f.data !== v) f.data = v;
+  } else if (e.textContent !== v) e.textContent = v;
+}
+
 export function text(e, value) {
   const v = String(value);
   if (e.__t !== v) {
     e.__t = v;
-    e.textContent = v;
+    setText(e, v);
   }
 }
 

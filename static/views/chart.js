@@ -1,6 +1,6 @@
 // Loss curves (train and test) with accuracy on a second axis; hover reads the values.
 
-import { el, fitCanvas, fmt } from "../util.js";
+import { el, fitCanvas, fmt, setText } from "../util.js";
 
 const PAD = { l: 44, r: 34, t: 8, b: 20 };
 const SERIES = [
@@ -116,7 +116,7 @@ export function createChart(root, store) {
     let s = `step ${row[0]} · epoch ${row[1]} · train ${fmt(row[2], D)}`;
     if (row[3] !== null) s += ` · test ${fmt(row[3], D)}`;
     if (hasAcc) s += ` · acc ${pct(row[4])}` + (row[5] !== null ? ` / ${pct(row[5])}` : "");
-    if (readout.textContent !== s) readout.textContent = s;
+    setText(readout, s);
     return false;
   }
 

@@ -1,8 +1,6 @@
-// The network view's many moving parts, drawn on two canvases instead of as SVG elements: under
-// the SVG, the phase band, the edges, their gradient overlays and the pulses; over it, every
-// neuron's map. The SVG keeps the text, the neurons and each edge's hit line (with its
-// data-weight and data-value), so clicks, keys and labels work as before. Redrawing one canvas
-// at the view's rate costs less than restyling and repainting hundreds of SVG elements.
+// The network view's moving parts on two canvases, not SVG elements: under the SVG, the band,
+// edges, gradient overlays and pulses; over it, the neurons' maps. The SVG keeps the text, the
+// neurons and each edge's hit line (data-weight, data-value), for clicks, keys and labels.
 
 import { el } from "../util.js";
 
@@ -72,18 +70,10 @@ export function createNetLayers(root, svg) {
     line({ x1: s.x, y1: s.y, x2: e.x, y2: e.y }, 6, PULSE[phase] || PULSE.forward, 1, null, "round");
   }
 
-  // every neuron's map, each a small canvas of its own pixels, scaled into a circle at (x, y)
+  // every neuron's map, each a small canvas of its own pixels (cut to its circle), at (x, y)
   function maps(list) {
     mctx.clearRect(0, 0, W, H);
-    for (const { c, x, y, m } of list) {
-      if (!c.width || c.width < 2) continue;
-      mctx.save();
-      mctx.beginPath();
-      mctx.arc(x, y, m / 2, 0, 2 * Math.PI);
-      mctx.clip();
-      mctx.drawImage(c, x - m / 2, y - m / 2, m, m);
-      mctx.restore();
-    }
+    for (const { c, x, y, m } of list) if (c.width > 1) mctx.drawImage(c, x - m / 2, y - m / 2, m, m);
   }
 
   return { resize, clear, band, line, pulse, maps, under, over };

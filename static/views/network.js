@@ -8,6 +8,7 @@ import { biasText, weightText } from "../names.js";
 import { attr, clamp, divColor, el, fmt, lerp, lut, show, signColor, svgEl, text } from "../util.js";
 import { createNetLayers } from "./netlayers.js";
 
+const NO_LINES = { clear() {}, band() {}, line() {}, pulse() {} };
 const LABEL_EDGES = 12; // edge labels only where they stay readable
 const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - 2 * (1 - t) * (1 - t));
 
@@ -188,7 +189,9 @@ export function createNetwork(root, store, actions) {
         lut(m.lo, m.hi, 0, scale, lutBuf);
         const px = new Uint32Array(nm.img.data.buffer);
         const d = m.data;
-        for (let k = 0; k < d.length; k++) px[k] = lutBuf[d[k]];
+        const R = m.res;
+        const c = R / 2; // cut to its circle here: the canvas then draws it with no clip path
+        for (let k = 0; k < d.length; k++) px[k] = ((k % R) + 0.5 - c) ** 2 + (((k / R) | 0) + 0.5 - c) ** 2 <= c * c ? lutBuf[d[k]] : 0;
         nm.ctx.putImageData(nm.img, 0, 0);
       }
     }
@@ -215,10 +218,13 @@ export function createNetwork(root, store, actions) {
 
     // phase band and titles
     const bl = !sh || sh.event === "frame" ? null : sh.event === "batch" ? 0 : sh.event === "output_error" ? L : sh.layer;
-    layers.clear();
+    // training, the edges' canvas (a draw's costliest raster) at 5 Hz: their widths move slowly
+    const lay = !training || seen.has("all") || !(now - g.edgesAt < 180) ? layers : NO_LINES;
+    if (lay === layers) g.edgesAt = now;
+    lay.clear();
     if (bl !== null) {
       const x0 = bl === 0 || sh.event === "output_error" ? g.X(bl) - g.r - 8 : g.X(bl - 1) - g.r - 8;
-      layers.band(x0, 30, g.X(bl) + g.r + 8 - x0, H - 40, sh.event);
+      lay.band(x0, 30, g.X(bl) + g.r + 8 - x0, H - 40, sh.event);
     }
     fitTitles();
 
@@ -235,12 +241,13 @@ export function createNetwork(root, store, actions) {
           const e = g.edges[l][j][i];
           const w = shownWeight(l, j, i, t);
           const u = Math.min(1, Math.abs(w) / wRef);
-          layers.line(e.p, 0.6 + 6 * u, signColor(w), 0.3 + 0.05 * Math.round(14 * u), e.frozen ? [5, 3] : null, "round");
+          // a solid edge's ends lie under its neurons: butt ends raster faster than round
+          lay.line(e.p, 0.6 + 6 * u, signColor(w), 0.3 + 0.05 * Math.round(14 * u), e.frozen ? [5, 3] : null, e.frozen ? "round" : "butt");
           if (!training) attr(e.g, "data-value", store.weights[l - 1][j][i]);
           const gshow = !!back && (!upd || (sh.event === "update" && sh.layer === l && t < 1));
           if (gshow) {
             const gv = back.grad_w[j][i];
-            layers.line(e.p, 1 + 5 * Math.min(1, Math.abs(gv) / gRef), signColor(gv), 0.9, [5, 4], "butt");
+            lay.line(e.p, 1 + 5 * Math.min(1, Math.abs(gv) / gRef), signColor(gv), 0.9, [5, 4], "butt");
           }
           if (e.label) {
             const d = upd ? `Δ ${fmt(upd.dw[j][i], D)}` : back ? `∂ ${fmt(back.grad_w[j][i], D)}` : "";
@@ -258,7 +265,7 @@ export function createNetwork(root, store, actions) {
     // a pulse along each edge of the layer the phase is passing: a dash 7% of the edge long
     if (sh && (sh.event === "forward" || sh.event === "backward") && sh.layer >= 1 && sh.layer <= L && t < 1) {
       const s = sh.event === "forward" ? lerp(-0.08, 1, t) : lerp(1, -0.08, t);
-      for (const p of g.pulses[sh.layer]) layers.pulse(p, s, s + 0.07, sh.event);
+      for (const p of g.pulses[sh.layer]) lay.pulse(p, s, s + 0.07, sh.event);
     }
 
     // neurons: fill = activation of the highlighted example; rings = δ

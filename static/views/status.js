@@ -2,9 +2,21 @@
 // banner, error notices, play buttons and the timeline.
 
 import { phaseName } from "../store.js";
-import { attr, el, fmt } from "../util.js";
+import { attr, el, fmt, setText } from "../util.js";
 
 const $ = (sel) => document.querySelector(sel);
+
+// A pause shows before its answer (its state, or another command, ends that; 2 s at most).
+export const pausing = (store) => !!store.pausing && performance.now() - store.pausing < 2000;
+
+// The Animate and Train buttons as for `mode` playing (null: paused).
+export function showPlaying(mode) {
+  for (const m of ["animate", "train"]) {
+    const b = $(`[data-action="${m}"]`);
+    attr(b, "aria-pressed", mode === m);
+    setText(b.querySelector("span"), mode === m ? "Pause" : m[0].toUpperCase() + m.slice(1));
+  }
+}
 
 // The title, its architecture part "(2-4-2-1 tanh)" following the layers in use.
 export function titleOf(d) {
@@ -31,11 +43,7 @@ export function createStatus(store, actions) {
   const timeline = $("[data-timeline]");
   const timelineOut = $("[data-timeline-out]");
   const example = $("[data-example]");
-  const animate = $('[data-action="animate"]');
-  const train = $('[data-action="train"]');
-  const set = (e, v) => {
-    if (e.textContent !== String(v)) e.textContent = v;
-  };
+  const set = setText;
   // the pause banner: why, and a way back to the step before it happened
   const why = el("span", {}, banner);
   const back = el("button", { type: "button", "data-seek-before": "" }, banner);
@@ -90,10 +98,7 @@ export function createStatus(store, actions) {
       set(back, `Go to step ${to}, the one before`);
     }
     culprit(r);
-    attr(animate, "aria-pressed", sv.playing === "animate");
-    attr(train, "aria-pressed", sv.playing === "train");
-    set(animate.querySelector("span"), sv.playing === "animate" ? "Pause" : "Animate");
-    set(train.querySelector("span"), sv.playing === "train" ? "Pause" : "Train");
+    showPlaying(pausing(store) ? null : sv.playing);
     const h = sv.history;
     if (timeline.min !== String(h.first)) timeline.min = h.first;
     if (timeline.max !== String(h.last)) timeline.max = h.last;
