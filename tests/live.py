@@ -83,3 +83,48 @@ def server(
         stop(proc)
         if proc.stderr:
             proc.stderr.close()
+
+
+@contextmanager
+def in_thread(app: Any, **config: Any) -> Iterator[int]:
+    """`app` served by uvicorn in a thread of this process, with the server's own websocket
+    protocol (app/web/wire.py), so a test can reach inside it; yields the port."""
+    import threading
+
+    import uvicorn
+
+    from app.web import wire
+    from app.web.upgrade import HTTP_PROTOCOL
+
+    port = free_port()
+    cfg = uvicorn.Config(app, port=port, http=HTTP_PROTOCOL, ws=wire.WS_PROTOCOL, log_level="warning", **config)
+    srv = uvicorn.Server(cfg)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        if not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        threading.Event().wait(0.02)
+    try:
+        yield port
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+def post_json(url: str, body: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+    """POST `body` as JSON; the JSON answer."""
+    import json
+
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        out: dict[str, Any] = json.loads(r.read())
+        return out
+
+
+def get_json(url: str, timeout: float = 30) -> dict[str, Any]:
+    import json
+
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        out: dict[str, Any] = json.loads(r.read())
+        return out

@@ -1,8 +1,9 @@
 """Websocket test helpers: a client that reads events by type, over Starlette's TestClient."""
 
 import json
+import tempfile
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -80,3 +81,10 @@ def conn(client: TestClient) -> Iterator[Conn]:
         c = Conn(ws)
         c.welcome()
         yield c
+
+
+@pytest.fixture(scope="module")
+def log() -> Iterator[IO[str]]:
+    """A file for a live server's output (uvicorn's logs), read by the module's tests."""
+    with tempfile.TemporaryFile("w+") as f:
+        yield f

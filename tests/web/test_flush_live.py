@@ -7,15 +7,11 @@ import contextlib
 import json
 import socket
 import struct
-import tempfile
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import IO, Any
 
 import pytest
-import uvicorn
 import websockets
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
@@ -23,8 +19,7 @@ from starlette.websockets import WebSocket
 
 from app.session.outbox import Message
 from app.web import wire
-from app.web.upgrade import HTTP_PROTOCOL
-from tests.live import free_port, serve
+from tests.live import get_json, in_thread, post_json, serve
 
 PHASES = frozenset({"batch", "forward", "output_error", "backward", "update", "epoch"})
 ENV = {
@@ -37,28 +32,9 @@ WAIT = 60.0  # seconds: generous, for a loaded CI machine; the tests end long be
 
 
 @pytest.fixture(scope="module")
-def log() -> Iterator[IO[str]]:
-    with tempfile.TemporaryFile("w+") as f:
-        yield f
-
-
-@pytest.fixture(scope="module")
 def server(log: IO[str]) -> Iterator[str]:
     with serve(env=ENV, log=log) as url:
         yield url
-
-
-def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        out: dict[str, Any] = json.loads(r.read())
-        return out
-
-
-def get(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=30) as r:
-        out: dict[str, Any] = json.loads(r.read())
-        return out
 
 
 async def connect(url: str, **kw: Any) -> Any:
@@ -77,7 +53,7 @@ async def stalling(url: str) -> Any:
 async def open_room(base: str, body: dict[str, Any] | None = None) -> tuple[str, Any, list[Any]]:
     """A new room, its presenter connected and claimed, reading into a list: the viewers' URL,
     the presenter's socket, and what it has received."""
-    room = post(f"{base}/api/rooms", body or {})
+    room = post_json(f"{base}/api/rooms", body or {})
     url = base.replace("http", "ws") + f"/ws?room={room['room']}"
     presenter = await connect(url)
     await presenter.send(json.dumps({"type": "claim", "token": room["presenter_token"]}))
@@ -227,8 +203,8 @@ async def drop_viewers_mid_stream(base: str, rounds: int = 4, n: int = 40) -> tu
                 ws.transport.abort()
             else:
                 rst(ws)
-        await until(lambda: get(f"{base}/healthz")["connections"] == 1)  # the presenter's alone
-        counts.append(get(f"{base}/healthz")["connections"])
+        await until(lambda: get_json(f"{base}/healthz")["connections"] == 1)  # the presenter's alone
+        counts.append(get_json(f"{base}/healthz")["connections"])
     await presenter.send(json.dumps({"type": "ping"}))
     await until(lambda: '{"type":"pong"}' in pgot)
     rst(presenter)
@@ -265,19 +241,8 @@ async def _aborted(ws: WebSocket) -> None:
 
 @pytest.fixture(scope="module")
 def in_process() -> Iterator[int]:
-    port = free_port()
-    app = Starlette(routes=[WebSocketRoute("/aborted", _aborted)])
-    config = uvicorn.Config(app, port=port, http=HTTP_PROTOCOL, ws=wire.WS_PROTOCOL, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("the test server did not start")
-        threading.Event().wait(0.02)
-    yield port
-    server.should_exit = True
-    thread.join(10)
+    with in_thread(Starlette(routes=[WebSocketRoute("/aborted", _aborted)])) as port:
+        yield port
 
 
 async def go_and_wait(port: int) -> None:
@@ -342,7 +307,7 @@ def test_large_traced_steps_reach_fast_readers_whole_beside_slow_ones(server: st
 async def stall_a_room(base: str, viewers: int = 10) -> dict[str, Any]:
     """A presenter trains, then it and every viewer stop reading for 6 s: the `state` that
     paused the run, read afterwards."""
-    room = post(f"{base}/api/rooms", {})
+    room = post_json(f"{base}/api/rooms", {})
     url = base.replace("http", "ws") + f"/ws?room={room['room']}"
     presenter = await stalling(url)
     await presenter.send(json.dumps({"type": "claim", "token": room["presenter_token"]}))

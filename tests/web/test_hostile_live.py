@@ -9,7 +9,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,12 +21,6 @@ from tests.live import ROOT, free_port, serve
 
 FLOOD = 30_000
 UNLIMITED = {"DELTAFLOW_MESSAGE_RATE": "1e9", "DELTAFLOW_MESSAGE_BURST": "1000000000"}
-
-
-@pytest.fixture(scope="module")
-def log() -> Iterator[IO[str]]:
-    with tempfile.TemporaryFile("w+") as f:
-        yield f
 
 
 @pytest.fixture(scope="module")

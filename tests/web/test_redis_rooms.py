@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.live import Server, server
+from tests.live import Server, get_json, post_json, server
 from tests.redis_server import Redis, redis_server
 
 PHASES = {"batch", "forward", "output_error", "backward", "update"}
@@ -45,19 +45,6 @@ def workers(redis: Redis) -> Iterator[tuple[Workers, Server, Server]]:
     with tempfile.TemporaryDirectory() as d, ExitStack() as stack:
         w = Workers(stack, redis, str(Path(d) / "sessions.db"))
         yield w, w.start(), w.start()
-
-
-def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        out: dict[str, Any] = json.loads(r.read())
-        return out
-
-
-def get(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=10) as r:
-        out: dict[str, Any] = json.loads(r.read())
-        return out
 
 
 def ws_url(srv: Server, room: str | None = None, session: str | None = None) -> str:
@@ -126,7 +113,7 @@ async def presenter(srv: Server, room: dict[str, Any]) -> Any:
 
 def test_viewers_on_two_workers_see_the_same_events_in_the_same_order(workers: Any) -> None:
     _, a, b = workers
-    room = post(a.url + "/api/rooms", {"preset": "xor"})
+    room = post_json(a.url + "/api/rooms", {"preset": "xor"})
 
     async def go() -> None:
         boss = await presenter(a, room)
@@ -144,7 +131,7 @@ def test_viewers_on_two_workers_see_the_same_events_in_the_same_order(workers: A
 
 def test_a_presenter_on_another_worker_has_its_commands_forwarded(workers: Any) -> None:
     _, a, b = workers
-    room = post(a.url + "/api/rooms", {"preset": "xor"})  # owned by A
+    room = post_json(a.url + "/api/rooms", {"preset": "xor"})  # owned by A
 
     async def go() -> None:
         boss = await presenter(b, room)
@@ -173,7 +160,7 @@ def test_a_presenter_on_another_worker_has_its_commands_forwarded(workers: Any) 
 
 def test_the_viewer_count_is_summed_over_workers(workers: Any) -> None:
     _, a, b = workers
-    room = post(a.url + "/api/rooms", {"preset": "xor"})
+    room = post_json(a.url + "/api/rooms", {"preset": "xor"})
     code = room["room"]
 
     async def go() -> None:
@@ -182,7 +169,7 @@ def test_the_viewer_count_is_summed_over_workers(workers: Any) -> None:
             await until(ws, "state")
         deadline = time.monotonic() + 10
         while True:
-            counts = [get(f"{srv.url}/api/rooms/{code}")["viewers"] for srv in (a, b)]
+            counts = [get_json(f"{srv.url}/api/rooms/{code}")["viewers"] for srv in (a, b)]
             if counts == [5, 5] or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)
@@ -196,7 +183,7 @@ def test_the_viewer_count_is_summed_over_workers(workers: Any) -> None:
 
 def test_a_killed_owner_s_room_is_taken_over_and_its_viewers_resume(workers: Any) -> None:
     _, a, b = workers
-    room = post(a.url + "/api/rooms", {"preset": "xor"})
+    room = post_json(a.url + "/api/rooms", {"preset": "xor"})
     code = room["room"]
 
     async def go() -> None:
@@ -231,7 +218,7 @@ def test_a_killed_owner_s_room_is_taken_over_and_its_viewers_resume(workers: Any
 
 def test_a_redis_restart_is_recovered_from_and_refused_clearly_meanwhile(workers: Any, redis: Redis) -> None:
     _, a, b = workers
-    room = post(a.url + "/api/rooms", {"preset": "xor"})
+    room = post_json(a.url + "/api/rooms", {"preset": "xor"})
     code = room["room"]
 
     async def go() -> None:
@@ -243,7 +230,7 @@ def test_a_redis_restart_is_recovered_from_and_refused_clearly_meanwhile(workers
         err = await until(refused, "error")
         assert err["code"] == "busy" and "Redis" in err["message"]
         with pytest.raises(urllib.error.HTTPError) as down:
-            post(b.url + "/api/rooms", {"preset": "xor"})
+            post_json(b.url + "/api/rooms", {"preset": "xor"})
         assert down.value.code == 503
         down.value.close()
         redis.start()  # empty: the workers tell it their rooms again
@@ -264,7 +251,7 @@ def test_serve_workers_share_rooms_through_redis(redis: Redis, tmp_path: Path) -
 
     env = {"DELTAFLOW_DB": str(tmp_path / "sessions.db")}
     with server(env=env, args=["--workers", "2", "--redis", redis.url]) as srv:
-        room = post(srv.url + "/api/rooms", {"preset": "xor"})
+        room = post_json(srv.url + "/api/rooms", {"preset": "xor"})
 
         async def go() -> None:
             for _ in range(6):  # to whichever worker accepts each
@@ -272,7 +259,7 @@ def test_serve_workers_share_rooms_through_redis(redis: Redis, tmp_path: Path) -
                 assert (await until(ws, "state"))["room"]["code"] == room["room"]
             deadline, agreed = time.monotonic() + 30, 0
             while agreed < 4 and time.monotonic() < deadline:  # whichever worker answers (each within a tick)
-                agreed = agreed + 1 if get(f"{srv.url}/api/rooms/{room['room']}")["viewers"] == 6 else 0
+                agreed = agreed + 1 if get_json(f"{srv.url}/api/rooms/{room['room']}")["viewers"] == 6 else 0
                 await asyncio.sleep(0.2)
             assert agreed == 4
 

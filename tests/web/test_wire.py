@@ -3,12 +3,10 @@ library itself would send, and what a client receives, through a real uvicorn se
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
@@ -17,8 +15,7 @@ from websockets.frames import Frame, Opcode
 
 from app.session.outbox import Message
 from app.web import wire
-from app.web.upgrade import HTTP_PROTOCOL
-from tests.live import free_port
+from tests.live import in_thread
 
 SIZES = [0, 1, 125, 126, 65_535, 65_536, 200_000]  # each length encoding, both sides of its limits
 
@@ -64,21 +61,9 @@ async def _direct(ws: WebSocket) -> None:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[int]:
-    port = free_port()
     app = Starlette(routes=[WebSocketRoute("/ws", _echo_sizes), WebSocketRoute("/direct", _direct)])
-    config = uvicorn.Config(
-        app, port=port, http=HTTP_PROTOCOL, ws=wire.WS_PROTOCOL, ws_per_message_deflate=True, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("the test server did not start")
-        threading.Event().wait(0.02)
-    yield port
-    server.should_exit = True
-    thread.join(10)
+    with in_thread(app, ws_per_message_deflate=True) as port:
+        yield port
 
 
 async def _receive_all(port: int, compression: Any) -> tuple[str, list[Any]]:
