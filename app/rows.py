@@ -2,7 +2,8 @@
 
 10,000 rows of 64 numbers are megabytes. pydantic checking them as Python lists, or orjson
 encoding them in one call, holds the interpreter for 100-200 ms, which stops every connection
-even from a worker thread. In pieces of CHUNK_ROWS rows, the event loop gets its turn between.
+even from a worker thread. In pieces of about PIECE_NUMBERS numbers, the event loop gets its turn
+between.
 """
 
 from typing import Annotated, Any, Protocol
@@ -11,7 +12,7 @@ import numpy as np
 import orjson
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
-CHUNK_ROWS = 1024
+from app.codec import piece_rows
 
 
 def matrix(v: Any, max_abs: float) -> np.ndarray:
@@ -30,8 +31,9 @@ def matrix(v: Any, max_abs: float) -> np.ndarray:
             raise ValueError("must be a list of rows, each a list of numbers")
         width = len(v[0]) if v else 0
         a = np.empty((len(v), width))
-        for start in range(0, len(v), CHUNK_ROWS):
-            piece = v[start : start + CHUNK_ROWS]
+        rows = piece_rows(width)
+        for start in range(0, len(v), rows):
+            piece = v[start : start + rows]
             for i, r in enumerate(piece, start):
                 if len(r) != width:
                     raise ValueError(f"[{i}]: every row must have the same length ({width}), this one has {len(r)}")
@@ -73,13 +75,14 @@ def encode_xy(
     x: np.ndarray, y: np.ndarray, extra: dict[str, Any] | None = None, limit: int | None = None
 ) -> bytes | None:
     """{"x": [...], "y": [...], **extra} as JSON, the same bytes orjson gives for the lists,
-    encoded CHUNK_ROWS rows at a time; None once past `limit` bytes."""
+    encoded a piece (piece_rows) at a time; None once past `limit` bytes."""
     out, size = [b'{"x":['], 0
     for key, a in (("x", x), ("y", y)):
         if key == "y":
             out.append(b'],"y":[')
-        for start in range(0, len(a), CHUNK_ROWS):
-            piece = orjson.dumps(a[start : start + CHUNK_ROWS], option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+        rows = piece_rows(a.shape[1] if a.ndim == 2 else 1)
+        for start in range(0, len(a), rows):
+            piece = orjson.dumps(a[start : start + rows], option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
             out.append(piece if start == 0 else b"," + piece)
             size += len(piece) + 1
             if limit is not None and size > limit:

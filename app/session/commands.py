@@ -80,13 +80,13 @@ async def next_(s: "Session", cmd: p.Next) -> None:
     flops = c.step_flops() if c.pending is None else 0
     await s.publish_heavy(await work.run(c.next_events, flops=flops), flops)
     if s.cursor.pending is None:
-        stepped(s)
+        await stepped(s)
         s.publish_maps()
 
 
-def stepped(s: "Session") -> None:
+async def stepped(s: "Session") -> None:
     """After stepping: the health of the run, and the pause a breakpoint hit asks for."""
-    s.publish(healthfeed.event(s.cursor))
+    s.publish(await healthfeed.computed(s.cursor))
     hit = s.cursor.take_hit()
     if hit is not None:
         s.fail(hit)
@@ -127,7 +127,7 @@ async def step(s: "Session", cmd: p.Step) -> None:
         s.interrupt = False
         events = [*([last_epoch] if last_epoch else []), *events, s.state()]
     await s.publish_heavy(events, flops)
-    stepped(s)
+    await stepped(s)
     s.publish_maps()
 
 
@@ -158,7 +158,7 @@ async def epoch(s: "Session", cmd: p.Epoch) -> None:
     c.check(good)
     s.interrupt = False
     s.publish(*([end] if end else []), s.state())
-    stepped(s)
+    await stepped(s)
     s.publish_maps()
 
 
@@ -188,7 +188,8 @@ async def seek(s: "Session", cmd: p.Seek) -> None:
     data = s.cursor.data
     s.cursor.abort()
     s.cursor.goto(cmd.step)
-    s.publish(s.state(), healthfeed.event(s.cursor))
+    health = await healthfeed.computed(s.cursor)
+    s.publish(s.state(), health)
     dataedit.published_if_changed(s, data)
     s.publish_maps()
 

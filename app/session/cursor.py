@@ -9,6 +9,7 @@ import orjson
 
 from app import rows
 from app import scenario as sc
+from app.codec import ArraysJson
 from app.nn import guard
 from app.protocol import encode
 from app.session import dataedit, maps, work
@@ -71,6 +72,8 @@ class Cursor:
         self.breakpoints.reset(self.trainer)
         self.hit: Reason | None = None  # a breakpoint a completed step hit, for the caller to pause on
         self._encode_data()
+        self._weights_json, self._biases_json = ArraysJson(), ArraysJson()
+        self.params_json()  # here, where a large run is built off the loop
 
     def _encode_data(self) -> None:
         # the data changes only by an edit: encoded once per version, however often sent, and
@@ -164,6 +167,11 @@ class Cursor:
             return self.pre["params"], self.pre["step"], self.pre["epochs_done"]
         t = self.trainer
         return t.net.params, t.step_count, t.epochs_done
+
+    def params_json(self) -> tuple[Any, Any]:
+        """The shown weights and biases as `state` carries them: large ones already encoded."""
+        params = self.shown()[0]
+        return self._weights_json(params[0::2]), self._biases_json(params[1::2])
 
     def step_shown(self) -> int:
         return self.shown()[1]
@@ -305,6 +313,7 @@ class Cursor:
     def traced_step(self) -> list[Event]:
         events = self.begin()
         self.complete(events)
+        self.params_json()  # the state that follows, encoded here in a worker thread when large
         return events
 
     def fast_step(self) -> Event | None:

@@ -117,7 +117,8 @@ def train_slice(s: "Session") -> None:
                 text = "Paused: no one has read this session's frames for a second."
                 s.fail(reason("unread", text, s.cursor.trainer.step_count))
                 return
-            if frame_flops(s) < work.INLINE_FLOPS:
+            health_flops = healthfeed.flops(s.cursor) if now - s.health_at >= healthfeed.HEALTH_EVERY else 0
+            if frame_flops(s) + health_flops < work.INLINE_FLOPS:
                 s.room.put_frame(frame(s))
                 health(s, now)
             else:  # evaluating 10,000 examples takes a while: pause this run, frame off the loop
@@ -153,7 +154,11 @@ def health(s: "Session", now: float) -> None:
     """The health event beside a frame, at most every HEALTH_EVERY seconds."""
     if now - s.health_at >= healthfeed.HEALTH_EVERY:
         s.health_at = now
-        s.room.put([Message(encode(healthfeed.event(s.cursor)))])
+        s.room.put([health_message(s)])
+
+
+def health_message(s: "Session") -> Message:
+    return Message(encode(healthfeed.event(s.cursor)))
 
 
 def frame_flops(s: "Session") -> int:
@@ -165,10 +170,18 @@ def frame_flops(s: "Session") -> int:
 
 async def heavy_frame(s: "Session") -> None:
     async with s.lock:  # no command changes the network meanwhile
+        now = time.perf_counter()
+        due = now - s.health_at >= healthfeed.HEALTH_EVERY
+
+        def both() -> tuple[list[Message], Message | None]:
+            return frame(s), health_message(s) if due else None
+
         with quiet():
-            msgs = await work.in_thread(frame, s)
+            msgs, health_msg = await work.in_thread(both)
         s.room.put_frame(msgs)
-        health(s, time.perf_counter())
+        if health_msg is not None:  # a deep net's health takes milliseconds: computed beside the frame
+            s.health_at = now
+            s.room.put([health_msg])
         if s.playing == "train":
             s.scheduler.add(s)
 

@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from app import scenario as sc
+from app.codec import encode_in_pieces
 from app.protocol import encode
 from app.session import branch, commands, play, work
 from app.session.breakpoints import Paused, Reason, reason
@@ -117,7 +118,8 @@ class Session(Hosted):
     # --- events -----------------------------------------------------------------------------
     def state(self) -> Event:
         c = self.cursor
-        params, step, epoch = c.shown()
+        _, step, epoch = c.shown()
+        weights, biases = c.params_json()
         return {
             "type": "state",
             "session": self.id,
@@ -125,8 +127,8 @@ class Session(Hosted):
             "epoch": epoch,
             "phase": c.phase(),
             "scenario": c.scenario_doc(),
-            "weights": params[0::2],
-            "biases": params[1::2],
+            "weights": weights,
+            "biases": biases,
             "history": {"first": c.history.first, "last": c.history.last},
             "playing": self.playing,
             "paused_reason": self.paused_reason,
@@ -148,7 +150,7 @@ class Session(Hosted):
             return
 
         def encoded() -> list[Event | Message]:
-            return [e if e["type"] == "state" else Message(encode(e)) for e in events]
+            return [e if e["type"] == "state" else Message(encode_in_pieces(e)) for e in events]
 
         self.room.publish(*await work.in_thread(encoded))
 
