@@ -7,7 +7,7 @@ import pytest
 
 from app import scenario as sc
 from app.codec import piece_rows
-from app.session.cursor import STATE_DATA_BYTES, data_json
+from app.session.encoded import STATE_DATA_BYTES, data_json
 
 
 def given(x: object, y: object) -> dict:

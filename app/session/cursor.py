@@ -5,15 +5,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 
-from app import rows
 from app import scenario as sc
-from app.codec import ArraysJson
 from app.nn import guard
-from app.protocol import encode
 from app.session import dataedit, maps, work
 from app.session.breakpoints import Breakpoints, Paused, Reason, diverged
+from app.session.encoded import Encoded, dataset_event
 from app.session.history import History, Snapshot
 from app.session.work import cap
 
@@ -22,7 +19,6 @@ CURVE_ROWS = 1000  # rows of the learning curve sent in `state`
 OUTPUT_ROWS = 256  # training examples whose outputs are sent (the examples table, a 1-D fit)
 SMALL_SET = 64  # a plane's maps show its outputs; only a set this small gets a table too
 CHECK_EVERY = 0.01  # seconds of training between divergence checks (each costs about two steps)
-STATE_DATA_BYTES = 2**20  # given data larger than a websocket message is not repeated in `state`
 
 
 @dataclass
@@ -71,21 +67,9 @@ class Cursor:
         self.breakpoints = Breakpoints()
         self.breakpoints.reset(self.trainer)
         self.hit: Reason | None = None  # a breakpoint a completed step hit, for the caller to pause on
-        self._encode_data()
-        self._weights_json, self._biases_json = ArraysJson(), ArraysJson()
-        self.params_json()  # here, where a large run is built off the loop
-
-    def _encode_data(self) -> None:
-        # the data changes only by an edit: encoded once per version, however often sent, and
-        # past STATE_DATA_BYTES summed up instead (the dataset event has the examples)
-        data = data_json(self.scenario.data, STATE_DATA_BYTES)
-        if data is None:
-            t = self.trainer
-            n_test = 0 if t.x_test is None else len(t.x_test)
-            data = encode({"omitted": True, "train": len(t.x), "test": n_test})
-        self._data_json = orjson.Fragment(data)
-        self._dataset_msg: bytes | None = None
-        self.dataset_message()  # here, where a large run is built off the loop
+        self.encoded = Encoded()  # here, where a large run is built off the loop
+        self.encoded.data_changed(s.data, self.trainer, self.extent)
+        self.params_json()
 
     def use_data(self, d: "dataedit.DataVersion") -> None:
         """Train on data version `d` from the next batch on: an edit of the data, or a return
@@ -94,7 +78,7 @@ class Cursor:
         self.data, self.task, self.extent, self.points = d, d.task, d.extent, d.points
         self.tabled = self.points is None or len(d.x) <= SMALL_SET
         self.scenario = self.scenario.model_copy(update={"data": d.spec})
-        self._encode_data()
+        self.encoded.data_changed(self.scenario.data, self.trainer, self.extent)
 
     def trainer_copy(self) -> Any:
         """A trainer of its own at the cursor's parameters, for work done beside the live run."""
@@ -170,8 +154,7 @@ class Cursor:
 
     def params_json(self) -> tuple[Any, Any]:
         """The shown weights and biases as `state` carries them: large ones already encoded."""
-        params = self.shown()[0]
-        return self._weights_json(params[0::2]), self._biases_json(params[1::2])
+        return self.encoded.params(self.shown()[0])
 
     def step_shown(self) -> int:
         return self.shown()[1]
@@ -189,29 +172,14 @@ class Cursor:
 
     def scenario_doc(self) -> dict[str, Any]:
         """The scenario as `state` carries it, its data already encoded."""
-        return {**self.scenario.model_dump(mode="json", exclude_none=True, exclude={"data"}), "data": self._data_json}
+        return {**self.scenario.model_dump(mode="json", exclude_none=True, exclude={"data"}), "data": self.encoded.data}
 
     def dataset(self) -> Event:
-        t = self.trainer
-        test = None if t.x_test is None or t.y_test is None else work.part(t.x_test, t.y_test)
-        return {"type": "dataset", "train": work.part(t.x, t.y), "test": test, "extent": self.extent}
+        return dataset_event(self.trainer, self.extent)
 
     def dataset_message(self) -> bytes:
-        """The `dataset` event, encoded once per run (10,000 examples are megabytes)."""
-        if self._dataset_msg is None:  # as encode(self.dataset()) gives it, a piece at a time
-            d = self.dataset()
-            parts = [
-                b"null"
-                if p is None
-                else rows.encode_xy(p["x"], p["y"], {k: v for k, v in p.items() if k not in ("x", "y")})
-                for p in (d["train"], d["test"])
-            ]
-            self._dataset_msg = b'{"type":"dataset","train":%s,"test":%s,"extent":%s}' % (
-                parts[0],
-                parts[1],
-                orjson.dumps(d["extent"]),
-            )
-        return self._dataset_msg
+        """The `dataset` event, encoded once per version of the data (10,000 examples are megabytes)."""
+        return self.encoded.dataset
 
     def outputs(self) -> Event:
         """The network's outputs on the first OUTPUT_ROWS training examples, at the cursor."""
@@ -413,10 +381,3 @@ class _AtCursor:
     def __exit__(self, *exc: object) -> None:
         if self.saved is not None:
             self.c.trainer.restore(self.saved)
-
-
-def data_json(d: sc.GivenData | sc.GeneratedData, limit: int) -> bytes | None:
-    """The scenario's `data` as `state` carries it, or None past `limit` bytes."""
-    if isinstance(d, sc.GeneratedData):
-        return encode(d.model_dump(mode="json", exclude_none=True))
-    return rows.encode_parts({"train": d.train, "test": d.test}, limit)
