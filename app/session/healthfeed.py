@@ -30,10 +30,10 @@ def event(c: "Cursor") -> dict[str, Any]:
 
 
 def flops(c: "Cursor") -> int:
-    """What the event costs, as a forward pass over its rows (its histograms scale alike:
-    ~0.4 ms for 2-64-64-1, ~5 ms for ten layers of 64 on this class of machine)."""
+    """What the event costs: a forward pass over its rows, and its histograms about as much again
+    (~0.4 ms for 2-64-64-1, ~5 ms for ten layers of 64 on this class of machine)."""
     t = c.trainer
-    return work.forward_flops(t.net.layers, min(HEALTH_ROWS, len(t.x)))
+    return 2 * work.forward_flops(t.net.layers, min(HEALTH_ROWS, len(t.x)))
 
 
 async def computed(c: "Cursor") -> dict[str, Any]:
