@@ -97,10 +97,7 @@ class Cursor:
         t = self.trainer
         shared = {id(a): a for a in (t.x, t.y, t.x_test, t.y_test, self.points) if a is not None}
         c.trainer = copy.deepcopy(t, shared)
-        c.history = copy.copy(self.history)
-        c.history.steps = list(self.history.steps)
-        c.history.snaps = dict(self.history.snaps)
-        c.history.sizes = dict(self.history.sizes)
+        c.history = self.history.copy()
         c.curve = list(self.curve)
         c.pending = None if self.pending is None else list(self.pending)
         c.breakpoints, c.hit = self.breakpoints.copy(), None

@@ -6,11 +6,15 @@ forced ones included, counts against `max_bytes`: the oldest go first.
 """
 
 from bisect import bisect_right
+from itertools import count
 from typing import Any
 
 import numpy as np
 
 Snapshot = dict[str, Any]
+# each checkpoint kept gets a number of its own, so that what a store has already written is told
+# apart without holding on to the checkpoints themselves
+_SERIALS = count(1)
 
 
 def nbytes(x: Any) -> int:
@@ -32,6 +36,7 @@ class History:
         self.steps: list[int] = []
         self.snaps: dict[int, Snapshot] = {}
         self.sizes: dict[int, int] = {}
+        self.serials: dict[int, int] = {}
         self.bytes = 0
         self.last = 0
 
@@ -55,6 +60,7 @@ class History:
             self.steps.insert(bisect_right(self.steps, s), s)
         self.snaps[s] = snap
         self.sizes[s] = nbytes(snap)
+        self.serials[s] = next(_SERIALS)
         self.bytes += self.sizes[s]
         # drop checkpoints once the next one alone still covers the last keep_steps, or over budget
         while len(self.steps) > 1 and (self.steps[1] <= self.last - self.keep_steps or self.bytes > self.max_bytes):
@@ -62,7 +68,22 @@ class History:
 
     def _drop(self, step: int) -> None:
         del self.snaps[step]
+        del self.serials[step]
         self.bytes -= self.sizes.pop(step)
+
+    def copy(self) -> "History":
+        """A history of its own sharing these checkpoints (they never change in place)."""
+        h = History(self.keep_steps, self.every, self.max_bytes)
+        h.steps, h.snaps, h.sizes, h.serials = list(self.steps), dict(self.snaps), dict(self.sizes), dict(self.serials)
+        h.bytes, h.last = self.bytes, self.last
+        return h
+
+    def replace(self, snaps: dict[int, Snapshot]) -> None:
+        """Hold exactly these checkpoints (read back from a store)."""
+        self.steps, self.snaps = sorted(snaps), dict(snaps)
+        self.sizes = {k: nbytes(v) for k, v in snaps.items()}
+        self.serials = {k: next(_SERIALS) for k in snaps}
+        self.bytes = sum(self.sizes.values())
 
     def truncate(self, step: int) -> None:
         """Forget the future after `step` (stepping on after a seek, or an edit)."""

@@ -1,9 +1,14 @@
 """The process's memory against its budget (DELTAFLOW_MEMORY_MB): what is refused when over it."""
 
+import asyncio
+import ctypes
+import functools
 import os
 import sys
+from typing import Any
 
 from app.protocol import ProtocolError
+from app.session import work
 
 MB = 2**20
 DEFAULT_CAP_MB = 4096  # the default budget is half the machine's RAM, at most this
@@ -19,6 +24,43 @@ def rss() -> int | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
+
+
+@functools.cache
+def _libc() -> Any:
+    try:
+        libc = ctypes.CDLL("libc.so.6")  # a foreign call through CDLL lets the interpreter go
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc
+        return None
+
+
+def release() -> None:
+    """Give freed memory back to the kernel (glibc's malloc_trim; elsewhere nothing).
+
+    The server asks glibc to keep what it frees (app/web/main.py, keep_freed_memory): maps
+    reuse their pages instead of faulting them in again. The price is an RSS that holds the
+    high-water mark of every thread's heap, which the memory budget would count as in use.
+    """
+    libc = _libc() if sys.platform == "linux" else None
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+_releasing: set[asyncio.AbstractEventLoop] = set()
+
+
+def release_soon() -> None:
+    """release() in a worker thread, one at a time: after a session's last connection leaves."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on a loop (a script or a test): nothing to hand to a thread
+        return
+    if loop in _releasing:
+        return
+    _releasing.add(loop)
+    task = loop.create_task(work.in_thread(release))
+    task.add_done_callback(lambda _: _releasing.discard(loop))
 
 
 def default_budget_mb() -> float:
@@ -44,6 +86,9 @@ def over(budget: int) -> bool:
 def check(budget: int, what: str) -> None:
     """Raise ProtocolError `server_full` when the process uses more than `budget` bytes (0: no budget)."""
     used = rss() if budget else None
+    if used is not None and used > budget:
+        release()  # what was freed but kept counts until given back
+        used = rss()
     if used is not None and used > budget:
         raise ProtocolError(
             "server_full",

@@ -26,7 +26,7 @@ from pydantic import TypeAdapter
 from app import scenario as sc
 from app.session import dataedit
 from app.session.cursor import Cursor, Options
-from app.session.history import Snapshot, nbytes
+from app.session.history import Snapshot
 from app.session.store import Packed, Row, Store, is_full, pack, unpack
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Record:
     """What the store has of one session, as far as the loop knows."""
 
     cursor: Cursor | None = None  # the run whose scenario was written
-    snaps: dict[int, Snapshot] = field(default_factory=dict)  # checkpoints written (or on their way)
+    snaps: dict[int, int] = field(default_factory=dict)  # serials of the checkpoints written (or on their way)
     saved_at: float = -math.inf  # time.monotonic() of the last capture
     inflight: bool = False  # a capture waits in the writer's queue
     reset: bool = False  # a write failed: write everything again next time
@@ -78,8 +78,8 @@ def capture(s: "Session", rec: Record) -> Capture:
         rec.data = c.data
         scenario = (c.scenario, data_arrays(c), dataedit.saved(c))
     h = c.history
-    new = [h.snaps[k] for k in h.steps if rec.snaps.get(k) is not h.snaps[k]]
-    rec.snaps = dict(h.snaps)
+    new = [h.snaps[k] for k in h.steps if rec.snaps.get(k) != h.serials[k]]
+    rec.snaps = dict(h.serials)  # not the checkpoints: those the history drops are freed at once
     trainer = c.pre if c.pre is not None else c.snapshot()  # never mid-step
     history = {"every": h.every, "last": h.last, "steps": list(h.steps)}
     room = (s.room.code, s.room.token_hash)
@@ -163,9 +163,7 @@ def rebuild(row: Row, options: Options) -> Cursor:
             snap["data"] = d
     h = c.history
     h.every = int(state["history"]["every"])
-    h.steps, h.snaps = sorted(snaps), snaps
-    h.sizes = {k: nbytes(v) for k, v in snaps.items()}
-    h.bytes = sum(h.sizes.values())
+    h.replace(snaps)
     h.last = int(state["history"]["last"])
     trainer = config_in(state["trainer"])
     trainer["data"] = c.data
@@ -280,7 +278,7 @@ class Saver:
 
     def restored(self, s: "Session") -> None:
         """`s` was just read from the store: it has all of it."""
-        self.records[s.id] = Record(s.cursor, dict(s.history.snaps), time.monotonic(), data=s.cursor.data)
+        self.records[s.id] = Record(s.cursor, dict(s.history.serials), time.monotonic(), data=s.cursor.data)
         s.dirty = False
 
     def forget(self, sid: str) -> None:

@@ -227,6 +227,7 @@ class Registry:
         while True:
             await asyncio.sleep(every)
             self.expire()
+            memory.release_soon()
 
     def close(self) -> None:
         """Stop every session; with a saver, save them all and wait until they are written."""

@@ -7,7 +7,7 @@ from typing import Any
 from app import scenario as sc
 from app.codec import encode_in_pieces
 from app.protocol import encode
-from app.session import branch, commands, play, work
+from app.session import branch, commands, memory, play, work
 from app.session.breakpoints import Paused, Reason, reason
 from app.session.cursor import OUTPUT_ROWS, SMALL_SET, Cursor, Event, Options
 from app.session.outbox import Message, Outbox
@@ -86,6 +86,8 @@ class Session(Hosted):
     # --- members ----------------------------------------------------------------------------
     def detach(self, box: Outbox, close: bool = True) -> None:
         super().detach(box, close)
+        if not self.room.members:
+            memory.release_soon()  # what the connection's answers took, back to the machine
         if not self.room.members and not self.room.elsewhere and self.playing:
             # nobody is watching: don't spend a core on it until someone reconnects
             self.stop()

@@ -1,10 +1,12 @@
 """Sessions saved to SQLite come back exactly: weights, optimizer state, history, curve, room."""
 
 import asyncio
+import contextlib
 import copy
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,24 @@ def reopen(reg: Registry, path: str, **options: Any) -> Registry:
 def roundtrip(x: Any) -> Any:
     skeleton, parts = pack(x)
     return unpack(skeleton, b"".join(parts))
+
+
+@contextlib.contextmanager
+def checkpoints_written() -> Iterator[list[int]]:
+    """The steps of the checkpoints packed for the store meanwhile, in order."""
+    written: list[int] = []
+    real = persist.pack
+
+    def counting(obj: Any) -> store.Packed:
+        if isinstance(obj, dict) and "params" in obj and "step" in obj:
+            written.append(obj["step"])
+        return real(obj)
+
+    persist.pack = counting  # type: ignore[assignment]
+    try:
+        yield written
+    finally:
+        persist.pack = real  # type: ignore[assignment]
 
 
 def test_pack_round_trips_nested_arrays_bit_for_bit() -> None:
@@ -159,26 +179,42 @@ def test_only_new_checkpoints_are_written(tmp_path: Path) -> None:
     reg = registry(str(tmp_path / "d.db"))
     s = used(reg, sc.preset("worked-example"))
     assert reg.saver is not None
-    written: list[int] = []
-    real = persist.pack
-
-    def counting(obj: Any) -> store.Packed:
-        if isinstance(obj, dict) and "params" in obj and "step" in obj:
-            written.append(obj["step"])
-        return real(obj)
-
-    persist.pack = counting  # type: ignore[assignment]
-    try:
+    with checkpoints_written() as written:
         run(s, '{"type": "step", "count": 25}')
         saved(reg, s)
         first = list(written)
         run(s, '{"type": "step", "count": 10}')
         saved(reg, s)
-    finally:
-        persist.pack = real  # type: ignore[assignment]
     every = s.history.every
     assert first == [*range(0, 26, every)]  # every checkpoint
     assert written[len(first) :] == [*range(30, 36, every)]  # then the new ones only
+    reg.close()
+
+
+def test_the_store_holds_no_checkpoint_the_history_dropped(tmp_path: Path) -> None:
+    """What was written is known by each checkpoint's serial, not by holding the checkpoint: one
+    the history drops (its budget, or an edit at the same step) is freed at once, and one that
+    replaces another at the same step is written again."""
+    import gc
+    import weakref
+
+    reg = registry(str(tmp_path / "d.db"))
+    s = used(reg, sc.preset("worked-example"))
+    run(s, '{"type": "step", "count": 3}')
+    saved(reg, s)
+    h = s.history
+    first = weakref.ref(h.snaps[h.steps[0]]["params"][0])
+    edited = h.snaps[h.steps[-1]]
+    run(s, '{"type": "set_bias", "layer": 1, "unit": 0, "value": 0.25}')  # a checkpoint at the same step
+    assert h.snaps[h.steps[-1]] is not edited
+    h.max_bytes = 0  # over budget: every checkpoint but the newest goes at the next one kept
+    run(s, '{"type": "step"}', '{"type": "set_bias", "layer": 1, "unit": 0, "value": 0.5}')
+    del edited
+    gc.collect()
+    assert first() is None  # the saver kept no reference to it
+    with checkpoints_written() as written:
+        saved(reg, s)
+    assert written == [h.steps[-1]] and len(h.steps) == 1
     reg.close()
 
 
