@@ -81,12 +81,20 @@ def test_the_explain_panel_changes_only_its_numbers_when_the_equations_stay(page
     wait_phase(page, "Update")
     page.locator('[data-net] [data-neuron="2:0"]').click()
     page.wait_for_function("() => document.querySelectorAll('[data-explain-body] math').length > 3")
-    count, before = page.evaluate(MARK)
-    page.keyboard.press("Shift+ArrowRight")
-    page.wait_for_function("t => document.querySelector('[data-explain-body]').textContent !== t", arg=before)
-    wait_phase(page, "Update")
-    # new numbers in the same <math> elements: none was parsed and laid out anew
-    assert page.evaluate(KEPT) == count
+    # On a loaded machine a step's events can arrive in two batches, and the panel then draws a
+    # phase between (other equations) as well: a step drawn once shows the reuse alone.
+    seen = []
+    for _ in range(6):
+        count, before = page.evaluate(MARK)
+        draws = page.evaluate(DRAWS, "[data-explain]")
+        page.keyboard.press("Shift+ArrowRight")
+        page.wait_for_function("t => document.querySelector('[data-explain-body]').textContent !== t", arg=before)
+        wait_phase(page, "Update")
+        page.wait_for_timeout(300)  # a draw still due comes now (paused, the panel draws at once)
+        seen.append((page.evaluate(DRAWS, "[data-explain]") - draws, page.evaluate(KEPT), count))
+        if seen[-1] == (1, count, count):
+            return  # new numbers in the same <math> elements: none was parsed and laid out anew
+    raise AssertionError(f"no step kept its equations' elements: (draws, kept, of) {seen}")
 
 
 # the colour of the edge canvas at the middle of an edge's hit line, and at a corner
