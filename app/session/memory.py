@@ -5,6 +5,7 @@ import ctypes
 import functools
 import os
 import sys
+import weakref
 from typing import Any
 
 from app.protocol import ProtocolError
@@ -47,20 +48,24 @@ def release() -> None:
         libc.malloc_trim(0)
 
 
-_releasing: set[asyncio.AbstractEventLoop] = set()
+RELEASE_EVERY = 5.0  # seconds between two release_soon(): trimming locks the heap while it runs
+_released_at: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, float]" = weakref.WeakKeyDictionary()
+_tasks: set["asyncio.Task[None]"] = set()  # the loop keeps only weak references to tasks
 
 
 def release_soon() -> None:
-    """release() in a worker thread, one at a time: after a session's last connection leaves."""
+    """release() in a worker thread, at most every RELEASE_EVERY seconds: after a session's last
+    connection leaves (a class leaving at once is one release)."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # not on a loop (a script or a test): nothing to hand to a thread
         return
-    if loop in _releasing:
+    if loop.time() - _released_at.get(loop, -RELEASE_EVERY) < RELEASE_EVERY:
         return
-    _releasing.add(loop)
+    _released_at[loop] = loop.time()
     task = loop.create_task(work.in_thread(release))
-    task.add_done_callback(lambda _: _releasing.discard(loop))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
 
 
 def default_budget_mb() -> float:
