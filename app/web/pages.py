@@ -44,7 +44,8 @@ MODULES = [
 # modules the page imports only when first needed (a panel first seen, a first export): in the
 # import map, but not preloaded, so a page that never needs them never fetches them
 LAZY = [
-    *("views/equations.js", "views/lesson.js", "lessons.js", "export.js", "upload.js", "views/room.js"),
+    *("views/equations.js", "views/mathml.js", "views/deltas.js", "views/lesson.js", "lessons.js", "export.js"),
+    *("upload.js", "views/room.js"),
     *("wire.js", "points.js"),
     *("models.js", "views/examples.js", "views/explain.js", "morph.js"),
     *("views/compare.js", "views/breakpoints.js", "views/graph.js", "views/health.js", "views/gradnorm.js"),

@@ -1,77 +1,17 @@
 // The explain panel's equations: the MathML behind a neuron, weight, bias or gradient check,
 // filled in with the live numbers of the step. Numbers come from the server's events; the page
-// re-derives f′(z) and the products of each sum, and notes (in `warns`) where they disagree.
+// re-derives f′(z) and the products of each sum, and notes (in `warns`) where they disagree. The
+// MathML pieces are in ./mathml.js, the error terms δ in ./deltas.js.
 // Loaded with the first selection (static/views/explain.js), not with the page.
 
-import { ACT, agrees } from "../math.js";
 import { biasHTML, weightHTML } from "../names.js";
 import { fmt } from "../util.js";
-
-const MAX_TERMS = 8;
-// every text that reaches innerHTML below goes through esc: numbers, fixed words, and names the
-// server validated against its lists (activations, losses); never a scenario's free text
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-const mi = (s) => `<mi>${esc(s)}</mi>`;
-const mo = (s) => `<mo>${esc(s)}</mo>`;
-const mn = (s) => `<mn>${esc(s)}</mn>`;
-const row = (...xs) => `<mrow>${xs.join("")}</mrow>`;
-const frac = (a, b) => `<mfrac>${a}${b}</mfrac>`;
-// A place where a long equation may wrap: at the top level of math() only, never inside a row.
-const BREAK = "\u2063wrap\u2063";
-// An equation, in pieces that wrap (a new piece before each top-level "=" and at each BREAK),
-// each a <math> of its own: MathML has no line breaking, so a narrow panel stacks the pieces.
-const math = (...xs) => {
-  const pieces = [[]];
-  xs.forEach((x, k) => {
-    String(x)
-      .split(BREAK)
-      .forEach((part, n) => {
-        if (n > 0 || (k > 0 && x === eq && pieces.at(-1).length)) pieces.push([]);
-        if (part) pieces.at(-1).push(part);
-      });
-  });
-  const full = pieces.filter((q) => q.length);
-  if (full.length === 1) return `<math display="block">${full[0].join("")}</math>`;
-  return `<div class="eqn">${full.map((q) => `<math>${q.join("")}</math>`).join("")}</div>`;
-};
-const paren = (x) => row(mo("("), x, mo(")"));
-const up = (l) => paren(mn(l));
-const sym = (s, sub, l) =>
-  l === undefined ? `<msub>${mi(s)}${sub}</msub>` : `<msubsup>${mi(s)}${sub}${up(l)}</msubsup>`;
-const idx = (...ks) => row(...ks.map((k, n) => (n ? mo(",") + mn(k) : mn(k))));
-const sum = (under) => `<munder>${mo("∑")}${mi(under)}</munder>`;
-const p = (s) => `<p>${s}</p>`;
-const eq = mo("=");
-const times = mo("·");
-const sep = mo(",") + `<mspace width="1em"></mspace>`;
-const OPS = new Set(["←", "−", "+", "=", "·", ",", "(", ")", "[", "]", ">", "∇", "∂", "′"]);
-// space-separated tokens to MathML: numbers <mn>, operators <mo>, the rest <mi>
-const ml = (src) => row(...src.split(" ").map((t) => (/^[0-9.]+$/.test(t) ? mn(t) : OPS.has(t) ? mo(t) : mi(t))));
+import { createDeltas } from "./deltas.js";
+import { BREAK, createWriter, eq, esc, frac, idx, math, mi, ml, mn, mo, p, paren, row, sep, sum, sym, times, up } from "./mathml.js";
 
 export function createEquations(store) {
-  let warns = [];
-
-  function num(v, wrap = false) {
-    const s = fmt(v, store.view.digits || 4);
-    if (!s.startsWith("−")) return mn(s);
-    const inner = row(mo("−"), mn(s.slice(1)));
-    return wrap ? paren(inner) : inner;
-  }
-
-  // a sum of products, cut short where it would not fit; with wrap, it may wrap before each +
-  // (then it must be an argument of math() itself, not inside a row)
-  function terms(list, wrap = false) {
-    const shown = list.slice(0, MAX_TERMS).map((factors) => row(...factors.map((f, k) => (k ? times : "") + f)));
-    if (list.length > MAX_TERMS) shown.push(mo("⋯"));
-    return shown.join((wrap ? BREAK : "") + mo("+"));
-  }
-
-  function check(what, page, server) {
-    if (!agrees(page, server, 1e-7)) {
-      const D = store.view.digits || 4;
-      warns.push(`${what}: the page gets ${fmt(page, D + 4)} but the server sent ${fmt(server, D + 4)}.`);
-    }
-  }
+  const { num, terms, check, begin } = createWriter(store);
+  const { softmaxMath, outputDelta, hiddenDelta } = createDeltas(store, { num, terms, check });
 
   const inputs = (c, l, n) => (l === 1 ? c.batch.x[n] : c.forward[l - 1].a[n]);
 
@@ -148,26 +88,6 @@ export function createEquations(store) {
     return out.join("");
   }
 
-  // softmax takes the layer's whole vector z: each output is e^z_j over the sum of every e^z_k
-  function softmaxMath(zs, l, j, a) {
-    const e = (x) => `<msup>${mi("e")}${x}</msup>`;
-    const exps = zs.map(Math.exp);
-    const total = exps.reduce((s, v) => s + v, 0);
-    const vec = row(mo("("), ...zs.map((z, k) => (k ? mo(",") : "") + num(z)), mo(")"));
-    const out = [
-      p(`Softmax is a function of the layer's whole vector z, not of one number: every output depends on all ${zs.length} of its z.`),
-      math(sym("z", mi(""), l), eq, vec),
-      math(sym("a", mn(j + 1), l), eq, `<msub>${row(mi("softmax"), paren(sym("z", mi(""), l)))}${mn(j + 1)}</msub>`, eq, frac(e(sym("z", mn(j + 1), l)), row(sum("k"), e(sym("z", mi("k"), l))))),
-    ];
-    if (Number.isFinite(total) && total > 0) {
-      check(`softmax output ${j + 1}`, exps[j] / total, a);
-      out.push(math(eq, frac(num(exps[j]), terms(exps.map((v) => [num(v)]))), eq, num(a)));
-    } else {
-      out.push(math(eq, num(a)));
-    }
-    return out.join("");
-  }
-
   // its weights and bias as buttons: the keyboard's way to a weight (edges take only the mouse)
   function incoming(l, j) {
     const n = store.layers[l - 1];
@@ -179,130 +99,6 @@ export function createEquations(store) {
         `aria-label="weight into neuron ${j + 1} of layer ${l} from unit ${i + 1}">${weightHTML(l, j, i)}</button>`,
     );
     return `<p class="incoming">Explain: ${ws.join(" ")} ${b}</p>`;
-  }
-
-  function fprime(act, z, a) {
-    return ACT[act].df(z, a);
-  }
-
-  // the local derivative with its numbers: the one term of the chain rule each neuron adds
-  function fprimeMath(act, z, a) {
-    const fp = fprime(act, z, a);
-    const lhs = row(ml("f ′ ( z ) ="), ml(ACT[act].tex));
-    const by = {
-      sigmoid: () => row(num(a, true), times, paren(row(mn(1), mo("−"), num(a, true)))),
-      tanh: () => row(mn(1), mo("−"), `<msup>${paren(num(a))}${mn(2)}</msup>`),
-    }[act];
-    return math(lhs, by ? row(eq, by()) : "", eq, num(fp)) + p(`The derivative of ${esc(act)} at this neuron's z.`);
-  }
-
-  function outputDelta(c, j, ex, act) {
-    const oe = c.outErr;
-    const loss = store.server.scenario.loss;
-    const a = oe.output[ex][j];
-    const t = oe.target[ex][j];
-    const d = oe.delta[ex][j];
-    const z = c.forward[c.forward.length - 1].z[ex][j];
-    const out = [p("Output error: the loss of this example, and how fast it changes with z.")];
-    const E = oe.losses[ex];
-    if (loss === "squared_error") {
-      out.push(
-        math(
-          mi("E"),
-          eq,
-          frac(mn(1), mn(2)),
-          sum("k"),
-          `<msup>${paren(row(sym("a", mi("k")), mo("−"), sym("t", mi("k"))))}${mn(2)}</msup>`,
-          eq,
-          num(E),
-        ),
-      );
-    } else if (loss === "binary_cross_entropy") {
-      out.push(math(ml("E = −"), sum("k"), paren(ml("t log a + ( 1 − t ) log ( 1 − a )")), eq, num(E)));
-    } else {
-      out.push(math(ml("E = −"), sum("k"), sym("t", mi("k")), mi("log"), sym("a", mi("k")), eq, num(E)));
-    }
-    if (oe.losses.length > 1) {
-      out.push(
-        p(`The cost C is the mean over the batch of ${oe.losses.length}:`),
-        math(ml("C ="), frac(mn(1), mi("m")), sum("n"), sym("E", mi("n")), eq, num(oe.loss)),
-      );
-    }
-    const dName = sym("δ", mn(j + 1), store.layers.length - 1);
-    if (loss === "squared_error") {
-      const dE = oe.dloss[ex][j];
-      const fp = fprime(act, z, a);
-      check("∂E/∂a", a - t, dE);
-      check(`δ of output ${j + 1}`, dE * fp, d);
-      out.push(
-        p("Chain rule: E depends on z only through a."),
-        math(dName, eq, frac(ml("∂ E"), ml("∂ a")), times, ml("f ′ ( z )")),
-        math(eq, paren(row(num(a), mo("−"), num(t, true))), times, num(fp, true)),
-        math(eq, num(dE, true), times, num(fp, true), eq, num(d)),
-        fprimeMath(act, z, a),
-      );
-    } else {
-      // softmax + cross entropy: ∂E/∂z = a Σt − t, which is a − t only when the targets sum to 1
-      const st = loss === "cross_entropy" ? oe.target[ex].reduce((s, v) => s + v, 0) : 1;
-      check(`δ of output ${j + 1}`, a * st - t, d);
-      if (st === 1) {
-        out.push(
-          p(`With ${esc(act)} and ${esc(loss.replaceAll("_", " "))}, ∂E/∂a · f′(z) simplifies to a − t:`),
-          math(dName, eq, row(mi("a"), mo("−"), mi("t")), eq, num(a), mo("−"), num(t, true), eq, num(d)),
-        );
-      } else {
-        out.push(
-          p(`With softmax and cross entropy, ∂E/∂z is a Σ t − t; this example's targets sum to ${fmt(st, 6)}, not 1:`),
-          math(dName, eq, mi("a"), sum("k"), sym("t", mi("k")), mo("−"), mi("t")),
-          math(eq, num(a), times, num(st, true), mo("−"), num(t, true), eq, num(d)),
-        );
-      }
-    }
-    return out.join("");
-  }
-
-  function hiddenDelta(c, l, j, ex, act) {
-    const next = c.backward[l + 1];
-    const W = c.w0[l]; // the weights out of layer l, before this step's update
-    const z = c.forward[l].z[ex][j];
-    const a = c.forward[l].a[ex][j];
-    const fp = fprime(act, z, a);
-    const dk = next.delta[ex];
-    const s = W.reduce((acc, wk, k) => acc + wk[j] * dk[k], 0);
-    const d = c.backward[l].delta[ex][j];
-    check(`δ of neuron ${j + 1}`, fp * s, d);
-    return (
-      p(
-        "Backward, by the chain rule: z reaches E only through every z<sub>k</sub> of the next layer, " +
-          "so δ sums what comes back along each outgoing weight (taken before the update).",
-      ) +
-      math(
-        sym("δ", mn(j + 1), l),
-        eq,
-        row(mi("f"), mo("′"), paren(sym("z", mn(j + 1)))),
-        sum("k"),
-        sym("w", row(mi("k"), mo(","), mn(j + 1)), l + 1),
-        sym("δ", mi("k"), l + 1),
-      ) +
-      math(
-        eq,
-        num(fp, true),
-        times,
-        mo("("),
-        terms(
-          W.map((wk, k) => [num(wk[j], true), num(dk[k], true)]),
-          true,
-        ),
-        mo(")"),
-        eq,
-        num(fp, true),
-        times,
-        num(s, true),
-        eq,
-        num(d),
-      ) +
-      fprimeMath(act, z, a)
-    );
   }
 
   function weight(c, l, j, i) {
@@ -531,7 +327,5 @@ export function createEquations(store) {
     );
   }
 
-  // begin(): a fresh list of disagreements for one drawing, which check() fills
-  const begin = () => (warns = []);
   return { begin, neuron, weight, bias, gradcheck, sliceStale };
 }

@@ -26,6 +26,8 @@ LATER = [
     "models.js",
     "views/explain.js",
     "views/equations.js",
+    "views/mathml.js",
+    "views/deltas.js",
     "views/examples.js",
     "views/breakpoints.js",
     "views/health.js",
