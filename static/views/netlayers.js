@@ -1,80 +1,106 @@
 // The network view's moving parts on two canvases, not SVG elements: under the SVG, the band,
 // edges, gradient overlays and pulses; over it, the neurons' maps. The SVG keeps the text, the
 // neurons and each edge's hit line (data-weight, data-value), for clicks, keys and labels.
+// The view writes commands; ../paint.js draws them, here until the network first plays, then
+// in ../paint-worker.js on the same canvases' offscreen twins (where the browser has them).
 
+import { createPainter } from "../paint.js";
 import { el } from "../util.js";
 
-// the band's fill for each phase (the page's palette)
-const BAND = { backward: "#efe3f6", update: "#dff1e7", output_error: "#fde3d6" };
-const BAND_DEFAULT = "#fff3c4";
-const PULSE = { forward: "#111", backward: "#7b3294" };
+// lost(): the worker failed, the canvases are new and blank: the view draws everything again
+export function createNetLayers(root, svg, lost) {
+  let under = null;
+  let over = null;
+  let painter = null; // drawing here
+  let worker = null; // or there
+  let size = [1, 1, 1];
+  let ops = [];
+  let snaps = 0;
+  let failed = false;
+  const waiting = new Map(); // snapshot requests the worker has not answered yet
 
-export function createNetLayers(root, svg) {
-  const under = el("canvas", { class: "net-edges", "aria-hidden": "true" });
-  root.insertBefore(under, svg);
-  const over = el("canvas", { class: "net-maps", "aria-hidden": "true" }, root);
-  const ctx = under.getContext("2d");
-  const mctx = over.getContext("2d");
-  let W = 0;
-  let H = 0;
+  function canvases() {
+    under?.remove();
+    over?.remove();
+    under = el("canvas", { class: "net-edges", "aria-hidden": "true" });
+    root.insertBefore(under, svg);
+    over = el("canvas", { class: "net-maps", "aria-hidden": "true" }, root);
+    // a picture of a canvas, as a data: URL (the exports embed them)
+    for (const c of [under, over]) c.snapshot = () => snapshot(c === under ? 0 : 1);
+  }
+  function here() {
+    canvases();
+    painter = createPainter(under, over, (r) => el("canvas", { width: r, height: r }));
+  }
+  here();
 
-  // each canvas at the device's pixels, drawn in CSS pixels
+  function snapshot(k) {
+    if (!worker) return Promise.resolve([under, over][k].toDataURL());
+    const id = ++snaps;
+    worker.postMessage({ op: "snap", id, k });
+    return new Promise((ok) => waiting.set(id, ok)).then(
+      (blob) => new Promise((ok) => Object.assign(new FileReader(), { onload: (e) => ok(e.target.result) }).readAsDataURL(blob)),
+    );
+  }
+
+  function send(msg) {
+    if (worker) worker.postMessage(msg);
+    else if (msg.op === "run") painter.run(msg.ops);
+    else if (msg.op === "maps") painter.maps(msg.list);
+    else painter.resize(...msg.size);
+  }
+
   function resize(w, h) {
-    W = w;
-    H = h;
-    const d = window.devicePixelRatio || 1;
-    for (const [c, x] of [
-      [under, ctx],
-      [over, mctx],
-    ]) {
-      c.width = Math.max(1, Math.round(w * d));
-      c.height = Math.max(1, Math.round(h * d));
-      c.style.width = `${w}px`;
-      c.style.height = `${h}px`;
-      x.setTransform(d, 0, 0, d, 0, 0);
+    size = [w, h, window.devicePixelRatio || 1];
+    for (const c of [under, over]) Object.assign(c.style, { width: `${w}px`, height: `${h}px` });
+    send({ op: "size", size });
+  }
+
+  // Hands both canvases to a worker, which draws from then on; false where it cannot (then
+  // the page goes on drawing them itself). The caller draws everything again.
+  function offload() {
+    if (worker || failed || !HTMLCanvasElement.prototype.transferControlToOffscreen) return false;
+    try {
+      worker = new Worker(new URL("../paint-worker.js", import.meta.url), { type: "module" });
+    } catch {
+      failed = true;
+      return false;
     }
+    worker.onerror = () => {
+      worker.terminate();
+      worker = null;
+      failed = true;
+      here();
+      resize(size[0], size[1]);
+      lost();
+    };
+    // a canvas that has had a context cannot be handed over: new ones take the old ones' place
+    canvases();
+    const pair = [under, over].map((c) => c.transferControlToOffscreen());
+    worker.postMessage({ op: "canvases", pair }, pair);
+    worker.onmessage = ({ data }) => {
+      waiting.get(data.id)?.(data.blob);
+      waiting.delete(data.id);
+    };
+    resize(size[0], size[1]);
+    return true;
   }
 
-  function clear() {
-    ctx.clearRect(0, 0, W, H);
-  }
-
-  function band(x, y, w, h, phase) {
-    ctx.fillStyle = BAND[phase] || BAND_DEFAULT;
-    ctx.beginPath();
-    ctx.roundRect(x, y, w, h, 8);
-    ctx.fill();
-  }
-
-  // a line p = {x1, y1, x2, y2}; dash: [on, off] or null; cap: "round" or "butt"
-  function line(p, width, colour, alpha, dash, cap) {
-    ctx.globalAlpha = alpha;
-    ctx.strokeStyle = colour;
-    ctx.lineWidth = width;
-    ctx.lineCap = cap;
-    ctx.setLineDash(dash || []);
-    ctx.beginPath();
-    ctx.moveTo(p.x1, p.y1);
-    ctx.lineTo(p.x2, p.y2);
-    ctx.stroke();
-    ctx.globalAlpha = 1;
-  }
-
-  // the part of p from a to b (fractions of its length): a pulse travelling along an edge
-  function pulse(p, a, b, phase) {
-    const lo = Math.max(0, a);
-    const hi = Math.min(1, b);
-    if (hi <= lo) return;
-    const at = (t) => ({ x: p.x1 + (p.x2 - p.x1) * t, y: p.y1 + (p.y2 - p.y1) * t });
-    const [s, e] = [at(lo), at(hi)];
-    line({ x1: s.x, y1: s.y, x2: e.x, y2: e.y }, 6, PULSE[phase] || PULSE.forward, 1, null, "round");
-  }
-
-  // every neuron's map, each a small canvas of its own pixels (cut to its circle), at (x, y)
-  function maps(list) {
-    mctx.clearRect(0, 0, W, H);
-    for (const { c, x, y, m } of list) if (c.width > 1) mctx.drawImage(c, x - m / 2, y - m / 2, m, m);
-  }
-
-  return { resize, clear, band, line, pulse, maps, under, over };
+  return {
+    resize,
+    offload,
+    clear: () => ops.push("c"),
+    band: (x, y, w, h, phase) => ops.push("b", x, y, w, h, phase),
+    // a line p = {x1, y1, x2, y2}; dash: [on, off] or null; cap: "round" or "butt"
+    line: (p, width, colour, alpha, dash, cap) => ops.push("l", p.x1, p.y1, p.x2, p.y2, width, colour, alpha, dash, cap),
+    // the part of p from a to b (fractions of its length): a pulse travelling along an edge
+    pulse: (p, a, b, phase) => ops.push("p", p.x1, p.y1, p.x2, p.y2, a, b, phase),
+    // the commands written since the last time, drawn
+    done() {
+      send({ op: "run", ops });
+      ops = [];
+    },
+    // every neuron's map: [{key, x, y, m, scale, map}], map only when it is new
+    maps: (list) => send({ op: "maps", list }),
+  };
 }

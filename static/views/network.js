@@ -5,16 +5,19 @@
 
 import { RANGE } from "../math.js";
 import { biasText, weightText } from "../names.js";
-import { attr, clamp, divColor, el, fmt, lerp, lut, show, signColor, svgEl, text } from "../util.js";
+import { attr, clamp, divColor, el, fmt, lerp, show, signColor, svgEl, text } from "../util.js";
 import { createNetLayers } from "./netlayers.js";
 
-const NO_LINES = { clear() {}, band() {}, line() {}, pulse() {} };
+const NO_LINES = { clear() {}, band() {}, line() {}, pulse() {}, done() {} };
 const LABEL_EDGES = 12; // edge labels only where they stay readable
 const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - 2 * (1 - t) * (1 - t));
 
 export function createNetwork(root, store, actions) {
   const svg = svgEl("svg", { class: "net-svg", role: "group", "aria-label": "The network" }, root);
-  const layers = createNetLayers(root, svg);
+  const layers = createNetLayers(root, svg, () => {
+    g = null;
+    store.touch("net");
+  });
   const tip = el("div", { class: "tip", role: "tooltip", id: "net-tip" }, root);
   tip.hidden = true;
   let W = 0;
@@ -22,7 +25,6 @@ export function createNetwork(root, store, actions) {
   let g = null; // the built elements of the current shape
   let hover = null;
   let inputScale = 1;
-  const lutBuf = new Uint32Array(256);
 
   new ResizeObserver(([e]) => {
     W = Math.round(e.contentRect.width);
@@ -130,9 +132,8 @@ export function createNetwork(root, store, actions) {
           out.tgt.dataset.out = j;
         }
         if (l > 0 && store.dataset?.extent) {
-          // its pixels on a canvas of its own, off the page; all maps are drawn on one canvas
-          const c = el("canvas", { width: 1, height: 1 });
-          out.map = { c, ctx: c.getContext("2d"), img: null, x, y, m: Math.floor(r * 1.15) };
+          // all maps are drawn on one canvas (./netlayers.js)
+          out.map = { x, y, m: Math.floor(r * 1.15) };
         }
         return out;
       }),
@@ -169,37 +170,31 @@ export function createNetwork(root, store, actions) {
   function drawMaps() {
     const ext = store.dataset?.extent;
     if (!g || !ext) return;
-    const fresh = g.mapsPending;
+    let changed = g.mapsPending;
     g.mapsPending = false;
-    let changed = fresh;
+    const list = [];
     for (let l = 1; l <= g.L; l++) {
-      const act = store.acts[l - 1];
+      const rg = RANGE[store.acts[l - 1]];
       for (let j = 0; j < g.n[l]; j++) {
-        const m = store.maps.byKey.get(`${l}:${j}`);
+        const key = `${l}:${j}`;
+        const m = store.maps.byKey.get(key);
         const nm = g.neurons[l][j].map;
-        if (!m || !nm || nm.drawn === m) continue; // the same map: its pixels are on the canvas
+        if (!nm) continue;
+        // a map already drawn is not sent again: its pixels wait where they are drawn
+        const map = m && nm.drawn !== m ? m : null;
         nm.drawn = m;
-        changed = true;
-        if (nm.c.width !== m.res) {
-          nm.c.width = nm.c.height = m.res;
-          nm.img = nm.ctx.createImageData(m.res, m.res);
-        }
-        const rg = RANGE[act];
-        const scale = rg ? 1 : Math.max(Math.abs(m.lo), Math.abs(m.hi), 1e-9);
-        lut(m.lo, m.hi, 0, scale, lutBuf);
-        const px = new Uint32Array(nm.img.data.buffer);
-        const d = m.data;
-        const R = m.res;
-        const c = R / 2; // cut to its circle here: the canvas then draws it with no clip path
-        for (let k = 0; k < d.length; k++) px[k] = ((k % R) + 0.5 - c) ** 2 + (((k / R) | 0) + 0.5 - c) ** 2 <= c * c ? lutBuf[d[k]] : 0;
-        nm.ctx.putImageData(nm.img, 0, 0);
+        changed ||= !!map;
+        const scale = !map || rg ? 1 : Math.max(Math.abs(map.lo), Math.abs(map.hi), 1e-9);
+        list.push({ key, x: nm.x, y: nm.y, m: nm.m, scale, map: map && { res: map.res, lo: map.lo, hi: map.hi, data: map.data } });
       }
     }
-    if (changed) layers.maps(g.neurons.flat().flatMap((N) => (N.map ? [N.map] : [])));
+    if (changed) layers.maps(list);
   }
 
   function draw(now, seen) {
     if (!W || !H || !store.layers.length || !store.weights.length) return false;
+    // playing, the canvases are handed to a worker: drawn again there from the start
+    if (store.server?.playing && layers.offload()) g = null;
     if (!g || g.key !== key()) build();
     if (seen.has("data") || seen.has("all")) {
       const xs = store.dataset?.train.x || [];
@@ -343,6 +338,7 @@ export function createNetwork(root, store, actions) {
       }
       g.selKey = selKey;
     }
+    lay.done();
     if (hover) drawTip();
     attr(root, "data-animating", t < 1 ? "true" : "false");
     // measuring every label forces a layout: while training, whose numbers change at every
