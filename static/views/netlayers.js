@@ -4,7 +4,7 @@
 // The view writes commands; ../paint.js draws them, here until the network first plays, then
 // in ../paint-worker.js on the same canvases' offscreen twins (where the browser has them).
 
-import { createPainter } from "../paint.js";
+import { createPainter, PHASES } from "../paint.js";
 import { el } from "../util.js";
 
 // lost(): the worker failed, the canvases are new and blank: the view draws everything again
@@ -89,16 +89,18 @@ export function createNetLayers(root, svg, lost) {
   return {
     resize,
     offload,
-    clear: () => ops.push("c"),
-    band: (x, y, w, h, phase) => ops.push("b", x, y, w, h, phase),
-    // a line p = {x1, y1, x2, y2}; dash: [on, off] or null; cap: "round" or "butt"
-    line: (p, width, colour, alpha, dash, cap) => ops.push("l", p.x1, p.y1, p.x2, p.y2, width, colour, alpha, dash, cap),
+    clear: () => ops.push(0),
+    band: (x, y, w, h, phase) => ops.push(1, x, y, w, h, Math.max(0, PHASES.indexOf(phase))),
+    // a line p = {x1, y1, x2, y2} in the colour of v's sign; dash: 0 solid, 1 frozen, 2 gradient
+    line: (p, width, v, alpha, dash) => ops.push(2, p.x1, p.y1, p.x2, p.y2, width, v < 0 ? 0 : 1, alpha, dash),
     // the part of p from a to b (fractions of its length): a pulse travelling along an edge
-    pulse: (p, a, b, phase) => ops.push("p", p.x1, p.y1, p.x2, p.y2, a, b, phase),
+    pulse: (p, a, b, phase) => ops.push(3, p.x1, p.y1, p.x2, p.y2, a, b, PHASES.indexOf(phase)),
     // the commands written since the last time, drawn
     done() {
-      send({ op: "run", ops });
+      const buf = Float64Array.from(ops);
       ops = [];
+      if (worker) worker.postMessage({ op: "run", ops: buf }, [buf.buffer]);
+      else painter.run(buf);
     },
     // every neuron's map: [{key, x, y, m, scale, map}], map only when it is new
     maps: (list) => send({ op: "maps", list }),

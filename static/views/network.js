@@ -236,13 +236,12 @@ export function createNetwork(root, store, actions) {
           const e = g.edges[l][j][i];
           const w = shownWeight(l, j, i, t);
           const u = Math.min(1, Math.abs(w) / wRef);
-          // a solid edge's ends lie under its neurons: butt ends raster faster than round
-          lay.line(e.p, 0.6 + 6 * u, signColor(w), 0.3 + 0.05 * Math.round(14 * u), e.frozen ? [5, 3] : null, e.frozen ? "round" : "butt");
+          lay.line(e.p, 0.6 + 6 * u, w, 0.3 + 0.05 * Math.round(14 * u), e.frozen ? 1 : 0);
           if (!training) attr(e.g, "data-value", store.weights[l - 1][j][i]);
           const gshow = !!back && (!upd || (sh.event === "update" && sh.layer === l && t < 1));
           if (gshow) {
             const gv = back.grad_w[j][i];
-            lay.line(e.p, 1 + 5 * Math.min(1, Math.abs(gv) / gRef), signColor(gv), 0.9, [5, 4], "butt");
+            lay.line(e.p, 1 + 5 * Math.min(1, Math.abs(gv) / gRef), gv, 0.9, 2);
           }
           if (e.label) {
             const d = upd ? `Δ ${fmt(upd.dw[j][i], D)}` : back ? `∂ ${fmt(back.grad_w[j][i], D)}` : "";

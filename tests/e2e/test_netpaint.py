@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import Console, open_page
-from tests.e2e.helpers import CANVAS_PIXELS, open_preset
+from tests.e2e.helpers import CANVAS_PIXELS, open_preset, wait_phase
 
 # whether each canvas was handed over: one that was gives no context to the page
 HANDED = """() => [...document.querySelectorAll('[data-net] canvas')].map((c) => {
@@ -89,7 +89,7 @@ def test_the_network_canvases_are_drawn_in_a_worker_once_it_plays(page: Any) -> 
     maps_match_server(page)
     # and the next state is drawn there too: a step changes the weights
     page.keyboard.press("Shift+ArrowRight")
-    page.wait_for_function("() => window.deltaflow.store.server.playing === null && !window.deltaflow.store.dirty.size")
+    wait_phase(page, "Update")  # the step's last phase, its gradients' overlay gone
     edges_match_signs(page)
     maps_match_server(page)
 
