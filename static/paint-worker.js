@@ -11,7 +11,9 @@ self.onmessage = async ({ data }) => {
     pair = data.pair;
     painter = createPainter(...pair, (r) => new OffscreenCanvas(r, r));
   } else if (data.op === "size") painter.resize(...data.size);
-  else if (data.op === "run") painter.run(data.ops);
-  else if (data.op === "maps") painter.maps(data.list);
   else if (data.op === "snap") self.postMessage({ id: data.id, blob: await pair[data.k].convertToBlob() });
+  else {
+    painter.run(data.ops);
+    if (data.list) painter.maps(data.list);
+  }
 };

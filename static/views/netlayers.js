@@ -15,6 +15,7 @@ export function createNetLayers(root, svg, lost) {
   let worker = null; // or there
   let size = [1, 1, 1];
   let ops = [];
+  let list = null;
   let snaps = 0;
   let failed = false;
   const waiting = new Map(); // snapshot requests the worker has not answered yet
@@ -45,8 +46,6 @@ export function createNetLayers(root, svg, lost) {
 
   function send(msg) {
     if (worker) worker.postMessage(msg);
-    else if (msg.op === "run") painter.run(msg.ops);
-    else if (msg.op === "maps") painter.maps(msg.list);
     else painter.resize(...msg.size);
   }
 
@@ -95,14 +94,22 @@ export function createNetLayers(root, svg, lost) {
     line: (p, width, v, alpha, dash) => ops.push(2, p.x1, p.y1, p.x2, p.y2, width, v < 0 ? 0 : 1, alpha, dash),
     // the part of p from a to b (fractions of its length): a pulse travelling along an edge
     pulse: (p, a, b, phase) => ops.push(3, p.x1, p.y1, p.x2, p.y2, a, b, PHASES.indexOf(phase)),
-    // the commands written since the last time, drawn
-    done() {
-      const buf = Float64Array.from(ops);
-      ops = [];
-      if (worker) worker.postMessage({ op: "run", ops: buf }, [buf.buffer]);
-      else painter.run(buf);
+    // every neuron's map: [{key, x, y, m, scale, map}], map only when it is new; drawn at done()
+    maps(l) {
+      list = l;
     },
-    // every neuron's map: [{key, x, y, m, scale, map}], map only when it is new
-    maps: (list) => send({ op: "maps", list }),
+    // the commands and maps written since the last time, drawn: one message to the worker
+    done() {
+      if (!ops.length && !list) return;
+      const buf = Float64Array.from(ops);
+      const msg = { op: "draw", ops: buf, list };
+      ops = [];
+      list = null;
+      if (worker) worker.postMessage(msg, [buf.buffer]);
+      else {
+        painter.run(buf);
+        if (msg.list) painter.maps(msg.list);
+      }
+    },
   };
 }

@@ -8,7 +8,7 @@ import { biasText, weightText } from "../names.js";
 import { attr, clamp, divColor, el, fmt, lerp, show, signColor, svgEl, text } from "../util.js";
 import { createNetLayers } from "./netlayers.js";
 
-const NO_LINES = { clear() {}, band() {}, line() {}, pulse() {}, done() {} };
+const NO_LINES = { clear() {}, band() {}, line() {}, pulse() {} };
 const LABEL_EDGES = 12; // edge labels only where they stay readable
 const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - 2 * (1 - t) * (1 - t));
 
@@ -337,7 +337,7 @@ export function createNetwork(root, store, actions) {
       }
       g.selKey = selKey;
     }
-    lay.done();
+    layers.done();
     if (hover) drawTip();
     attr(root, "data-animating", t < 1 ? "true" : "false");
     // measuring every label forces a layout: while training, whose numbers change at every
