@@ -193,8 +193,7 @@ export function createNetwork(root, store, actions) {
 
   function draw(now, seen) {
     if (!W || !H || !store.layers.length || !store.weights.length) return false;
-    // playing, the canvases are handed to a worker: drawn again there from the start
-    if (store.server?.playing && layers.offload()) g = null;
+    if (store.server?.playing) layers.offload(); // the canvases go to a worker: see ./netlayers.js
     if (!g || g.key !== key()) build();
     if (seen.has("data") || seen.has("all")) {
       const xs = store.dataset?.train.x || [];
