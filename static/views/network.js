@@ -4,7 +4,6 @@
 // edges, pulses, band and maps are drawn on canvases (./netlayers.js).
 
 import { RANGE } from "../math.js";
-import { biasText, weightText } from "../names.js";
 import { attr, clamp, divColor, el, fmt, lerp, show, signColor, svgEl, text } from "../util.js";
 import { createNetLayers } from "./netlayers.js";
 
@@ -402,32 +401,15 @@ export function createNetwork(root, store, actions) {
     }
   }
 
-  // the tooltip, kept live while hovered
+  // the tooltip, kept live while hovered; its text comes from ./nettip.js, loaded at the first hover
+  let tipText = null;
+  let tipLoading = null;
   function drawTip() {
-    const D = store.view.digits || 4;
-    const c = store.cur;
-    const ex = store.sel();
-    const lines = [];
-    const { kind, l, j, i } = hover;
-    if (kind === "weight") {
-      const fz = sc().frozen?.includes(`W${l}`) ? " (frozen)" : "";
-      lines.push(`${weightText(l, j, i)} = ${fmt(store.weights[l - 1][j][i], D)}${fz}`);
-      if (c?.backward[l]) lines.push(`∂C/∂w = ${fmt(c.backward[l].grad_w[j][i], D)}`);
-      if (c?.update[l]) lines.push(`Δw = ${fmt(c.update[l].dw[j][i], D)}`);
-    } else if (kind === "bias") {
-      const fz = sc().frozen?.includes(`b${l}`) ? " (frozen)" : "";
-      lines.push(`${biasText(l, j)} = ${fmt(store.biases[l - 1][j], D)}${fz}`);
-      if (c?.backward[l]) lines.push(`∂C/∂b = ${fmt(c.backward[l].grad_b[j], D)}`);
-    } else {
-      if (l === 0 && c?.batch) lines.push(`x${j + 1} = ${fmt(c.batch.x[ex][j], D)}`);
-      if (l === 0 && c?.backward[1]?.delta_input) lines.push(`∂E/∂x = ${fmt(c.backward[1].delta_input[ex][j], D)}`);
-      const fw = c?.forward[l];
-      if (fw) lines.push(`z = ${fmt(fw.z[ex][j], D)}`, `a = ${fmt(fw.a[ex][j], D)}`);
-      const d = c?.backward[l]?.delta ?? (l === g.L ? c?.outErr?.delta : null);
-      if (d) lines.push(`δ = ${fmt(d[ex][j], D)}`);
-      if (!lines.length) lines.push(l === 0 ? `input ${j + 1}` : `layer ${l}, unit ${j + 1}`);
-    }
-    text(tip, lines.join("\n"));
+    if (tipText) return text(tip, tipText(store, hover, g.L));
+    tipLoading ??= import("./nettip.js").then((m) => {
+      tipText = m.tipText;
+      if (hover) drawTip();
+    });
   }
 
   function target(e) {
