@@ -48,8 +48,7 @@ const socket = createSocket({
       loadLesson();
     }
     if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();
-    // the link's step=N; while playing once a second (each costs a history entry's rewrite), and
-    // the state of the pause brings it up to date
+    // the link's step=N; playing, once a second (a history rewrite costs ms): a pause syncs it
     if (ev.type === "update" && ev.layer === store.L() && !(store.server?.playing && performance.now() - linkAt < 1000)) {
       linkAt = performance.now();
       controls.link.sync();

@@ -23,12 +23,10 @@ export function lut(lo, hi, centre, scale, out = new Uint32Array(256)) {
   return out;
 }
 
-// phases by number in the commands; the band's fill and the pulse's colour for each
-export const PHASES = ["batch", "forward", "output_error", "backward", "update"];
+// the band's fill for each phase, by its number in the commands (netlayers.js PHASES)
 const BAND = ["#fff3c4", "#fff3c4", "#fde3d6", "#efe3f6", "#dff1e7"];
-const PULSE = ["#111", "#111", "#111", "#7b3294", "#111"];
-const SIGN = ["rgb(33,102,172)", "rgb(230,97,1)"]; // w < 0, w >= 0 (util.js signColor)
-const DASH = [[], [5, 3], [5, 4]]; // solid, frozen, gradient
+const COLOUR = ["rgb(33,102,172)", "rgb(230,97,1)", "#111", "#7b3294"]; // w < 0, w >= 0, pulses
+const DASH = [[], [5, 3], [5, 4], []]; // solid, frozen, gradient, pulse
 
 // under: the edges' canvas, over: the maps'; make(): a small canvas for one neuron's pixels
 export function createPainter(under, over, make) {
@@ -39,22 +37,8 @@ export function createPainter(under, over, make) {
   let W = 0;
   let H = 0;
 
-  // a frozen edge keeps round dashes; a solid one's ends lie under its neurons: butt ends raster faster
-  function line(x1, y1, x2, y2, width, colour, alpha, dash) {
-    ctx.globalAlpha = alpha;
-    ctx.strokeStyle = colour;
-    ctx.lineWidth = width;
-    ctx.lineCap = dash === 1 || dash === 3 ? "round" : "butt";
-    ctx.setLineDash(DASH[dash] || []);
-    ctx.beginPath();
-    ctx.moveTo(x1, y1);
-    ctx.lineTo(x2, y2);
-    ctx.stroke();
-    ctx.globalAlpha = 1;
-  }
-
-  // ops: numbers, each command a code then its arguments (../views/netlayers.js writes them):
-  // 0 clear; 1 band x y w h phase; 2 line x1 y1 x2 y2 width sign alpha dash; 3 pulse x1 y1 x2 y2 a b phase
+  // ops: numbers, a code then its arguments: 0 clear; 1 band x y w h phase;
+  // 2 line x1 y1 x2 y2 width colour alpha dash
   function run(ops) {
     for (let k = 0; k < ops.length; ) {
       const op = ops[k++];
@@ -65,18 +49,21 @@ export function createPainter(under, over, make) {
         ctx.roundRect(ops[k], ops[k + 1], ops[k + 2], ops[k + 3], 8);
         ctx.fill();
         k += 5;
-      } else if (op === 2) {
-        line(ops[k], ops[k + 1], ops[k + 2], ops[k + 3], ops[k + 4], SIGN[ops[k + 5]], ops[k + 6], ops[k + 7]);
-        k += 8;
       } else {
-        // the part of an edge from a to b (fractions of its length): a pulse along it
-        const [x1, y1, x2, y2, a, b, phase] = ops.subarray(k, (k += 7));
-        const lo = Math.max(0, a);
-        const hi = Math.min(1, b);
-        const at = (t, p, q) => p + (q - p) * t;
-        if (hi > lo) line(at(lo, x1, x2), at(lo, y1, y2), at(hi, x1, x2), at(hi, y1, y2), 6, PULSE[phase], 1, 3);
+        const [x1, y1, x2, y2, width, colour, alpha, dash] = ops.subarray(k, (k += 8));
+        ctx.globalAlpha = alpha;
+        ctx.strokeStyle = COLOUR[colour];
+        ctx.lineWidth = width;
+        // frozen dashes and pulses round; a solid edge's ends lie under its neurons: butt ends raster faster
+        ctx.lineCap = dash % 2 ? "round" : "butt";
+        ctx.setLineDash(DASH[dash]);
+        ctx.beginPath();
+        ctx.moveTo(x1, y1);
+        ctx.lineTo(x2, y2);
+        ctx.stroke();
       }
     }
+    ctx.globalAlpha = 1;
   }
 
   // every neuron's map at (x, y), m wide: {key, x, y, m, scale, map}; a map (res, lo, hi, data)

@@ -45,7 +45,7 @@ MODULES = [
 # import map, but not preloaded, so a page that never needs them never fetches them
 LAZY = [
     *("views/equations.js", "views/lesson.js", "lessons.js", "export.js", "upload.js", "views/room.js"),
-    *("wire.js", "points.js", "views/netremote.js", "views/nettip.js"),
+    *("wire.js", "points.js", "views/netremote.js", "views/nettip.js", "archedit.js"),
     *("models.js", "views/examples.js", "views/explain.js", "morph.js"),
     *("views/compare.js", "views/breakpoints.js", "views/graph.js", "views/health.js", "views/gradnorm.js"),
 ]

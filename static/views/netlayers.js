@@ -4,10 +4,12 @@
 // The view writes commands, drawn by ../paint.js here until the network first plays, then in a
 // worker (./netremote.js) where the browser can hand a canvas over.
 
-import { createPainter, PHASES } from "../paint.js";
+import { createPainter } from "../paint.js";
 import { el } from "../util.js";
 
 // redraw(): the canvases are new and blank, the view draws everything again
+const PHASES = ["batch", "forward", "output_error", "backward", "update"];
+
 export function createNetLayers(root, svg, redraw) {
   let under = null;
   let over = null;
@@ -70,7 +72,10 @@ export function createNetLayers(root, svg, redraw) {
     // a line p = {x1, y1, x2, y2} in the colour of v's sign; dash: 0 solid, 1 frozen, 2 gradient
     line: (p, width, v, alpha, dash) => ops.push(2, p.x1, p.y1, p.x2, p.y2, width, v < 0 ? 0 : 1, alpha, dash),
     // the part of p from a to b (fractions of its length): a pulse travelling along an edge
-    pulse: (p, a, b, phase) => ops.push(3, p.x1, p.y1, p.x2, p.y2, a, b, PHASES.indexOf(phase)),
+    pulse(p, a, b, phase) {
+      const [s, e] = [Math.max(0, a), Math.min(1, b)].map((t) => [p.x1 + (p.x2 - p.x1) * t, p.y1 + (p.y2 - p.y1) * t]);
+      if (b > a && a < 1 && b > 0) ops.push(2, ...s, ...e, 6, phase === "backward" ? 3 : 2, 1, 3);
+    },
     // every neuron's map: [{key, x, y, m, scale, map}], map only when it is new; drawn at done()
     maps(l) {
       list = l;
