@@ -7,10 +7,8 @@ let painter = null;
 let pair = null;
 
 self.onmessage = async ({ data }) => {
-  if (!data.op) {
-    painter.run(data.ops);
-    if (data.list) painter.maps(data.list);
-  } else if (data.op === "canvases") {
+  if (!data.op) painter.draw(data);
+  else if (data.op === "canvases") {
     pair = data.pair;
     painter = createPainter(...pair, (r) => new OffscreenCanvas(r, r));
   } else if (data.op === "size") painter.resize(...data.size);

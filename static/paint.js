@@ -1,6 +1,5 @@
-// The network view's canvases drawn from a list of commands: in the page, or in a worker
-// (./paint-worker.js) on canvases handed over with transferControlToOffscreen, so that their
-// raster leaves the main thread. Also the page's colour scale. No DOM here.
+// The network view's canvases drawn from commands, in the page or in ./paint-worker.js (whose
+// raster leaves the main thread); and the page's colour scale. No DOM here.
 
 // Diverging blue–white–orange (colour-blind safe); t in [-1, 1], centred at 0.
 const NEG = [33, 102, 172];
@@ -96,17 +95,17 @@ export function createPainter(under, over, make) {
     resize(w, h, d) {
       W = w;
       H = h;
-      for (const [c, x] of [
-        [under, ctx],
-        [over, mctx],
-      ]) {
-        c.width = Math.max(1, Math.round(w * d));
-        c.height = Math.max(1, Math.round(h * d));
+      for (const x of [ctx, mctx]) {
+        x.canvas.width = Math.max(1, Math.round(w * d));
+        x.canvas.height = Math.max(1, Math.round(h * d));
         x.setTransform(d, 0, 0, d, 0, 0);
       }
       own.clear();
     },
-    run,
-    maps,
+    // one draw's commands, and its maps if any
+    draw(m) {
+      run(m.ops);
+      if (m.list) maps(m.list);
+    },
   };
 }

@@ -7,9 +7,9 @@
 import { createPainter } from "../paint.js";
 import { el } from "../util.js";
 
-// redraw(): the canvases are new and blank, the view draws everything again
 const PHASES = ["batch", "forward", "output_error", "backward", "update"];
 
+// redraw(): the canvases are new and blank, the view draws everything again
 export function createNetLayers(root, svg, redraw) {
   let under = null;
   let over = null;
@@ -29,18 +29,11 @@ export function createNetLayers(root, svg, redraw) {
     for (const [k, c] of [under, over].entries()) c.snapshot = () => painter.snapshot(k);
     return [under, over];
   }
-  function here() {
-    const p = createPainter(...canvases(), (r) => el("canvas", { width: r, height: r }));
-    painter = {
-      ...p,
-      draw(m) {
-        p.run(m.ops);
-        if (m.list) p.maps(m.list);
-      },
-      snapshot: async (k) => [under, over][k].toDataURL(),
-    };
-  }
-  here();
+  const here = () => ({
+    ...createPainter(...canvases(), (r) => el("canvas", { width: r, height: r })),
+    snapshot: async (k) => [under, over][k].toDataURL(),
+  });
+  painter = here();
 
   function resize(w, h) {
     size = [w, h, window.devicePixelRatio || 1];
@@ -58,14 +51,8 @@ export function createNetLayers(root, svg, redraw) {
     // playing: both canvases go to a worker, once; should it fail, back here
     offload() {
       if (moving || !HTMLCanvasElement.prototype.transferControlToOffscreen) return;
-      moving = import("./netremote.js").then((m) => {
-        const p = m.remote(canvases, () => {
-          here();
-          anew(painter);
-        });
-        if (p) anew(p);
-        else anew((here(), painter));
-      });
+      const back = () => anew(here());
+      moving = import("./netremote.js").then((m) => anew(m.remote(canvases, back) || here()));
     },
     clear: () => ops.push(0),
     band: (x, y, w, h, phase) => ops.push(1, x, y, w, h, Math.max(0, PHASES.indexOf(phase))),

@@ -184,7 +184,7 @@ export function createNetwork(root, store, actions) {
         nm.drawn = m;
         changed ||= !!map;
         const scale = !map || rg ? 1 : Math.max(Math.abs(map.lo), Math.abs(map.hi), 1e-9);
-        list.push({ key, x: nm.x, y: nm.y, m: nm.m, scale, map: map && { res: map.res, lo: map.lo, hi: map.hi, data: map.data } });
+        list.push({ key, x: nm.x, y: nm.y, m: nm.m, scale, map });
       }
     }
     if (changed) layers.maps(list);
