@@ -294,15 +294,18 @@ export function createNetwork(root, store, actions) {
         }
         if (lighting && v !== null) v *= ease(t);
         attr(N.body, "fill", v === null ? "#f4f4f4" : divColor(v / scale));
-        show(N.val, v !== null && (l === L || (view.numbers && g.roomy)));
-        if (v !== null) text(N.val, label);
+        // a hidden text is not written: SVG text is laid out again when it changes, seen or not
+        const seenVal = v !== null && (l === L || (view.numbers && g.roomy));
+        show(N.val, seenVal);
+        if (seenVal) text(N.val, label);
         const dv = d ? d[ex][j] : null;
         show(N.ring, dv !== null);
-        show(N.dval, dv !== null && !!view.numbers && (l === L || g.roomy));
+        const seenD = dv !== null && !!view.numbers && (l === L || g.roomy);
+        show(N.dval, seenD);
         if (dv !== null) {
           attr(N.ring, "r", (g.r + 3 + g.ringMax * ringT * Math.sqrt(Math.abs(dv) / dRef)).toFixed(1));
           attr(N.ring, "stroke", signColor(dv));
-          text(N.dval, `${l ? "δ" : "∂E/∂x"} ${fmt(dv, D)}`);
+          if (seenD) text(N.dval, `${l ? "δ" : "∂E/∂x"} ${fmt(dv, D)}`);
         }
         if (N.bias) {
           const b = store.biases[l - 1][j];
