@@ -70,7 +70,7 @@ export function createNetLayers(root, svg, redraw) {
     // what was written since the last time, drawn (one message, for a worker)
     done() {
       if (!ops.length && !list) return;
-      painter.draw({ ops: Float64Array.from(ops), list });
+      painter.draw({ ops: new Float64Array(ops), list });
       ops = [];
       list = null;
     },
