@@ -106,7 +106,7 @@ export function createControls(store, socket, defaultPreset, room) {
     "export-png": () => import("./export.js").then((m) => m.exportPNG($("[data-net]"))),
     "import-json": () => $("[data-import]").click(),
     "import-csv": () => $("[data-import-csv]").click(),
-    "copy-link": () => copyLink(),
+    "copy-link": () => import("./export.js").then((m) => m.copyLink(note)),
     regenerate: () => load(edit(doc(), "seed", (read(doc(), SETTINGS.find((s) => s.key === "seed")) + 1) >>> 0)),
     ...room.actions,
   };
@@ -132,19 +132,6 @@ export function createControls(store, socket, defaultPreset, room) {
     link.changing(what);
     return upload(scenario);
   };
-
-  async function copyLink() {
-    try {
-      await navigator.clipboard.writeText(location.href);
-      note("Link copied.");
-    } catch {
-      const i = $("[data-link]");
-      i.hidden = false;
-      i.value = location.href;
-      i.select();
-      note("Copy the selected link.");
-    }
-  }
 
   // --- keys ------------------------------------------------------------------------------
   const KEYS = {

@@ -20,6 +20,20 @@ export function exportTrace(store) {
   download(`deltaflow-${store.server?.scenario.name || "trace"}.jsonl`, store.trace.join("\n") + "\n", "application/x-ndjson");
 }
 
+// The page's address to the clipboard, or selected in its field where the browser refuses.
+export async function copyLink(note) {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    note("Link copied.");
+  } catch {
+    const i = document.querySelector("[data-link]");
+    i.hidden = false;
+    i.value = location.href;
+    i.select();
+    note("Copy the selected link.");
+  }
+}
+
 function networkStyles() {
   const out = [];
   for (const sheet of document.styleSheets) {

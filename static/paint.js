@@ -53,7 +53,7 @@ export function createPainter(under, over, make) {
         ctx.globalAlpha = alpha;
         ctx.strokeStyle = COLOUR[colour];
         ctx.lineWidth = width;
-        // frozen dashes and pulses round; a solid edge's ends lie under its neurons: butt ends raster faster
+        // a solid edge's ends lie under its neurons: butt ends raster faster
         ctx.lineCap = dash % 2 ? "round" : "butt";
         ctx.setLineDash(DASH[dash]);
         ctx.beginPath();
@@ -65,8 +65,7 @@ export function createPainter(under, over, make) {
     ctx.globalAlpha = 1;
   }
 
-  // every neuron's map at (x, y), m wide: {key, x, y, m, scale, map}; a map (res, lo, hi, data)
-  // only when it is new. Its pixels outside its circle are left clear: drawn with no clip path.
+  // [{key, x, y, m (wide), scale, map}], map only when new; cut to its circle here: no clip path
   function maps(list) {
     mctx.clearRect(0, 0, W, H);
     for (const { key, x, y, m, scale, map } of list) {
@@ -91,7 +90,7 @@ export function createPainter(under, over, make) {
   }
 
   return {
-    // each canvas at the device's pixels (d each CSS pixel), drawn in CSS pixels
+    // d device pixels a CSS pixel
     resize(w, h, d) {
       W = w;
       H = h;

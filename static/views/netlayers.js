@@ -1,8 +1,6 @@
-// The network view's moving parts on two canvases, not SVG elements: under the SVG, the band,
-// edges, gradient overlays and pulses; over it, the neurons' maps. The SVG keeps the text, the
-// neurons and each edge's hit line (data-weight, data-value), for clicks, keys and labels.
-// The view writes commands, drawn by ../paint.js here until the network first plays, then in a
-// worker (./netremote.js) where the browser can hand a canvas over.
+// The network's band, edges, gradients and pulses on a canvas under its SVG, the neurons' maps on
+// one over it (the SVG keeps text, neurons and hit lines). The view writes commands, drawn by
+// ../paint.js here until the network first plays, then in a worker (./netremote.js).
 
 import { createPainter } from "../paint.js";
 import { el } from "../util.js";

@@ -294,7 +294,7 @@ export function createNetwork(root, store, actions) {
         }
         if (lighting && v !== null) v *= ease(t);
         attr(N.body, "fill", v === null ? "#f4f4f4" : divColor(v / scale));
-        // a hidden text is not written: SVG text is laid out again when it changes, seen or not
+        // hidden SVG text is not written: it is laid out again at each change
         const seenVal = v !== null && (l === L || (view.numbers && g.roomy));
         show(N.val, seenVal);
         if (seenVal) text(N.val, label);
