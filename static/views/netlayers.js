@@ -15,7 +15,9 @@ export function createNetLayers(root, svg, redraw) {
   let size = [1, 1, 1];
   let ops = [];
   let list = null;
-  let moving = null;
+  let loading = null;
+  let remote = null; // ./netremote.js's, once loaded
+  let moved = false;
 
   function canvases() {
     under?.remove();
@@ -38,19 +40,23 @@ export function createNetLayers(root, svg, redraw) {
     for (const c of [under, over]) Object.assign(c.style, { width: `${w}px`, height: `${h}px` });
     painter.resize(...size);
   }
-  const anew = (p) => {
-    painter = p;
+  // the worker failed: back here
+  const back = () => {
+    painter = here();
     resize(size[0], size[1]);
     redraw();
   };
 
   return {
     resize,
-    // playing: both canvases go to a worker, once; should it fail, back here
+    // playing: both canvases go to a worker, once, in a draw (on a tick); true: draw all anew
     offload() {
-      if (moving || !HTMLCanvasElement.prototype.transferControlToOffscreen) return;
-      const back = () => anew(here());
-      moving = import("./netremote.js").then((m) => anew(m.remote(canvases, back) || here()));
+      if (moved || !HTMLCanvasElement.prototype.transferControlToOffscreen) return false;
+      loading ??= import("./netremote.js").then((m) => (remote = m.remote));
+      if (!remote) return false;
+      moved = true;
+      painter = remote(canvases, back) || here();
+      return true;
     },
     clear: () => ops.push(0),
     band: (x, y, w, h, phase) => ops.push(1, x, y, w, h, Math.max(0, PHASES.indexOf(phase))),

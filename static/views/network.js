@@ -192,7 +192,7 @@ export function createNetwork(root, store, actions) {
 
   function draw(now, seen) {
     if (!W || !H || !store.layers.length || !store.weights.length) return false;
-    if (store.server?.playing) layers.offload(); // the canvases go to a worker: see ./netlayers.js
+    if (store.server?.playing && layers.offload()) g = null; // the canvases went to a worker
     if (!g || g.key !== key()) build();
     if (seen.has("data") || seen.has("all")) {
       const xs = store.dataset?.train.x || [];
