@@ -43,9 +43,11 @@ MAP_CENTRES = """async () => {
   return out; }"""
 
 
-def train_then_pause(page: Any) -> None:
+def train_then_pause(page: Any, handed: bool = True) -> None:
     page.locator('[data-action="train"]').click()
     page.wait_for_function("() => window.deltaflow.store.server.step > 100")
+    if handed:  # the hand-over comes at a draw while playing, once the worker's side has loaded
+        page.wait_for_function(f"() => ({HANDED})().every(Boolean)")
     page.keyboard.press("Space")
     page.wait_for_function("() => window.deltaflow.store.server.playing === null")
 
@@ -124,7 +126,7 @@ def test_without_offscreen_canvases_the_page_draws_them_itself(browser: Any, ser
     with open_page(browser, server, console) as page:
         page.add_init_script("delete HTMLCanvasElement.prototype.transferControlToOffscreen")
         open_preset(page, "circle")
-        train_then_pause(page)
+        train_then_pause(page, handed=False)
         assert page.evaluate(HANDED) == [False, False]
         edges_match_signs(page)
         maps_match_server(page)
