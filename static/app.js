@@ -27,6 +27,7 @@ let controls = null;
 let room = null;
 let claimed = false;
 let lesson = null; // the lesson module's view, once loaded (static/views/lesson.js)
+let linkAt = -Infinity; // when the link last followed the step
 // events a lesson acts on, kept until its module has loaded
 const LESSON_EVENTS = new Set(["question", "reveal", "poll"]);
 const lessonEvents = [];
@@ -47,7 +48,11 @@ const socket = createSocket({
       loadLesson();
     }
     if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();
-    if (ev.type === "update" && ev.layer === store.L()) controls.link.sync(); // the link's step=N
+    // the link's step=N; playing, once a second (a history rewrite costs ms): a pause syncs it
+    if (ev.type === "update" && ev.layer === store.L() && !(store.server?.playing && performance.now() - linkAt < 1000)) {
+      linkAt = performance.now();
+      controls.link.sync();
+    }
     if (ev.type === "state") {
       controls.onState(ev);
       lesson?.start();

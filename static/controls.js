@@ -1,7 +1,7 @@
 // Everything the user does: transport buttons and their keys, the settings form (built from the
 // one settings table), the architecture editor, presets, points, weight edits, URL state.
 
-import { ACTIVATIONS, SETTINGS, VIEW, clone, edit, fit, fromQuery, liveCommand, read } from "./settings.js";
+import { ACTIVATIONS, SETTINGS, VIEW, edit, fromQuery, liveCommand, read } from "./settings.js";
 import { createLink } from "./link.js";
 import { createUploads } from "./drop.js";
 import { DEFAULT_PACE, into, pace, paceLabel, playCommand } from "./pace.js";
@@ -15,8 +15,6 @@ const GROUPS = {
   model: ["init", "scale", "loss"],
   training: ["opt", "lr", "mom", "beta1", "beta2", "eps", "mem", "batch", "reg", "rate"],
 };
-const MAX_UNITS = 64;
-const MAX_LAYERS = 10;
 
 export function createControls(store, socket, defaultPreset, room) {
   const send = (cmd) => {
@@ -108,7 +106,7 @@ export function createControls(store, socket, defaultPreset, room) {
     "export-png": () => import("./export.js").then((m) => m.exportPNG($("[data-net]"))),
     "import-json": () => $("[data-import]").click(),
     "import-csv": () => $("[data-import-csv]").click(),
-    "copy-link": () => copyLink(),
+    "copy-link": () => import("./export.js").then((m) => m.copyLink(note)),
     regenerate: () => load(edit(doc(), "seed", (read(doc(), SETTINGS.find((s) => s.key === "seed")) + 1) >>> 0)),
     ...room.actions,
   };
@@ -134,19 +132,6 @@ export function createControls(store, socket, defaultPreset, room) {
     link.changing(what);
     return upload(scenario);
   };
-
-  async function copyLink() {
-    try {
-      await navigator.clipboard.writeText(location.href);
-      note("Link copied.");
-    } catch {
-      const i = $("[data-link]");
-      i.hidden = false;
-      i.value = location.href;
-      i.select();
-      note("Copy the selected link.");
-    }
-  }
 
   // --- keys ------------------------------------------------------------------------------
   const KEYS = {
@@ -323,39 +308,10 @@ export function createControls(store, socket, defaultPreset, room) {
     el("button", { type: "button", "data-arch": "remove" }, bar, "− hidden layer");
   }
 
-  arch.addEventListener("click", (e) => {
-    const b = e.target.closest("button[data-arch]");
-    if (!b) return;
-    const d = clone(doc());
-    const n = d.layers;
-    const a = d.activations;
-    const op = b.dataset.arch;
-    if (op === "add") {
-      if (n.length - 1 >= MAX_LAYERS) return note(`At most ${MAX_LAYERS} weight layers.`);
-      n.splice(n.length - 1, 0, n.length > 2 ? n[n.length - 2] : 4);
-      a.splice(a.length - 1, 0, a.length > 1 ? a[a.length - 2] : "tanh");
-    } else if (op === "remove") {
-      if (n.length <= 2) return note("There is no hidden layer to remove.");
-      n.splice(n.length - 2, 1);
-      a.splice(a.length - 2, 1);
-    } else {
-      const [l, dn] = op.split(":").map(Number);
-      n[l] = clamp(n[l] + dn, 1, MAX_UNITS);
-    }
-    load(fit(d));
-  });
-  arch.addEventListener("change", (e) => {
-    const l = Number(e.target.dataset.act);
-    if (!l) return;
-    const d = clone(doc());
-    d.activations[l - 1] = e.target.value;
-    if (l === d.layers.length - 1) {
-      // the output activation decides the loss where the loss needs one
-      if (e.target.value === "softmax") d.loss = "cross_entropy";
-      else if (d.loss === "cross_entropy" || (d.loss === "binary_cross_entropy" && e.target.value !== "sigmoid")) d.loss = "squared_error";
-    }
-    load(fit(d));
-  });
+  // its buttons and menus: ./archedit.js, loaded at the first use
+  const archEvent = (e) => import("./archedit.js").then((m) => m.archEvent(e, doc, load, note));
+  arch.addEventListener("click", archEvent);
+  arch.addEventListener("change", archEvent);
 
   // --- presets ----------------------------------------------------------------------------
   $$("[data-preset]").forEach((b) => {

@@ -20,6 +20,20 @@ export function exportTrace(store) {
   download(`deltaflow-${store.server?.scenario.name || "trace"}.jsonl`, store.trace.join("\n") + "\n", "application/x-ndjson");
 }
 
+// The page's address to the clipboard, or selected in its field where the browser refuses.
+export async function copyLink(note) {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    note("Link copied.");
+  } catch {
+    const i = document.querySelector("[data-link]");
+    i.hidden = false;
+    i.value = location.href;
+    i.select();
+    note("Copy the selected link.");
+  }
+}
+
 function networkStyles() {
   const out = [];
   for (const sheet of document.styleSheets) {
@@ -35,8 +49,8 @@ function networkStyles() {
 }
 
 // A standalone copy of the network SVG: styles inlined, the canvases under it (edges) and over
-// it (maps) embedded as images.
-function networkSVG(root) {
+// it (maps) embedded as images (their pictures may come from the worker that draws them).
+async function networkSVG(root) {
   const svg = root.querySelector("svg.net-svg");
   const copy = svg.cloneNode(true);
   const style = svgEl("style");
@@ -44,20 +58,20 @@ function networkSVG(root) {
   copy.insertBefore(style, copy.firstChild);
   const bg = svgEl("rect", { width: "100%", height: "100%", fill: "#fff" });
   copy.insertBefore(bg, style.nextSibling);
-  const image = (c) => svgEl("image", { x: 0, y: 0, width: svg.getAttribute("width"), height: svg.getAttribute("height"), href: c.toDataURL() });
+  const image = async (c) => svgEl("image", { x: 0, y: 0, width: svg.getAttribute("width"), height: svg.getAttribute("height"), href: await c.snapshot() });
   const under = root.querySelector("canvas.net-edges");
-  if (under) copy.insertBefore(image(under), bg.nextSibling);
+  if (under) copy.insertBefore(await image(under), bg.nextSibling);
   const over = root.querySelector("canvas.net-maps");
-  if (over) copy.querySelector(".neurons")?.appendChild(image(over));
+  if (over) copy.querySelector(".neurons")?.appendChild(await image(over));
   return new XMLSerializer().serializeToString(copy);
 }
 
-export function exportSVG(root) {
-  download("deltaflow-network.svg", networkSVG(root), "image/svg+xml");
+export async function exportSVG(root) {
+  download("deltaflow-network.svg", await networkSVG(root), "image/svg+xml");
 }
 
-export function exportPNG(root) {
-  const text = networkSVG(root);
+export async function exportPNG(root) {
+  const text = await networkSVG(root);
   const svg = root.querySelector("svg.net-svg");
   const w = +svg.getAttribute("width");
   const h = +svg.getAttribute("height");

@@ -58,3 +58,35 @@ export function createPoints(store, { send, note, link }) {
 
   return { add, remove };
 }
+
+// The training point drawn nearest the pointer on the plane's canvas, within a finger's reach (none: -1).
+function nearest(e, canvas, ds) {
+  const ext = ds.extent;
+  const rect = canvas.getBoundingClientRect();
+  const reach = Math.max(10, rect.width / 40);
+  let best = -1;
+  let bestD = reach * reach;
+  ds.train.x.forEach((x, k) => {
+    const px = ((x[0] - ext[0]) / (ext[1] - ext[0])) * rect.width + rect.left;
+    const py = ((ext[3] - x[1]) / (ext[3] - ext[2])) * rect.height + rect.top;
+    const d = (px - e.clientX) ** 2 + (py - e.clientY) ** 2;
+    if (d <= bestD) [best, bestD] = [k, d];
+  });
+  return best;
+}
+
+// A click on the plane (views/heatmap.js): a point of the picked class where it lands (shift:
+// the next class); a right-click or an Alt-click takes the training point under the pointer out.
+export function onPlane(e, canvas, store, actions) {
+  const ext = store.dataset?.extent;
+  if (!ext) return;
+  if (e.type === "contextmenu" || e.altKey) {
+    const k = nearest(e, canvas, store.dataset);
+    if (k < 0) return actions.note?.("No training point there to remove: right-click or Alt-click right on one.");
+    return actions.removePoint(k);
+  }
+  const rect = canvas.getBoundingClientRect();
+  const x1 = ext[0] + ((e.clientX - rect.left) / rect.width) * (ext[1] - ext[0]);
+  const x2 = ext[3] - ((e.clientY - rect.top) / rect.height) * (ext[3] - ext[2]);
+  actions.addPoint([x1, x2], e.shiftKey);
+}

@@ -64,16 +64,9 @@ export function fmt(v, digits = 4) {
 export const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
 export const lerp = (a, b, t) => a + (b - a) * t;
 
-// Diverging blue–white–orange (colour-blind safe); t in [-1, 1], centred at 0.
-const NEG = [33, 102, 172];
-const MID = [247, 247, 247];
-const POS = [230, 97, 1];
+import { mix } from "./paint.js";
 
-function mix(t) {
-  const c = t < 0 ? NEG : POS;
-  const u = Math.min(1, Math.abs(t));
-  return [0, 1, 2].map((k) => Math.round(MID[k] + (c[k] - MID[k]) * u));
-}
+export { lut } from "./paint.js";
 
 const STEPS = 200;
 const CSS = [];
@@ -88,16 +81,6 @@ export function divColor(t) {
 }
 
 export const signColor = (v) => (v < 0 ? "rgb(33,102,172)" : "rgb(230,97,1)");
-
-// 256 packed RGBA colours for quantized map values q: value = lo + (hi - lo) q / 255.
-export function lut(lo, hi, centre, scale, out = new Uint32Array(256)) {
-  for (let q = 0; q < 256; q++) {
-    const v = lo + ((hi - lo) * q) / 255;
-    const [r, g, b] = mix(clamp((v - centre) / scale, -1, 1));
-    out[q] = (255 << 24) | (b << 16) | (g << 8) | r;
-  }
-  return out;
-}
 
 export function download(name, data, type) {
   const blob = data instanceof Blob ? data : new Blob([data], { type });

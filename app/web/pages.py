@@ -39,14 +39,14 @@ MODULES = [
     *("views/network.js", "views/heatmap.js", "views/chart.js", "views/gradnorm.js", "views/explain.js"),
     *("views/examples.js", "views/log.js", "views/status.js", "views/room.js", "views/intro.js"),
     *("link.js", "views/classes.js", "pace.js", "names.js", "words.js"),
-    *("morph.js", "lazy.js", "views/netlayers.js", "views/health.js", "roomgate.js"),
+    *("morph.js", "lazy.js", "views/netlayers.js", "paint.js", "views/health.js", "roomgate.js"),
 ]
 # modules the page imports only when first needed (a panel first seen, a first export): in the
 # import map, but not preloaded, so a page that never needs them never fetches them
 LAZY = [
     *("views/equations.js", "views/mathml.js", "views/deltas.js", "views/lesson.js", "lessons.js", "export.js"),
     *("upload.js", "views/room.js"),
-    *("wire.js", "points.js"),
+    *("wire.js", "points.js", "views/netremote.js", "views/nettip.js", "archedit.js"),
     *("models.js", "views/examples.js", "views/explain.js", "morph.js"),
     *("views/compare.js", "views/breakpoints.js", "views/graph.js", "views/health.js", "views/gradnorm.js"),
 ]

@@ -168,42 +168,14 @@ export function createHeatmap(root, store, actions) {
     return false;
   }
 
-  // the training point drawn nearest the pointer, within a finger's reach (None: -1)
-  function nearest(e) {
-    const ds = store.dataset;
-    const ext = ds.extent;
-    const rect = canvas.getBoundingClientRect();
-    const reach = Math.max(10, rect.width / 40);
-    let best = -1;
-    let bestD = reach * reach;
-    ds.train.x.forEach((x, k) => {
-      const px = ((x[0] - ext[0]) / (ext[1] - ext[0])) * rect.width + rect.left;
-      const py = ((ext[3] - x[1]) / (ext[3] - ext[2])) * rect.height + rect.top;
-      const d = (px - e.clientX) ** 2 + (py - e.clientY) ** 2;
-      if (d <= bestD) [best, bestD] = [k, d];
-    });
-    return best;
-  }
-
-  // right-click or Alt-click: take the nearest training point out
-  function remove(e) {
-    if (!store.dataset?.extent) return;
-    e.preventDefault();
-    const k = nearest(e);
-    if (k < 0) return actions.note?.("No training point there to remove: right-click or Alt-click right on one.");
-    actions.removePoint(k);
-  }
-
-  canvas.addEventListener("contextmenu", remove);
-  canvas.addEventListener("click", (e) => {
-    const ext = store.dataset?.extent;
-    if (!ext || store.server?.task === "regression") return;
-    if (e.altKey) return remove(e);
-    const rect = canvas.getBoundingClientRect();
-    const x1 = ext[0] + ((e.clientX - rect.left) / rect.width) * (ext[1] - ext[0]);
-    const x2 = ext[3] - ((e.clientY - rect.top) / rect.height) * (ext[3] - ext[2]);
-    actions.addPoint([x1, x2], e.shiftKey);
-  });
+  // a click adds a point, a right-click or an Alt-click takes one out: ../points.js, loaded at the first
+  const onPlane = (e) => {
+    if (!store.dataset?.extent || (e.type === "click" && store.server?.task === "regression")) return;
+    if (e.type === "contextmenu" || e.altKey) e.preventDefault();
+    import("../points.js").then((m) => m.onPlane(e, canvas, store, actions));
+  };
+  canvas.addEventListener("contextmenu", onPlane);
+  canvas.addEventListener("click", onPlane);
 
   // ten times a second while playing; watched through its region, as it hides itself off a plane
   return { topics: ["all", "data", "maps", "phase", "view"], draw, every: 100, watch: root.closest("section") || root };

@@ -1,80 +1,82 @@
-// The network view's moving parts on two canvases, not SVG elements: under the SVG, the band,
-// edges, gradient overlays and pulses; over it, the neurons' maps. The SVG keeps the text, the
-// neurons and each edge's hit line (data-weight, data-value), for clicks, keys and labels.
+// The network's band, edges, gradients and pulses on a canvas under its SVG, the neurons' maps on
+// one over it (the SVG keeps text, neurons and hit lines). The view writes commands, drawn by
+// ../paint.js here until the network first plays, then in a worker (./netremote.js).
 
+import { createPainter } from "../paint.js";
 import { el } from "../util.js";
 
-// the band's fill for each phase (the page's palette)
-const BAND = { backward: "#efe3f6", update: "#dff1e7", output_error: "#fde3d6" };
-const BAND_DEFAULT = "#fff3c4";
-const PULSE = { forward: "#111", backward: "#7b3294" };
+const PHASES = ["batch", "forward", "output_error", "backward", "update"];
 
-export function createNetLayers(root, svg) {
-  const under = el("canvas", { class: "net-edges", "aria-hidden": "true" });
-  root.insertBefore(under, svg);
-  const over = el("canvas", { class: "net-maps", "aria-hidden": "true" }, root);
-  const ctx = under.getContext("2d");
-  const mctx = over.getContext("2d");
-  let W = 0;
-  let H = 0;
+// redraw(): the canvases are new and blank, the view draws everything again
+export function createNetLayers(root, svg, redraw) {
+  let under = null;
+  let over = null;
+  let painter = null;
+  let size = [1, 1, 1];
+  let ops = [];
+  let list = null;
+  let loading = null;
+  let remote = null; // ./netremote.js's, once loaded
+  let moved = false;
 
-  // each canvas at the device's pixels, drawn in CSS pixels
+  function canvases() {
+    under?.remove();
+    over?.remove();
+    under = el("canvas", { class: "net-edges", "aria-hidden": "true" });
+    root.insertBefore(under, svg);
+    over = el("canvas", { class: "net-maps", "aria-hidden": "true" }, root);
+    // a picture of a canvas, as a data: URL (the exports embed them)
+    for (const [k, c] of [under, over].entries()) c.snapshot = () => painter.snapshot(k);
+    return [under, over];
+  }
+  const here = () => ({
+    ...createPainter(...canvases(), (r) => el("canvas", { width: r, height: r })),
+    snapshot: async (k) => [under, over][k].toDataURL(),
+  });
+  painter = here();
+
   function resize(w, h) {
-    W = w;
-    H = h;
-    const d = window.devicePixelRatio || 1;
-    for (const [c, x] of [
-      [under, ctx],
-      [over, mctx],
-    ]) {
-      c.width = Math.max(1, Math.round(w * d));
-      c.height = Math.max(1, Math.round(h * d));
-      c.style.width = `${w}px`;
-      c.style.height = `${h}px`;
-      x.setTransform(d, 0, 0, d, 0, 0);
-    }
+    size = [w, h, window.devicePixelRatio || 1];
+    for (const c of [under, over]) Object.assign(c.style, { width: `${w}px`, height: `${h}px` });
+    painter.resize(...size);
   }
+  // the worker failed: back here
+  const back = () => {
+    painter = here();
+    resize(size[0], size[1]);
+    redraw();
+  };
 
-  function clear() {
-    ctx.clearRect(0, 0, W, H);
-  }
-
-  function band(x, y, w, h, phase) {
-    ctx.fillStyle = BAND[phase] || BAND_DEFAULT;
-    ctx.beginPath();
-    ctx.roundRect(x, y, w, h, 8);
-    ctx.fill();
-  }
-
-  // a line p = {x1, y1, x2, y2}; dash: [on, off] or null; cap: "round" or "butt"
-  function line(p, width, colour, alpha, dash, cap) {
-    ctx.globalAlpha = alpha;
-    ctx.strokeStyle = colour;
-    ctx.lineWidth = width;
-    ctx.lineCap = cap;
-    ctx.setLineDash(dash || []);
-    ctx.beginPath();
-    ctx.moveTo(p.x1, p.y1);
-    ctx.lineTo(p.x2, p.y2);
-    ctx.stroke();
-    ctx.globalAlpha = 1;
-  }
-
-  // the part of p from a to b (fractions of its length): a pulse travelling along an edge
-  function pulse(p, a, b, phase) {
-    const lo = Math.max(0, a);
-    const hi = Math.min(1, b);
-    if (hi <= lo) return;
-    const at = (t) => ({ x: p.x1 + (p.x2 - p.x1) * t, y: p.y1 + (p.y2 - p.y1) * t });
-    const [s, e] = [at(lo), at(hi)];
-    line({ x1: s.x, y1: s.y, x2: e.x, y2: e.y }, 6, PULSE[phase] || PULSE.forward, 1, null, "round");
-  }
-
-  // every neuron's map, each a small canvas of its own pixels (cut to its circle), at (x, y)
-  function maps(list) {
-    mctx.clearRect(0, 0, W, H);
-    for (const { c, x, y, m } of list) if (c.width > 1) mctx.drawImage(c, x - m / 2, y - m / 2, m, m);
-  }
-
-  return { resize, clear, band, line, pulse, maps, under, over };
+  return {
+    resize,
+    // playing: both canvases go to a worker, once, in a draw (on a tick); true: draw all anew
+    offload() {
+      if (moved || !HTMLCanvasElement.prototype.transferControlToOffscreen) return false;
+      loading ??= import("./netremote.js").then((m) => (remote = m.remote));
+      if (!remote) return false;
+      moved = true;
+      painter = remote(canvases, back) || here();
+      return true;
+    },
+    clear: () => ops.push(0),
+    band: (x, y, w, h, phase) => ops.push(1, x, y, w, h, Math.max(0, PHASES.indexOf(phase))),
+    // a line p = {x1, y1, x2, y2} in the colour of v's sign; dash: 0 solid, 1 frozen, 2 gradient
+    line: (p, width, v, alpha, dash) => ops.push(2, p.x1, p.y1, p.x2, p.y2, width, v < 0 ? 0 : 1, alpha, dash),
+    // the part of p from a to b (fractions of its length): a pulse travelling along an edge
+    pulse(p, a, b, phase) {
+      const [s, e] = [Math.max(0, a), Math.min(1, b)].map((t) => [p.x1 + (p.x2 - p.x1) * t, p.y1 + (p.y2 - p.y1) * t]);
+      if (b > a && a < 1 && b > 0) ops.push(2, ...s, ...e, 6, phase === "backward" ? 3 : 2, 1, 3);
+    },
+    // every neuron's map: [{key, x, y, m, scale, map}], map only when it is new; drawn at done()
+    maps(l) {
+      list = l;
+    },
+    // what was written since the last time, drawn (one message, for a worker)
+    done() {
+      if (!ops.length && !list) return;
+      painter.draw({ ops: new Float64Array(ops), list });
+      ops = [];
+      list = null;
+    },
+  };
 }

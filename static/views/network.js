@@ -4,8 +4,7 @@
 // edges, pulses, band and maps are drawn on canvases (./netlayers.js).
 
 import { RANGE } from "../math.js";
-import { biasText, weightText } from "../names.js";
-import { attr, clamp, divColor, el, fmt, lerp, lut, show, signColor, svgEl, text } from "../util.js";
+import { attr, clamp, divColor, el, fmt, lerp, show, signColor, svgEl, text } from "../util.js";
 import { createNetLayers } from "./netlayers.js";
 
 const NO_LINES = { clear() {}, band() {}, line() {}, pulse() {} };
@@ -14,7 +13,10 @@ const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - 2 * (1 - t) * (1 - t));
 
 export function createNetwork(root, store, actions) {
   const svg = svgEl("svg", { class: "net-svg", role: "group", "aria-label": "The network" }, root);
-  const layers = createNetLayers(root, svg);
+  const layers = createNetLayers(root, svg, () => {
+    g = null;
+    store.touch("net");
+  });
   const tip = el("div", { class: "tip", role: "tooltip", id: "net-tip" }, root);
   tip.hidden = true;
   let W = 0;
@@ -22,7 +24,6 @@ export function createNetwork(root, store, actions) {
   let g = null; // the built elements of the current shape
   let hover = null;
   let inputScale = 1;
-  const lutBuf = new Uint32Array(256);
 
   new ResizeObserver(([e]) => {
     W = Math.round(e.contentRect.width);
@@ -130,9 +131,8 @@ export function createNetwork(root, store, actions) {
           out.tgt.dataset.out = j;
         }
         if (l > 0 && store.dataset?.extent) {
-          // its pixels on a canvas of its own, off the page; all maps are drawn on one canvas
-          const c = el("canvas", { width: 1, height: 1 });
-          out.map = { c, ctx: c.getContext("2d"), img: null, x, y, m: Math.floor(r * 1.15) };
+          // all maps are drawn on one canvas (./netlayers.js)
+          out.map = { x, y, m: Math.floor(r * 1.15) };
         }
         return out;
       }),
@@ -169,37 +169,30 @@ export function createNetwork(root, store, actions) {
   function drawMaps() {
     const ext = store.dataset?.extent;
     if (!g || !ext) return;
-    const fresh = g.mapsPending;
+    let changed = g.mapsPending;
     g.mapsPending = false;
-    let changed = fresh;
+    const list = [];
     for (let l = 1; l <= g.L; l++) {
-      const act = store.acts[l - 1];
+      const rg = RANGE[store.acts[l - 1]];
       for (let j = 0; j < g.n[l]; j++) {
-        const m = store.maps.byKey.get(`${l}:${j}`);
+        const key = `${l}:${j}`;
+        const m = store.maps.byKey.get(key);
         const nm = g.neurons[l][j].map;
-        if (!m || !nm || nm.drawn === m) continue; // the same map: its pixels are on the canvas
+        if (!nm) continue;
+        // a map already drawn is not sent again: its pixels wait where they are drawn
+        const map = m && nm.drawn !== m ? m : null;
         nm.drawn = m;
-        changed = true;
-        if (nm.c.width !== m.res) {
-          nm.c.width = nm.c.height = m.res;
-          nm.img = nm.ctx.createImageData(m.res, m.res);
-        }
-        const rg = RANGE[act];
-        const scale = rg ? 1 : Math.max(Math.abs(m.lo), Math.abs(m.hi), 1e-9);
-        lut(m.lo, m.hi, 0, scale, lutBuf);
-        const px = new Uint32Array(nm.img.data.buffer);
-        const d = m.data;
-        const R = m.res;
-        const c = R / 2; // cut to its circle here: the canvas then draws it with no clip path
-        for (let k = 0; k < d.length; k++) px[k] = ((k % R) + 0.5 - c) ** 2 + (((k / R) | 0) + 0.5 - c) ** 2 <= c * c ? lutBuf[d[k]] : 0;
-        nm.ctx.putImageData(nm.img, 0, 0);
+        changed ||= !!map;
+        const scale = !map || rg ? 1 : Math.max(Math.abs(map.lo), Math.abs(map.hi), 1e-9);
+        list.push({ key, x: nm.x, y: nm.y, m: nm.m, scale, map });
       }
     }
-    if (changed) layers.maps(g.neurons.flat().flatMap((N) => (N.map ? [N.map] : [])));
+    if (changed) layers.maps(list);
   }
 
   function draw(now, seen) {
     if (!W || !H || !store.layers.length || !store.weights.length) return false;
+    if (store.server?.playing && layers.offload()) g = null; // the canvases went to a worker
     if (!g || g.key !== key()) build();
     if (seen.has("data") || seen.has("all")) {
       const xs = store.dataset?.train.x || [];
@@ -241,13 +234,12 @@ export function createNetwork(root, store, actions) {
           const e = g.edges[l][j][i];
           const w = shownWeight(l, j, i, t);
           const u = Math.min(1, Math.abs(w) / wRef);
-          // a solid edge's ends lie under its neurons: butt ends raster faster than round
-          lay.line(e.p, 0.6 + 6 * u, signColor(w), 0.3 + 0.05 * Math.round(14 * u), e.frozen ? [5, 3] : null, e.frozen ? "round" : "butt");
+          lay.line(e.p, 0.6 + 6 * u, w, 0.3 + 0.05 * Math.round(14 * u), e.frozen ? 1 : 0);
           if (!training) attr(e.g, "data-value", store.weights[l - 1][j][i]);
           const gshow = !!back && (!upd || (sh.event === "update" && sh.layer === l && t < 1));
           if (gshow) {
             const gv = back.grad_w[j][i];
-            lay.line(e.p, 1 + 5 * Math.min(1, Math.abs(gv) / gRef), signColor(gv), 0.9, [5, 4], "butt");
+            lay.line(e.p, 1 + 5 * Math.min(1, Math.abs(gv) / gRef), gv, 0.9, 2);
           }
           if (e.label) {
             const d = upd ? `Δ ${fmt(upd.dw[j][i], D)}` : back ? `∂ ${fmt(back.grad_w[j][i], D)}` : "";
@@ -302,15 +294,18 @@ export function createNetwork(root, store, actions) {
         }
         if (lighting && v !== null) v *= ease(t);
         attr(N.body, "fill", v === null ? "#f4f4f4" : divColor(v / scale));
-        show(N.val, v !== null && (l === L || (view.numbers && g.roomy)));
-        if (v !== null) text(N.val, label);
+        // hidden SVG text is not written: it is laid out again at each change
+        const seenVal = v !== null && (l === L || (view.numbers && g.roomy));
+        show(N.val, seenVal);
+        if (seenVal) text(N.val, label);
         const dv = d ? d[ex][j] : null;
         show(N.ring, dv !== null);
-        show(N.dval, dv !== null && !!view.numbers && (l === L || g.roomy));
+        const seenD = dv !== null && !!view.numbers && (l === L || g.roomy);
+        show(N.dval, seenD);
         if (dv !== null) {
           attr(N.ring, "r", (g.r + 3 + g.ringMax * ringT * Math.sqrt(Math.abs(dv) / dRef)).toFixed(1));
           attr(N.ring, "stroke", signColor(dv));
-          text(N.dval, `${l ? "δ" : "∂E/∂x"} ${fmt(dv, D)}`);
+          if (seenD) text(N.dval, `${l ? "δ" : "∂E/∂x"} ${fmt(dv, D)}`);
         }
         if (N.bias) {
           const b = store.biases[l - 1][j];
@@ -343,6 +338,7 @@ export function createNetwork(root, store, actions) {
       }
       g.selKey = selKey;
     }
+    layers.done();
     if (hover) drawTip();
     attr(root, "data-animating", t < 1 ? "true" : "false");
     // measuring every label forces a layout: while training, whose numbers change at every
@@ -408,32 +404,15 @@ export function createNetwork(root, store, actions) {
     }
   }
 
-  // the tooltip, kept live while hovered
+  // the tooltip, kept live while hovered; its text comes from ./nettip.js, loaded at the first hover
+  let tipText = null;
+  let tipLoading = null;
   function drawTip() {
-    const D = store.view.digits || 4;
-    const c = store.cur;
-    const ex = store.sel();
-    const lines = [];
-    const { kind, l, j, i } = hover;
-    if (kind === "weight") {
-      const fz = sc().frozen?.includes(`W${l}`) ? " (frozen)" : "";
-      lines.push(`${weightText(l, j, i)} = ${fmt(store.weights[l - 1][j][i], D)}${fz}`);
-      if (c?.backward[l]) lines.push(`∂C/∂w = ${fmt(c.backward[l].grad_w[j][i], D)}`);
-      if (c?.update[l]) lines.push(`Δw = ${fmt(c.update[l].dw[j][i], D)}`);
-    } else if (kind === "bias") {
-      const fz = sc().frozen?.includes(`b${l}`) ? " (frozen)" : "";
-      lines.push(`${biasText(l, j)} = ${fmt(store.biases[l - 1][j], D)}${fz}`);
-      if (c?.backward[l]) lines.push(`∂C/∂b = ${fmt(c.backward[l].grad_b[j], D)}`);
-    } else {
-      if (l === 0 && c?.batch) lines.push(`x${j + 1} = ${fmt(c.batch.x[ex][j], D)}`);
-      if (l === 0 && c?.backward[1]?.delta_input) lines.push(`∂E/∂x = ${fmt(c.backward[1].delta_input[ex][j], D)}`);
-      const fw = c?.forward[l];
-      if (fw) lines.push(`z = ${fmt(fw.z[ex][j], D)}`, `a = ${fmt(fw.a[ex][j], D)}`);
-      const d = c?.backward[l]?.delta ?? (l === g.L ? c?.outErr?.delta : null);
-      if (d) lines.push(`δ = ${fmt(d[ex][j], D)}`);
-      if (!lines.length) lines.push(l === 0 ? `input ${j + 1}` : `layer ${l}, unit ${j + 1}`);
-    }
-    text(tip, lines.join("\n"));
+    if (tipText) return text(tip, tipText(store, hover, g.L));
+    tipLoading ??= import("./nettip.js").then((m) => {
+      tipText = m.tipText;
+      if (hover) drawTip();
+    });
   }
 
   function target(e) {

@@ -55,3 +55,17 @@ def click_net(page: Any, selector: str, hover: bool = False) -> None:
     page.wait_for_function(STILL, arg=[selector, 6], polling="raf")
     loc = page.locator(selector).first
     loc.hover(force=True) if hover else loc.click(force=True)
+
+
+# the RGBA pixels of the network's canvas `sel` at CSS points [[x, y], ...], read from its
+# picture (canvas.snapshot: the worker drawing it sends one), as the exports read it
+CANVAS_PIXELS = """async ([sel, points]) => {
+  const c = document.querySelector(sel);
+  const img = new Image();
+  img.src = await c.snapshot();
+  await img.decode();
+  const copy = Object.assign(document.createElement('canvas'), { width: img.width, height: img.height });
+  const ctx = copy.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const d = img.width / c.getBoundingClientRect().width;
+  return points.map(([x, y]) => [...ctx.getImageData(Math.round(x * d), Math.round(y * d), 1, 1).data]); }"""

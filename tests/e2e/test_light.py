@@ -4,7 +4,7 @@ missed once it is seen; without module workers the page reads the websocket itse
 from typing import Any
 
 from tests.e2e.conftest import Console, open_page
-from tests.e2e.helpers import open_preset, wait_phase
+from tests.e2e.helpers import CANVAS_PIXELS, open_preset, wait_phase
 
 # how many times the view watching the element `sel` drew; whether that is more than n
 DRAWS = "(sel) => window.deltaflow.schedule.entries.find((e) => e.v.watch === document.querySelector(sel)).draws"
@@ -97,14 +97,10 @@ def test_the_explain_panel_changes_only_its_numbers_when_the_equations_stay(page
     raise AssertionError(f"no step kept its equations' elements: (draws, kept, of) {seen}")
 
 
-# the colour of the edge canvas at the middle of an edge's hit line, and at a corner
-EDGE_PIXEL = """(sel) => { const ln = document.querySelector(sel);
-  const c = document.querySelector('[data-net] canvas.net-edges');
-  const d = c.width / c.getBoundingClientRect().width;
-  const at = (x, y) => [...c.getContext('2d').getImageData(Math.round(x * d), Math.round(y * d), 1, 1).data];
+# the middle of an edge's hit line
+MIDDLE = """(sel) => { const ln = document.querySelector(sel);
   const mid = (a, b) => (+ln.getAttribute(a) + +ln.getAttribute(b)) / 2;
-  const x = mid('x1', 'x2'), y = mid('y1', 'y2');
-  return [at(x, y), at(1, 1)]; }"""
+  return [mid('x1', 'x2'), mid('y1', 'y2')]; }"""
 
 
 def test_edges_are_drawn_on_the_canvas_in_the_colour_of_their_sign(page: Any) -> None:
@@ -113,7 +109,8 @@ def test_edges_are_drawn_on_the_canvas_in_the_colour_of_their_sign(page: Any) ->
     L = len(w)
     # the edges into the one output: they meet only there, so each midpoint is its own
     for i, v in enumerate(w[L - 1][0]):
-        mid, corner = page.evaluate(EDGE_PIXEL, f'[data-weight="{L}:0:{i}"] .hit')
+        at = page.evaluate(MIDDLE, f'[data-weight="{L}:0:{i}"] .hit')
+        mid, corner = page.evaluate(CANVAS_PIXELS, ["[data-net] canvas.net-edges", [at, [1, 1]]])
         assert mid[3] > 0 and corner[3] == 0, (mid, corner)
         orange = mid[0] > mid[2]  # the page's colours: orange for w > 0, blue for w < 0
         assert orange == (v > 0), (i, v, mid)

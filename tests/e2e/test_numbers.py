@@ -59,6 +59,7 @@ def test_a_weight_has_one_name_everywhere(page: Any) -> None:
     page.keyboard.press("Shift+ArrowRight")
     wait_phase(page, "Update")
     click_net(page, '[data-weight="2:0:0"] .hit', hover=True)
+    page.wait_for_function("() => document.querySelector('#net-tip').textContent")  # its text loads at the first hover
     tip = page.locator("#net-tip").text_content()
     click_net(page, '[data-weight="2:0:0"] .hit')
     label = page.locator("[data-edit] label").text_content()
