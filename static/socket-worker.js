@@ -1,6 +1,7 @@
 // The websocket off the page's main thread: messages go to the page in order, in batches, with
-// only a batch's newest maps; train frames and health once a tick of the page's clock, just
-// before it (schedule.js), the rest within BATCH_MS. static/socket.js keeps the reconnecting.
+// only a batch's newest maps; train frames and health, and a fast animation's phases, once a
+// tick of the page's clock, just before it (schedule.js), the rest within BATCH_MS.
+// static/socket.js keeps the reconnecting.
 // With maps=page, ./mapdraw.js draws train frames' maps, loaded at the first frame.
 
 import { decodeMaps } from "./wire.js";
@@ -10,11 +11,20 @@ const CLOCK = 100; // ms, as schedule.js
 const LEAD = 10; // ms before the tick, plus the maps' drawing
 const FRAME = '{"type":"frame"';
 const HEALTH = '{"type":"health"';
+const STATE = '{"type":"state"';
+// an animation's events: at 30 phases a second, a task each would cost the page more than its
+// drawing, which is once a tick anyway; a state (a pause) or anything else still goes at once
+const PHASES = ["batch", "forward", "output_error", "backward", "update", "epoch", "outputs", "health"].map(
+  (t) => `{"type":"${t}"`,
+);
+const FAST_MS = 200; // phases this close together are a fast animation (the views' rate, schedule.js)
 let ws = null;
 let batch = [];
 let timer = 0;
 let timerAt = Infinity;
 let streaming = false; // training: the last text was a frame, or health after one
+let animating = false; // the last state said the run animates
+let phaseAt = -Infinity; // when the last phase came
 let draw = null; // the map drawing, once loaded
 let loading = null;
 let last = { state: null, dataset: null }; // what it must see first, kept until it is loaded
@@ -34,6 +44,15 @@ function flush() {
   const at = items.findIndex((m) => typeof m !== "string");
   if (at >= 0 && draw) draw.place(items, at);
   if (items.length) post(items);
+}
+
+// a phase of an animation whose phases come faster than the views draw
+function fastPhase(text) {
+  if (!animating || !PHASES.some((p) => text.startsWith(p))) return false;
+  const now = performance.now();
+  const fast = now - phaseAt < FAST_MS;
+  phaseAt = now;
+  return fast;
 }
 
 function untilTick() {
@@ -77,13 +96,14 @@ self.onmessage = ({ data }) => {
     sock.onopen = () => self.postMessage({ op: "open" });
     sock.onmessage = (e) => {
       if (typeof e.data === "string") {
+        if (e.data.startsWith(STATE)) animating = e.data.includes('"playing":"animate"'); // a key of state only
         streaming = e.data.startsWith(FRAME) || (streaming && e.data.startsWith(HEALTH));
-        push(e.data, streaming);
+        push(e.data, streaming || fastPhase(e.data));
         watch(e.data); // this link always asks for maps=page (socket.js)
         return;
       }
       const m = decodeMaps(e.data);
-      if (m) push({ ...m, buf: e.data }, streaming);
+      if (m) push({ ...m, buf: e.data }, streaming || (animating && performance.now() - phaseAt < FAST_MS));
     };
     sock.onclose = (e) => {
       if (ws !== sock) return; // an old socket, closed on purpose

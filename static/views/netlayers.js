@@ -1,11 +1,15 @@
 // The network's band, edges, gradients and pulses on a canvas under its SVG, the neurons' maps on
 // one over it (the SVG keeps text, neurons and hit lines). The view writes commands, drawn by
-// ../paint.js here until the network first plays, then in a worker (./netremote.js).
+// ../paint.js here, or in a worker (./netremote.js) once the network plays on a slow machine.
 
 import { createPainter } from "../paint.js";
 import { el } from "../util.js";
 
 const PHASES = ["batch", "forward", "output_error", "backward", "update"];
+// a draw here this slow (its commands; the raster comes after) marks a slow machine, where the
+// worker frees the page (4x throttled: 2.6-4.1 ms); on a fast one (0.6-1.7 ms) the worker's
+// messages and commits cost the page more than the raster they take off it
+const OFFLOAD_MS = 2.5;
 
 // redraw(): the canvases are new and blank, the view draws everything again
 export function createNetLayers(root, svg, redraw) {
@@ -18,6 +22,9 @@ export function createNetLayers(root, svg, redraw) {
   let loading = null;
   let remote = null; // ./netremote.js's, once loaded
   let moved = false;
+  let cost = 0; // ms a draw takes here while playing, averaged: a fast machine keeps drawing here
+  let samples = 0;
+  let sampling = false; // this draw is one while playing
 
   function canvases() {
     under?.remove();
@@ -49,9 +56,13 @@ export function createNetLayers(root, svg, redraw) {
 
   return {
     resize,
-    // playing: both canvases go to a worker, once, in a draw (on a tick); true: draw all anew
+    // playing on a slow machine: both canvases go to a worker, once, in a draw (on a tick); true:
+    // draw all anew
     offload() {
-      if (moved || !HTMLCanvasElement.prototype.transferControlToOffscreen) return false;
+      sampling = true;
+      if (moved || samples < 5 || cost < OFFLOAD_MS || !HTMLCanvasElement.prototype.transferControlToOffscreen) {
+        return false;
+      }
       loading ??= import("./netremote.js").then((m) => (remote = m.remote));
       if (!remote) return false;
       moved = true;
@@ -73,8 +84,12 @@ export function createNetLayers(root, svg, redraw) {
     },
     // what was written since the last time, drawn (one message, for a worker)
     done() {
+      const sample = sampling && !moved;
+      sampling = false;
       if (!ops.length && !list) return;
+      const t0 = performance.now();
       painter.draw({ ops: new Float64Array(ops), list });
+      if (sample) cost = samples++ ? 0.8 * cost + 0.2 * (performance.now() - t0) : performance.now() - t0;
       ops = [];
       list = null;
     },

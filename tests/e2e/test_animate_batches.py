@@ -1,0 +1,46 @@
+"""While the network animates fast, the socket worker hands the page its phases once a tick."""
+
+from typing import Any
+
+from tests.e2e.helpers import open_preset
+
+# every batch the socket worker posts to the page: when, and the types of its text events
+COUNT = """() => { window.__batches = [];
+  const W = window.Worker;
+  window.Worker = class extends W {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", ({ data }) => {
+        if (data?.op !== "batch") return;
+        const types = data.items.filter((m) => typeof m === "string").map((t) => t.slice(9, t.indexOf('"', 9)));
+        window.__batches.push([performance.now(), types]);
+      });
+    }
+  }; }"""
+SET_SPEED = """(pos) => { const s = document.querySelector("[data-speed]");
+  s.value = String(pos); s.dispatchEvent(new Event("input", { bubbles: true })); }"""
+PHASES = {"batch", "forward", "output_error", "backward", "update", "epoch", "outputs", "health"}
+
+
+def test_a_fast_animation_reaches_the_page_once_a_tick_with_every_phase_in_order(page: Any) -> None:
+    page.add_init_script(f"({COUNT})()")
+    open_preset(page, "circle")
+    page.evaluate(SET_SPEED, 40)  # static/pace.js: 30 phases a second
+    page.locator('[data-action="animate"]').click()
+    page.wait_for_function("() => window.deltaflow.store.server.playing === 'animate'")
+    page.wait_for_timeout(500)
+    start = page.evaluate("() => window.__batches.length")
+    page.wait_for_timeout(2000)
+    batches = page.evaluate("() => window.__batches")[start:]
+    page.keyboard.press("Space")
+    page.wait_for_function("() => window.deltaflow.store.server.playing === null")
+    phases = [t for _, types in batches for t in types if t in PHASES]
+    assert len(phases) >= 30, phases  # the animation went on: about 60 phases in 2 s
+    times = [at for at, types in batches if types]
+    # at most one batch a tick of 100 ms (and a pause's answer), where each phase was a task of its
+    # own before: 30 a second
+    assert len(times) <= 2000 / 100 + 2, [round(b - a) for a, b in zip(times, times[1:])]
+    order = ["batch", "forward", "output_error", "backward", "update"]
+    steps = [t for t in phases if t in order]
+    # each phase follows the one before it, or the same (a layer's forward and backward are one each)
+    assert all(b == a or order.index(b) == (order.index(a) + 1) % 5 for a, b in zip(steps, steps[1:])), steps
