@@ -37,7 +37,7 @@ export function createControls(store, socket, defaultPreset, room) {
   const doc = () => store.server.scenario;
   const L = () => store.layers.length - 1;
 
-  // --- view settings ---------------------------------------------------------------------
+  // --- view settings
   function setView(key, value) {
     store.view[key] = value;
     document.documentElement.classList.toggle("presenter", !!store.view.presenter);
@@ -57,7 +57,7 @@ export function createControls(store, socket, defaultPreset, room) {
     return store.server?.playing === "animate" ? clamp(850 / store.view.speed, 50, 600) : 550;
   }
 
-  // --- commands --------------------------------------------------------------------------
+  // --- commands
   const playing = () => (pausing(store) ? null : store.server?.playing); // as shown
   const last = {}; // the last position of the speed control in each mode's part of its range
   const play = (mode) => {
@@ -133,7 +133,7 @@ export function createControls(store, socket, defaultPreset, room) {
     return upload(scenario);
   };
 
-  // --- keys ------------------------------------------------------------------------------
+  // --- keys
   const KEYS = {
     ArrowRight: (e) => (e.shiftKey ? cmds.step() : cmds.next()),
     ArrowLeft: () => cmds.back(),
@@ -222,7 +222,7 @@ export function createControls(store, socket, defaultPreset, room) {
     if (e.key === "Escape") e.target.blur();
   });
 
-  // --- settings form -----------------------------------------------------------------------
+  // --- settings form
   const fields = new Map();
   for (const [group, keys] of Object.entries(GROUPS)) {
     const box = $(`[data-settings-group="${group}"]`);
@@ -279,7 +279,7 @@ export function createControls(store, socket, defaultPreset, room) {
     $$("[data-preset]").forEach((b) => b.setAttribute("aria-pressed", b.dataset.preset === d.name));
   }
 
-  // --- architecture editor -------------------------------------------------------------------
+  // --- architecture editor
   const arch = $("[data-arch]");
   function drawArch(d) {
     arch.replaceChildren();
@@ -313,7 +313,7 @@ export function createControls(store, socket, defaultPreset, room) {
   arch.addEventListener("click", archEvent);
   arch.addEventListener("change", archEvent);
 
-  // --- presets ----------------------------------------------------------------------------
+  // --- presets
   $$("[data-preset]").forEach((b) => {
     b.addEventListener("click", () => {
       link.changing(`Opened ${b.textContent.trim()}`);
@@ -321,11 +321,11 @@ export function createControls(store, socket, defaultPreset, room) {
     });
   });
 
-  // --- points on the plane: changed in place, see points.js (loaded at the first click) -----------
+  // --- points on the plane: changed in place, see points.js (loaded at the first click)
   let points = null;
   const withPoints = (fn) => (points ??= import("./points.js").then((m) => m.createPoints(store, { send, note, link }))).then(fn);
 
-  // --- URL: see link.js ---------------------------------------------------------------------
+  // --- URL: see link.js
   function onState() {
     refreshForm();
     link.onState(store.server);
@@ -343,7 +343,7 @@ export function createControls(store, socket, defaultPreset, room) {
     setView("presenter", store.view.presenter);
   }
 
-  // --- actions for the views -------------------------------------------------------------------
+  // --- actions for the views
   const actions = {
     send,
     addPoint: (x, shift) => withPoints((p) => p.add(x, shift)),

@@ -1,8 +1,6 @@
-// The websocket off the page's main thread: messages go to the page in order, in batches, with
-// only a batch's newest maps; train frames and health, and a fast animation's phases, once a
-// tick of the page's clock, just before it (schedule.js), the rest within BATCH_MS.
-// static/socket.js keeps the reconnecting.
-// With maps=page, ./mapdraw.js draws train frames' maps, loaded at the first frame.
+// The websocket off the main thread: messages to the page in order, batched, newest maps only;
+// train frames and an animation's phases once a tick (schedule.js), the rest within BATCH_MS.
+// With maps=page, ./mapdraw.js draws train frames' maps.
 
 import { decodeMaps } from "./wire.js";
 
@@ -12,19 +10,13 @@ const LEAD = 10; // ms before the tick, plus the maps' drawing
 const FRAME = '{"type":"frame"';
 const HEALTH = '{"type":"health"';
 const STATE = '{"type":"state"';
-// an animation's events: at 30 phases a second, a task each would cost the page more than its
-// drawing, which is once a tick anyway; a state (a pause) or anything else still goes at once
-const PHASES = ["batch", "forward", "output_error", "backward", "update", "epoch", "outputs", "health"].map(
-  (t) => `{"type":"${t}"`,
-);
-const FAST_MS = 200; // phases this close together are a fast animation (the views' rate, schedule.js)
+const PHASE = /^\{"type":"(batch|forward|output_error|backward|update|epoch|outputs|health)"/;
 let ws = null;
 let batch = [];
 let timer = 0;
 let timerAt = Infinity;
 let streaming = false; // training: the last text was a frame, or health after one
-let animating = false; // the last state said the run animates
-let phaseAt = -Infinity; // when the last phase came
+let animating = false; // as the last state said
 let draw = null; // the map drawing, once loaded
 let loading = null;
 let last = { state: null, dataset: null }; // what it must see first, kept until it is loaded
@@ -44,15 +36,6 @@ function flush() {
   const at = items.findIndex((m) => typeof m !== "string");
   if (at >= 0 && draw) draw.place(items, at);
   if (items.length) post(items);
-}
-
-// a phase of an animation whose phases come faster than the views draw
-function fastPhase(text) {
-  if (!animating || !PHASES.some((p) => text.startsWith(p))) return false;
-  const now = performance.now();
-  const fast = now - phaseAt < FAST_MS;
-  phaseAt = now;
-  return fast;
 }
 
 function untilTick() {
@@ -96,14 +79,14 @@ self.onmessage = ({ data }) => {
     sock.onopen = () => self.postMessage({ op: "open" });
     sock.onmessage = (e) => {
       if (typeof e.data === "string") {
-        if (e.data.startsWith(STATE)) animating = e.data.includes('"playing":"animate"'); // a key of state only
+        if (e.data.startsWith(STATE)) animating = e.data.includes('"playing":"animate"');
         streaming = e.data.startsWith(FRAME) || (streaming && e.data.startsWith(HEALTH));
-        push(e.data, streaming || fastPhase(e.data));
+        push(e.data, streaming || (animating && PHASE.test(e.data)));
         watch(e.data); // this link always asks for maps=page (socket.js)
         return;
       }
       const m = decodeMaps(e.data);
-      if (m) push({ ...m, buf: e.data }, streaming || (animating && performance.now() - phaseAt < FAST_MS));
+      if (m) push({ ...m, buf: e.data }, streaming || animating);
     };
     sock.onclose = (e) => {
       if (ws !== sock) return; // an old socket, closed on purpose

@@ -1,15 +1,11 @@
-// The network's band, edges, gradients and pulses on a canvas under its SVG, the neurons' maps on
-// one over it (the SVG keeps text, neurons and hit lines). The view writes commands, drawn by
-// ../paint.js here, or in a worker (./netremote.js) once the network plays on a slow machine.
+// The network's band, edges and pulses on a canvas under its SVG, maps on one over it: commands
+// drawn by ../paint.js here, or in a worker (./netremote.js) when it plays on a slow machine.
 
 import { createPainter } from "../paint.js";
 import { el } from "../util.js";
 
 const PHASES = ["batch", "forward", "output_error", "backward", "update"];
-// a draw here this slow (its commands; the raster comes after) marks a slow machine, where the
-// worker frees the page (4x throttled: 2.6-4.1 ms); on a fast one (0.6-1.7 ms) the worker's
-// messages and commits cost the page more than the raster they take off it
-const OFFLOAD_MS = 2.5;
+const OFFLOAD_MS = 2.5; // a playing draw this slow: a slow machine, where the worker pays
 
 // redraw(): the canvases are new and blank, the view draws everything again
 export function createNetLayers(root, svg, redraw) {
@@ -22,9 +18,9 @@ export function createNetLayers(root, svg, redraw) {
   let loading = null;
   let remote = null; // ./netremote.js's, once loaded
   let moved = false;
-  let cost = 0; // ms a draw takes here while playing, averaged: a fast machine keeps drawing here
+  let cost = 0; // ms of a playing draw here, averaged
   let samples = 0;
-  let sampling = false; // this draw is one while playing
+  let sampling = false;
 
   function canvases() {
     under?.remove();
@@ -56,8 +52,7 @@ export function createNetLayers(root, svg, redraw) {
 
   return {
     resize,
-    // playing on a slow machine: both canvases go to a worker, once, in a draw (on a tick); true:
-    // draw all anew
+    // playing on a slow machine: the canvases go to a worker, in a draw; true: draw all anew
     offload() {
       sampling = true;
       if (moved || samples < 5 || cost < OFFLOAD_MS || !HTMLCanvasElement.prototype.transferControlToOffscreen) {

@@ -1,7 +1,6 @@
-// The network: neurons filled by activation, edges sized by weight, pulses that travel with each
-// phase, delta rings, and a small map of each neuron over the input plane. Neurons, text and
-// each edge's hit line are SVG, built once per shape, then only their attributes change; the
-// edges, pulses, band and maps are drawn on canvases (./netlayers.js).
+// The network: neurons filled by activation, edges sized by weight, pulses, delta rings and each
+// neuron's map. Neurons, text and hit lines are SVG built once per shape (then attributes
+// change); edges, pulses, band and maps are on canvases (./netlayers.js).
 
 import { RANGE } from "../math.js";
 import { attr, clamp, divColor, el, fmt, lerp, show, signColor, svgEl, text } from "../util.js";
@@ -41,7 +40,7 @@ export function createNetwork(root, store, actions) {
     attr(svg, "width", W);
     attr(svg, "height", H);
     const padL = 56;
-    // room on the right for the outputs' three lines (value, target, δ) at this type size and precision
+    // room on the right for the outputs' value, target and δ
     const fs = parseFloat(getComputedStyle(svg).fontSize) || 12;
     const padR = Math.round(Math.min(W * 0.4, 20 + fs * 0.62 * ((store.view.digits || 4) + 7)));
     const top = 46;
@@ -75,8 +74,8 @@ export function createNetwork(root, store, actions) {
           let label = null;
           let label2 = null;
           if (edgeCount <= LABEL_EDGES) {
-            // along the edge: the weight above the line, its ∂ or Δ below; by the parity of i + j,
-            // so edges that cross carry their labels at opposite ends
+            // the weight above the line, its ∂ or Δ below; by parity of i + j, crossing edges
+            // carry labels at opposite ends
             const t = (i + j) % 2 ? 0.72 : 0.28;
             const deg = (Math.atan2(p.y2 - p.y1, p.x2 - p.x1) * 180) / Math.PI;
             const at = svgEl(
@@ -113,7 +112,7 @@ export function createNetwork(root, store, actions) {
         );
         const ring = svgEl("circle", { class: "ring", r: r + 3, visibility: "hidden" }, ng);
         const body = svgEl("circle", { class: "body", r }, ng);
-        // outputs read to the right (value, then target and δ); others below, where there is room
+        // outputs read to the right (value, target, δ); others below
         const right = l === L;
         // in em, so the lines stay apart at any type size (presenter mode)
         const val = svgEl("text", right ? { class: "val", x: r + 8, dy: "-0.45em" } : { class: "val", y: r, dy: "1.05em", "text-anchor": "middle" }, ng);
@@ -341,8 +340,7 @@ export function createNetwork(root, store, actions) {
     layers.done();
     if (hover) drawTip();
     attr(root, "data-animating", t < 1 ? "true" : "false");
-    // measuring every label forces a layout: while training, whose numbers change at every
-    // draw, once a second (and at once when it pauses, which redraws everything)
+    // measuring labels forces a layout: while training, once a second (a pause redraws all)
     if (t >= 1 && !(training && now - g.clutterAt < 1000)) declutter(now);
     return t < 1;
   }
@@ -365,8 +363,8 @@ export function createNetwork(root, store, actions) {
     });
   }
 
-  // No two labels overlap or leave the panel: in order of importance (titles, the outputs, the
-  // loss, neurons, inputs, edges), a label that would is hidden, and the page says so.
+  // No two labels overlap or leave the panel: by importance (titles, outputs, loss, neurons,
+  // inputs, edges), one that would is hidden, and the page says so.
   const RANK = ["layer-title", "tgt", "loss", "val", "dval", "name", "elabel"];
   function declutter(now) {
     const all = [...svg.querySelectorAll("text")];
@@ -399,7 +397,7 @@ export function createNetwork(root, store, actions) {
     });
     const why = document.querySelector("[data-numbers-why]");
     if (why) {
-      // its room is kept either way: a line that came and went would resize the network under its labels
+      // its room is kept: a line that came and went would resize the network
       why.style.visibility = !store.view.numbers || (hidden === 0 && g.roomy) ? "hidden" : "visible";
     }
   }
