@@ -61,10 +61,16 @@ SEEN_GRAPH_NODES = """(n) => { const g = document.querySelector('[data-graph]');
   g.scrollIntoView({ block: "center" }); return g.querySelectorAll('[data-node]').length === n; }"""
 
 
+IN_VIEW_UNTIL_LOADED = """() => { document.querySelector('[data-graph]').scrollIntoView({ block: 'nearest' });
+  return !!document.querySelector('[data-graph-request]'); }"""
+
+
 def test_the_graph_view_draws_the_nodes_and_lights_them_backward(page: Any, tmp_path: Path) -> None:
     open_preset(page, "worked-example")
     page.locator('[data-net] [data-neuron="2:0"]').click()
-    page.locator("[data-graph]").scroll_into_view_if_needed()  # its module loads when it is first seen
+    page.wait_for_selector("[data-explain-body] h3", state="attached")  # the panel above it has grown
+    # its module loads once it has been seen for a moment: kept in view while panels above it grow
+    page.wait_for_function(IN_VIEW_UNTIL_LOADED, polling=100)
     page.locator("[data-graph-request]").click()
     page.wait_for_function("() => window.deltaflow.store.graph?.layer === 2")
     g = page.evaluate("() => window.deltaflow.store.graph")
