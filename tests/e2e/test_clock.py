@@ -19,6 +19,8 @@ def test_views_draw_only_on_the_ticks_of_one_clock_while_training(page: Any) -> 
     page.locator('[data-action="train"]').click()
     page.wait_for_function("() => window.deltaflow.store.server.step > 50")
     page.evaluate(LOG)
+    page.wait_for_timeout(500)  # past the start of training (its first maps, a lazy module, ...)
+    page.evaluate("() => window.__drew.clear()")
     step = page.evaluate("() => window.deltaflow.store.server.step")
     page.wait_for_timeout(2000)
     times = page.evaluate(DREW)
