@@ -47,7 +47,7 @@ class Record:
     """What the store has of one session, as far as the loop knows."""
 
     cursor: Cursor | None = None  # the run whose scenario was written
-    snaps: dict[int, int] = field(default_factory=dict)  # serials of the checkpoints written (or on their way)
+    serials: dict[int, int] = field(default_factory=dict)  # of the checkpoints written (or on their way)
     saved_at: float = -math.inf  # time.monotonic() of the last capture
     inflight: bool = False  # a capture waits in the writer's queue
     reset: bool = False  # a write failed: write everything again next time
@@ -73,13 +73,13 @@ def capture(s: "Session", rec: Record) -> Capture:
     c = s.cursor
     scenario = None
     if rec.reset or rec.cursor is not c:
-        rec.cursor, rec.snaps, rec.reset, rec.data = c, {}, False, None
+        rec.cursor, rec.serials, rec.reset, rec.data = c, {}, False, None
     if rec.data is not c.data:  # a new run, or its data edited
         rec.data = c.data
         scenario = (c.scenario, data_arrays(c), dataedit.saved(c))
     h = c.history
-    new = [h.snaps[k] for k in h.steps if rec.snaps.get(k) != h.serials[k]]
-    rec.snaps = dict(h.serials)  # not the checkpoints: those the history drops are freed at once
+    new = [h.snaps[k] for k in h.steps if rec.serials.get(k) != h.serials[k]]
+    rec.serials = dict(h.serials)  # not the checkpoints: those the history drops are freed at once
     trainer = c.pre if c.pre is not None else c.snapshot()  # never mid-step
     history = {"every": h.every, "last": h.last, "steps": list(h.steps)}
     room = (s.room.code, s.room.token_hash)
