@@ -45,6 +45,8 @@ def test_the_worked_example_says_it_trains_biases_and_offers_the_fixed_variant(p
     page.wait_for_function(f"() => {STORE}.server.scenario.name === 'worked-example-fixed-bias'")
     # the panel redraws at the page's next frame after the new state
     page.wait_for_function("() => !document.querySelector('[data-trains-biases]')")
+    # the link is pushed once its search is made; Back before that would leave the page
+    page.wait_for_function("() => location.search.includes('preset=worked-example-fixed-bias')")
     page.go_back()  # the worked example is one Back away
     page.wait_for_function(f"() => {STORE}.server.scenario.name === 'worked-example'")
 
