@@ -8,23 +8,73 @@ what the server and the clients leave.
 stdin: pickled (fn, args) from app.session.work.in_worker. stdout: lines `progress DONE TOTAL`
 at most every PROGRESS_EVERY seconds, then `result N` and N bytes: pickled ("ok", value) or
 ("error", exception).
+
+`python -m app.worker serve` is a warm replica instead (app/session/replica.py): it answers
+requests until stdin closes, and keeps the large arrays it is sent (a run's data) so that
+each request carries only what changed. A request is a line `P N`, then P bytes of pickled
+{token: array} to keep and N bytes of pickled (fn, args), whose kept arrays are persistent
+ids (tokens). The answer is a line `N` and N bytes: pickled ("ok", value), ("error",
+exception), or ("missing", None) when a token is no longer kept (the parent sends them all).
 """
 
+import functools
+import io
 import os
 import pickle
 import sys
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 NICE = 10
 PROGRESS_EVERY = 0.1  # seconds; the parent relays and checks for `pause` at these
+KEPT_BYTES = 256 * 2**20  # a replica's kept arrays; the least recently used go first
 
 
-def main() -> None:
+def _nice() -> None:
     try:
         os.nice(NICE)
     except OSError:  # not allowed here: run at the server's priority
         pass
+
+
+class _Missing(Exception):
+    pass
+
+
+class _Loader(pickle.Unpickler):
+    def __init__(self, data: bytes, kept: "OrderedDict[int, Any]") -> None:
+        super().__init__(io.BytesIO(data))
+        self.kept = kept
+
+    def persistent_load(self, token: Any) -> Any:
+        if token not in self.kept:
+            raise _Missing
+        self.kept.move_to_end(token)
+        return self.kept[token]
+
+
+def serve() -> None:
+    """Answer requests from the parent until it closes stdin (see the module's docstring)."""
+    _nice()
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    kept: OrderedDict[int, Any] = OrderedDict()
+    while head := inp.readline():
+        p, n = map(int, head.split())
+        kept.update(pickle.loads(inp.read(p)))  # from our own parent
+        while len(kept) > 1 and sum(a.nbytes for a in kept.values()) > KEPT_BYTES:
+            kept.popitem(last=False)
+        _reply(out, b"%d\n", functools.partial(_run, inp.read(n), kept))
+
+
+def _run(request: bytes, kept: "OrderedDict[int, Any]") -> Any:
+    fn, args = _Loader(request, kept).load()
+    return fn(*args)
+
+
+def main() -> None:
+    _nice()
     fn, args = pickle.loads(sys.stdin.buffer.read())  # from our own parent
     out = sys.stdout.buffer
     last = 0.0
@@ -37,15 +87,22 @@ def main() -> None:
             out.write(b"progress %d %d\n" % (done, total))
             out.flush()
 
+    _reply(out, b"result %d\n", lambda: fn(*args, tick))
+
+
+def _reply(out: Any, head: bytes, call: Callable[[], Any]) -> None:
+    """call()'s answer for the parent: `head` with its length, then its pickle."""
     try:
-        answer: tuple[str, Any] = ("ok", fn(*args, tick))
+        answer: tuple[str, Any] = ("ok", call())
+    except _Missing:
+        answer = ("missing", None)
     except Exception as e:  # handed to the parent, which raises it
         answer = ("error", e)
     data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(b"result %d\n" % len(data))
+    out.write(head % len(data))
     out.write(data)
     out.flush()
 
 
 if __name__ == "__main__":
-    main()
+    serve() if sys.argv[1:] == ["serve"] else main()

@@ -40,6 +40,9 @@ class Diverged(Exception):
         self.step, self.what, self.kind, self.already = step, what, kind, already
         super().__init__(self.reason())
 
+    def __reduce__(self) -> tuple[type, tuple[int, str, str, bool]]:
+        return Diverged, (self.step, self.what, self.kind, self.already)  # raised again across processes
+
     def reason(self, learning_rate: float | None = None) -> str:
         """The sentence a user reads, e.g. as a session's `paused_reason`."""
         if self.already:

@@ -78,7 +78,9 @@ async def next_(s: "Session", cmd: p.Next) -> None:
     s.stop()
     c = s.cursor
     flops = c.step_flops() if c.pending is None else 0
-    await s.publish_heavy(await work.run(c.next_events, flops=flops), flops)
+    if c.pending is None:
+        c.pending, c.index = await c.begin_off_loop(), 0
+    await s.publish_heavy(c.next_events(), flops)
     if s.cursor.pending is None:
         await stepped(s)
         s.publish_maps()
@@ -96,7 +98,7 @@ async def step(s: "Session", cmd: p.Step) -> None:
     s.stop()
     c = s.cursor
     flops = c.step_flops()
-    events = c.finish() if c.pending is not None else await work.run(c.traced_step, flops=flops)
+    events = c.finish() if c.pending is not None else await c.traced_step_off_loop()
     if cmd.count > 1 and c.hit is None:
         # the last step is sent whole; of the ones before it, the last epoch they ended (the
         # state's curve has them all), so a long step's answer never outgrows an outbox
@@ -112,7 +114,7 @@ async def step(s: "Session", cmd: p.Step) -> None:
                     events = []
                 else:
                     good = c.check(good)  # the unchecked steps, before the traced one
-                    events = await work.run(c.traced_step, flops=flops)
+                    events = await c.traced_step_off_loop()
                     if any(e["type"] == "epoch" for e in events):
                         last_epoch = None  # the step's own events carry it
                 if c.hit is not None:

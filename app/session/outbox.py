@@ -62,6 +62,15 @@ class Message:
         return self._frame
 
 
+class Sent(dict[str, Any]):
+    """An event encoded where it was computed (a replica process): its fields that the server
+    reads (type, layer, an epoch's losses), and `message`, what is sent."""
+
+    def __init__(self, fields: dict[str, Any], data: bytes) -> None:
+        super().__init__(fields)
+        self.message = Message(data)
+
+
 class _Queue(deque[Message]):
     """A deque of messages that keeps the sum of their sizes."""
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from app.protocol import encode
-from app.session.outbox import Message, Outbox
+from app.session.outbox import Message, Outbox, Sent
 
 Role = Literal["owner", "presenter", "viewer"]
 # no 0/O, 1/I/L: a code read off a projector is typed without guessing
@@ -198,6 +198,8 @@ class Room:
         def one(e: dict[str, Any] | Message, role: Role | None) -> Message:
             if isinstance(e, Message):
                 return e
+            if isinstance(e, Sent):
+                return e.message
             return Message(encode(self.state_for(e, role) if role and e["type"] == "state" else e))
 
         if not any(isinstance(e, dict) and e["type"] == "state" for e in events):

@@ -7,10 +7,10 @@ from typing import Any
 from app import scenario as sc
 from app.codec import encode_in_pieces
 from app.protocol import encode
-from app.session import branch, commands, memory, play, work
+from app.session import branch, commands, memory, play, replica, work
 from app.session.breakpoints import Paused, Reason, reason
 from app.session.cursor import OUTPUT_ROWS, SMALL_SET, Cursor, Event, Options
-from app.session.outbox import Message, Outbox
+from app.session.outbox import Message, Outbox, Sent
 from app.session.play import quiet
 from app.session.room import Hosted, Role, Room
 
@@ -78,6 +78,8 @@ class Session(Hosted):
         self.cursor = cursor
         self.branch = None
         self.paused_reason = None
+        if cursor.step_flops() >= replica.REMOTE_FLOPS:
+            replica.warm()
         for box in list(self.room.members):
             self.room.send(box, self._welcome(box))
         if self.room.relay is not None:  # other workers' members start again too
@@ -152,7 +154,10 @@ class Session(Hosted):
             return
 
         def encoded() -> list[Event | Message]:
-            return [e if e["type"] == "state" else Message(encode_in_pieces(e)) for e in events]
+            return [
+                e.message if isinstance(e, Sent) else e if e["type"] == "state" else Message(encode_in_pieces(e))
+                for e in events
+            ]
 
         self.room.publish(*await work.in_thread(encoded))
 

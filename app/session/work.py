@@ -136,7 +136,7 @@ async def run(fn: Callable[..., T], *args: Any, flops: int) -> T:
     return await in_thread(fn, *args)
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     """The environment for `python -m app....`: this copy of the package, whatever is installed."""
     root = str(Path(__file__).resolve().parents[2])
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -166,7 +166,7 @@ async def checked(fn: Callable[..., T], *args: Any, flops: int, progress: Progre
 
 async def _in_worker(fn: Callable[..., T], args: tuple[Any, ...], progress: Progress) -> T:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.worker", stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=_child_env()
+        sys.executable, "-m", "app.worker", stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=child_env()
     )
     assert proc.stdin is not None and proc.stdout is not None
     try:
@@ -206,7 +206,7 @@ async def in_process(module: str, data: bytes) -> Any:
     (~0.5 s to start): rare, large documents only. The module's answer is ("ok", result) or
     ("error", exception); RuntimeError if the process fails."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=_child_env()
+        sys.executable, "-m", module, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=child_env()
     )
     try:
         out, err = await proc.communicate(data)

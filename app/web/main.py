@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 
 from app import __version__, lessons
-from app.session import memory
+from app.session import memory, replica
 from app.session.cluster import Cluster
 from app.session.directory import Directory
 from app.session.persist import Saver
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
             registry.close()  # every session saved and written before the process exits
+            await replica.close()
             if cluster is not None:  # then other workers may take its rooms over
                 await cluster.close()
 

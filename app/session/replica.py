@@ -1,0 +1,191 @@
+"""A warm worker process that takes a large run's traced steps: `python -m app.worker serve`.
+
+A traced step of 2-64-64-1 over 10,000 examples is ~50 ms of numpy. In a thread it shares the
+interpreter with the event loop: numpy releases the GIL, but every Python line between its
+calls takes it back, and the other sessions' round trips doubled. A child process shares
+neither the interpreter nor, at a lower priority, the CPU the loop asks for. It is started
+once and kept (a start costs ~0.3 s), and it keeps the run's data, so a step sends only the
+trainer's small state and gets back its events, already encoded, and the state after it.
+
+`step(trainer, layers)` is what runs in the child. The parent side is `call`, which raises
+Unavailable when the child cannot answer, so that the caller runs the work in a thread
+instead, with nothing changed.
+"""
+
+import asyncio
+import io
+import itertools
+import pickle
+import sys
+import weakref
+from asyncio.subprocess import DEVNULL, PIPE
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from app.codec import encode_in_pieces
+from app.nn import guard
+from app.session import work
+
+REMOTE_FLOPS = 30_000_000  # a step's flops from which it goes to the replica: ~15 ms, beside ~1 ms of round trip
+IDLE_SECONDS = 300.0  # a replica unused this long exits, and gives back its memory
+SHARED_BYTES = 64 * 1024  # arrays this large or larger are kept by the replica, not sent each time
+
+
+class Unavailable(Exception):
+    """The replica could not answer (it failed to start or died); nothing was changed."""
+
+
+def step(t: Any, encoded: bool) -> tuple[list[dict[str, Any]], list[bytes], dict[str, Any]]:
+    """In the replica: one traced, guarded step of trainer `t` (guard.step), its events capped
+    (work.cap), and the state after it (Trainer.snapshot, with the last gradient and changes).
+    With `encoded`, each event is also encoded (codec.encode_in_pieces) and comes back without
+    its arrays, which only the encoding needs. Diverged as guard.step raises it."""
+    events = work.cap(guard.step(t, trace=True), t.net.layers)
+    state = {**t.snapshot(), "last_grad_w": t.last_grad_w, "last_changes": t.last_changes}
+    if not encoded:
+        return events, [], state
+    json = [encode_in_pieces(e) for e in events]
+    light = [{k: v for k, v in e.items() if not isinstance(v, np.ndarray)} for e in events]
+    return light, json, state
+
+
+def ready() -> bool:
+    """In the replica: nothing, once this module (and what a step needs) is imported."""
+    return True
+
+
+_tokens: dict[int, tuple[weakref.ref, int]] = {}  # id(array) -> (the array, its token)
+_next_token = itertools.count(1)
+
+
+def _token(a: np.ndarray) -> int:
+    """A number for array `a` while it lives (ids are reused once an array is freed)."""
+    held = _tokens.get(id(a))
+    if held is not None and held[0]() is a:
+        return held[1]
+    if len(_tokens) > 4096:  # forget the freed ones
+        for k in [k for k, (ref, _) in _tokens.items() if ref() is None]:
+            del _tokens[k]
+    token = next(_next_token)
+    _tokens[id(a)] = (weakref.ref(a), token)
+    return token
+
+
+class _Dumper(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, shared: dict[int, int]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.shared = shared
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self.shared.get(id(obj)) if type(obj) is np.ndarray else None
+
+
+class Replica:
+    """One warm child process, one request at a time."""
+
+    def __init__(self) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+        self.kept: set[int] = set()  # tokens the child was sent (it may have dropped some)
+        self.lock = asyncio.Lock()
+        self.idle: asyncio.TimerHandle | None = None
+
+    async def start(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            argv = [sys.executable, "-m", "app.worker", "serve"]
+            self.proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=work.child_env()
+            )
+            self.kept = set()
+
+    async def call(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
+        """fn(*args) in the child, with the arrays `shared` kept there between calls. Runs to its
+        end even when the caller is cancelled, so that the next request finds the pipe in step."""
+        task = asyncio.ensure_future(self._locked(fn, args, shared))
+        return await asyncio.shield(task)
+
+    async def _locked(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
+        async with self.lock:
+            if self.idle is not None:
+                self.idle.cancel()
+            try:
+                return await self._ask(fn, args, shared)
+            except (OSError, EOFError, ValueError, asyncio.IncompleteReadError) as e:
+                self.stop()
+                raise Unavailable(f"the replica failed: {e!r}") from None
+            finally:
+                self.idle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self.stop)
+
+    async def _ask(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
+        await self.start()
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        tokens = {id(a): _token(a) for a in shared if a.nbytes >= SHARED_BYTES}
+        body = io.BytesIO()
+        _Dumper(body, tokens).dump((fn, args))
+        for attempt in range(2):
+            send = {t: a for a in shared if (t := tokens.get(id(a))) and (attempt or t not in self.kept)}
+            puts = pickle.dumps(send, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.write(b"%d %d\n" % (len(puts), body.tell()))
+            self.proc.stdin.writelines([puts, body.getbuffer()])
+            await self.proc.stdin.drain()
+            self.kept |= send.keys()
+            n = int(await self.proc.stdout.readline())
+            kind, value = pickle.loads(await self.proc.stdout.readexactly(n))  # our own child's answer
+            if kind == "ok":
+                return value
+            if kind == "error":
+                raise value
+            self.kept = set()  # "missing": it dropped some; send them all
+        raise Unavailable("the replica lost the arrays it was sent twice")
+
+    def stop(self) -> asyncio.Task[Any] | None:
+        """End the child, if any: the next call starts another. The task that reaps it."""
+        if self.idle is not None:
+            self.idle.cancel()
+            self.idle = None
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.returncode is None:
+            proc.kill()
+        return asyncio.get_running_loop().create_task(proc.wait())
+
+
+_REPLICAS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Replica]]" = weakref.WeakKeyDictionary()
+
+
+def _pool() -> list[Replica]:
+    loop = asyncio.get_running_loop()
+    if loop not in _REPLICAS:
+        _REPLICAS[loop] = [Replica() for _ in range(work.MAX_WORKERS)]
+    return _REPLICAS[loop]
+
+
+async def call(fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
+    """fn(*args) in a free replica (or the first, after its current request); `shared`: the
+    large arrays among the args that stay the same from call to call (a run's data).
+    Unavailable when it cannot answer; the exception fn raised, as it raised it."""
+    pool = _pool()
+    free = next((r for r in pool if not r.lock.locked()), pool[0])
+    return await free.call(fn, args, shared)
+
+
+async def _started(r: Replica) -> None:
+    try:
+        await r.call(ready, (), [])  # the child's imports done before a step needs them
+    except Unavailable:
+        pass  # the first step runs in a thread, and tries again
+
+
+def warm() -> None:
+    """Start a replica now, while a large run is being built, so that its first step does not wait."""
+    r = _pool()[0]
+    if r.proc is None and not r.lock.locked():
+        asyncio.get_running_loop().create_task(_started(r))
+
+
+async def close() -> None:
+    """Stop this loop's replicas and wait for them (the app's shutdown)."""
+    reaping = [t for r in _REPLICAS.pop(asyncio.get_running_loop(), []) if (t := r.stop())]
+    await asyncio.gather(*reaping)

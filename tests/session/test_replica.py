@@ -1,0 +1,207 @@
+"""Large traced steps in the warm replica process (app/session/replica.py, `python -m app.worker
+serve`): the same bits as a step in the server's own process, the data kept between steps,
+divergence, a dead or cancelled replica, and `next` revealing a replica's step."""
+
+import asyncio
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app import scenario as sc
+from app.codec import encode_in_pieces
+from app.session import replica
+from app.session.breakpoints import Diverged
+from app.session.cursor import Cursor, Options
+from app.session.outbox import Sent
+from tests.nn import diverging
+
+
+def scenario(lr: float = 0.05) -> sc.Scenario:
+    """Adam (state beyond the weights), shuffled, and an epoch every 4 steps."""
+    return sc.parse(
+        {
+            "name": "replicated",
+            "layers": [2, 8, 8, 1],
+            "activations": ["tanh", "tanh", "sigmoid"],
+            "optimizer": {"type": "adam", "learning_rate": lr},
+            "data": {"generator": "circle", "samples": 200, "train_fraction": 0.8},
+            "batch_size": 50,
+        }
+    )
+
+
+@pytest.fixture(autouse=True)
+def every_step_remote(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(replica, "REMOTE_FLOPS", 0)  # this small net's steps go to the replica
+    yield
+
+
+def state(c: Cursor) -> list[Any]:
+    t = c.trainer
+    opt = t.optimizer.state()
+    return [t.step_count, t.epochs_done, t.offset, *t.net.params, *t.last_grad_w, *t.last_changes, repr(opt)]
+
+
+def same(a: list[Any], b: list[Any]) -> bool:
+    return len(a) == len(b) and all(
+        np.array_equal(x.view(np.uint64), y.view(np.uint64)) if isinstance(x, np.ndarray) else x == y
+        for x, y in zip(a, b)
+    )
+
+
+def test_steps_in_the_replica_equal_steps_here_bit_for_bit_with_their_encoded_events() -> None:
+    here, there = Cursor(scenario(), Options()), Cursor(scenario(), Options())
+
+    async def run() -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+        try:
+            out = []
+            for _ in range(6):  # across an epoch's end
+                out.append((here.traced_step(), await there.traced_step_off_loop()))
+                assert same(state(here), state(there))
+            return out
+        finally:
+            await replica.close()
+
+    steps = asyncio.run(run())
+    for local, remote in steps:
+        assert [e["type"] for e in local] == [e["type"] for e in remote]
+        assert all(isinstance(e, Sent) for e in remote)
+        assert [encode_in_pieces(e) for e in local] == [e.message.data for e in remote]
+    assert any(e["type"] == "epoch" for _, remote in steps for e in remote)
+    assert here.curve == there.curve and here.history.last == there.history.last
+
+
+def test_the_replica_keeps_the_data_and_is_sent_it_again_when_it_has_lost_it() -> None:
+    big = scenario().model_copy(update={"data": sc.GeneratedData(generator="circle", samples=10_000, train_fraction=1)})
+    c, twin = Cursor(big, Options()), Cursor(big, Options())
+    sent: list[int] = []  # the bytes of kept arrays sent with each request
+
+    def count(r: replica.Replica) -> None:
+        write = r.proc.stdin.write  # type: ignore[union-attr]
+
+        def counting(b: bytes) -> None:
+            sent.append(int(b.split()[0]))
+            write(b)
+
+        r.proc.stdin.write = counting  # type: ignore[union-attr,method-assign]
+
+    async def run() -> set[int]:
+        try:
+            await c.traced_step_off_loop()
+            r = replica._pool()[0]
+            kept = set(r.kept)
+            count(r)
+            await c.traced_step_off_loop()
+            await r.stop()  # type: ignore[misc]
+            await r.start()  # a new child, that the parent believes holds the data
+            r.kept = kept
+            count(r)
+            await c.traced_step_off_loop()
+            return kept
+        finally:
+            await replica.close()
+
+    kept = asyncio.run(run())
+    assert len(kept) == 2  # x and y, each over SHARED_BYTES
+    assert sent[0] < 100  # nothing kept sent again
+    assert sent[1] < 100 and sent[2] > 240_000  # the child said "missing": then x and y again
+    for _ in range(3):
+        twin.traced_step()
+    assert same(state(c), state(twin))
+
+
+def test_a_diverging_step_in_the_replica_changes_nothing_here() -> None:
+    c, twin = Cursor(sc.parse(diverging.minimal()), Options()), Cursor(sc.parse(diverging.minimal()), Options())
+    for cur in (c, twin):
+        for _ in range(diverging.FIRST_BAD - 1):
+            cur.fast_step()
+    before = state(c)
+
+    async def run() -> Diverged:
+        try:
+            with pytest.raises(Diverged) as there:
+                await c.traced_step_off_loop()
+            return there.value
+        finally:
+            await replica.close()
+
+    there = asyncio.run(run())
+    with pytest.raises(Diverged) as here:
+        twin.traced_step()
+    assert there.reason == here.value.reason and there.reason["step"] == diverging.FIRST_BAD
+    assert same(state(c), before) and c.pre is None and c.pending is None
+
+
+def test_a_replica_killed_during_a_step_leaves_it_to_a_thread_and_the_next_starts_another() -> None:
+    c, twin = Cursor(scenario(), Options()), Cursor(scenario(), Options())
+
+    async def run() -> tuple[bool, bool]:
+        try:
+            await c.traced_step_off_loop()
+            r = replica._pool()[0]
+            assert r.proc is not None
+            os.kill(r.proc.pid, signal.SIGSTOP)  # it takes the request and never answers
+            task = asyncio.create_task(c.traced_step_off_loop())
+            await asyncio.sleep(0.1)
+            os.kill(r.proc.pid, signal.SIGKILL)
+            events = await task  # the replica failed: a thread took the step
+            in_thread = not isinstance(events[0], Sent)
+            events = await c.traced_step_off_loop()  # a new replica
+            return in_thread, isinstance(events[0], Sent)
+        finally:
+            await replica.close()
+
+    assert asyncio.run(run()) == (True, True)
+    for _ in range(3):
+        twin.traced_step()
+    assert same(state(c), state(twin))
+
+
+def test_a_cancelled_step_changes_nothing_and_the_replica_answers_the_next() -> None:
+    c, twin = Cursor(scenario(), Options()), Cursor(scenario(), Options())
+
+    async def run() -> None:
+        try:
+            await c.traced_step_off_loop()
+            task = asyncio.create_task(c.traced_step_off_loop())
+            await asyncio.sleep(0)  # sent, not yet answered
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await c.traced_step_off_loop()
+        finally:
+            await replica.close()
+
+    asyncio.run(run())
+    twin.traced_step()
+    twin.traced_step()
+    assert same(state(c), state(twin))
+
+
+def test_next_reveals_a_replicas_step_phase_by_phase_and_abort_undoes_it() -> None:
+    c, twin = Cursor(scenario(), Options()), Cursor(scenario(), Options())
+    before = state(c)
+
+    async def run() -> list[dict[str, Any]]:
+        try:
+            c.pending, c.index = await c.begin_off_loop(), 0
+            return list(c.pending)
+        finally:
+            await replica.close()
+
+    pending = asyncio.run(run())
+    local = twin.begin()
+    twin.pending, twin.index = local, 0
+    assert [(e["type"], e.get("layer")) for e in pending] == [(e["type"], e.get("layer")) for e in local]
+    assert same(state(c), state(twin))  # both trainers have applied the step
+    assert np.array_equal(c.pending_batch[0], twin.pending_batch[0])  # type: ignore[index]
+    assert c.phase() == twin.phase()
+    shown = c.next_events()
+    assert shown[0].message.data == encode_in_pieces(twin.next_events()[0])  # type: ignore[attr-defined]
+    c.abort()
+    twin.abort()
+    assert same(state(c), state(twin)) and same(state(c)[:9], before[:9])  # the step, the weights
