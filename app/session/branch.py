@@ -18,7 +18,7 @@ import numpy as np
 from app import scenario as sc
 from app.nn import datasets
 from app.protocol import ProtocolError
-from app.session import maps, work
+from app.session import maps, offload, work
 from app.session.breakpoints import Diverged
 from app.session.cursor import Cursor, Event
 
@@ -40,6 +40,7 @@ class Branch:
         self.stopped: str | None = None  # why b no longer trains (it diverged)
         self.points = maps.grid(b.extent, MAP_RES) if b.extent else None
         self.sent = 0  # rows already sent in a frame
+        self.drawn: tuple[bytes, list[dict[str, Any]]] | None = None  # b's maps, by its parameters' bits
 
     @property
     def live(self) -> bool:
@@ -116,11 +117,16 @@ class Branch:
         base64, row by row from the top as in the maps message."""
         if self.points is None:
             return None
-        out = self.b.trainer.net.predict(self.points)
+        net = self.b.trainer.net
+        bits = b"".join(p.tobytes() for p in net.params)  # a pause or a welcome sends them again
+        if self.drawn is not None and self.drawn[0] == bits:
+            return self.drawn[1]
+        out = net.predict(self.points)
         found = []
         for j in range(out.shape[1]):
             lo, hi, q = maps.quantize(out[:, j])
             found.append({"unit": j, "res": MAP_RES, "lo": lo, "hi": hi, "data": base64.b64encode(q).decode()})
+        self.drawn = bits, found
         return found
 
     # --- following a ---------------------------------------------------------------------
@@ -277,14 +283,15 @@ async def follow(s: "Session", force: bool = False) -> None:
             s.publish({"type": "branch_closed", "kept": "a", "reason": reason})
             return
         b.abort()
-        b.goto(target)
+        await offload.goto(b, target)
         br.truncate(target)
-        a_params = a.trainer.net.params
-        br.add_row(target, a_params, a.trainer.evaluate(a.trainer.x, a.trainer.y)[0])
+        a_loss = await work.run(a.trainer.evaluate, a.trainer.x, a.trainer.y, flops=offload.evaluation_flops(a))
+        br.add_row(target, a.trainer.net.params, a_loss[0])
     elif before < target and br.live:
         await work.run(br.catch_up, a, target, flops=2 * (target - before) * b.step_flops())
     if force or b.trainer.step_count != before:
-        s.publish(br.event(a))
+        flops = 0 if br.points is None else work.forward_flops(b.trainer.net.layers, len(br.points))
+        s.publish(await work.run(br.event, a, flops=flops))
 
 
 async def keep(s: "Session", which: str) -> None:

@@ -12,7 +12,7 @@ from app import protocol as p
 from app import scenario as sc
 from app.nn.gradcheck import gradcheck
 from app.protocol import ProtocolError
-from app.session import branch, dataedit, debugging, healthfeed, memory, play, poll, work
+from app.session import branch, dataedit, debugging, healthfeed, memory, offload, play, poll, work
 from app.session.cursor import Cursor, Event
 from app.session.work import Cancelled, Progress
 
@@ -79,7 +79,7 @@ async def next_(s: "Session", cmd: p.Next) -> None:
     c = s.cursor
     flops = c.step_flops() if c.pending is None else 0
     if c.pending is None:
-        c.pending, c.index = await c.begin_off_loop(), 0
+        c.pending, c.index = await offload.begin(c), 0
     await s.publish_heavy(c.next_events(), flops)
     if s.cursor.pending is None:
         await stepped(s)
@@ -98,7 +98,7 @@ async def step(s: "Session", cmd: p.Step) -> None:
     s.stop()
     c = s.cursor
     flops = c.step_flops()
-    events = c.finish() if c.pending is not None else await c.traced_step_off_loop()
+    events = c.finish() if c.pending is not None else await offload.traced_step(c)
     if cmd.count > 1 and c.hit is None:
         # the last step is sent whole; of the ones before it, the last epoch they ended (the
         # state's curve has them all), so a long step's answer never outgrows an outbox
@@ -113,19 +113,19 @@ async def step(s: "Session", cmd: p.Step) -> None:
                     last_epoch = end or last_epoch
                     events = []
                 else:
-                    good = c.check(good)  # the unchecked steps, before the traced one
-                    events = await c.traced_step_off_loop()
+                    good = await offload.check(c, good)  # the unchecked steps, before the traced one
+                    events = await offload.traced_step(c)
                     if any(e["type"] == "epoch" for e in events):
                         last_epoch = None  # the step's own events carry it
                 if c.hit is not None:
                     break
                 if time.perf_counter() - turn > YIELD_EVERY:
-                    good = c.check(good)
+                    good = await offload.check(c, good)
                     await asyncio.sleep(0)  # let other sessions and connections run
                     turn = time.perf_counter()
         except Cancelled:
             events = []
-        c.check(good)
+        await offload.check(c, good)
         s.interrupt = False
         events = [*([last_epoch] if last_epoch else []), *events, s.state()]
     await s.publish_heavy(events, flops)
@@ -152,12 +152,12 @@ async def epoch(s: "Session", cmd: p.Epoch) -> None:
             if c.hit is not None:
                 break
             if time.perf_counter() - turn > YIELD_EVERY:
-                good = c.check(good)
+                good = await offload.check(c, good)
                 await asyncio.sleep(0)
                 turn = time.perf_counter()
     except Cancelled:
         pass
-    c.check(good)
+    await offload.check(c, good)
     s.interrupt = False
     s.publish(*([end] if end else []), s.state())
     await stepped(s)
@@ -189,7 +189,7 @@ async def seek(s: "Session", cmd: p.Seek) -> None:
     s.stop()
     data = s.cursor.data
     s.cursor.abort()
-    s.cursor.goto(cmd.step)
+    await offload.goto(s.cursor, cmd.step)
     health = await healthfeed.computed(s.cursor)
     s.publish(s.state(), health)
     dataedit.published_if_changed(s, data)
@@ -217,7 +217,7 @@ async def set_(s: "Session", cmd: p.Set) -> None:
     new = await work.run(reconfigured, c.scenario, update, flops=len(c.trainer.x) * 1000)
     c.abort()
     c.configure(new)
-    c.edited()
+    await offload.edited(c)
     s.publish(s.state())
 
 
@@ -226,7 +226,7 @@ async def set_weight(s: "Session", cmd: p.SetWeight) -> None:
     c = s.cursor
     c.abort()
     c.trainer.net.w[cmd.layer - 1][cmd.to, cmd.from_] = cmd.value
-    c.edited()
+    await offload.edited(c)
     s.publish(s.state())
     s.publish_maps()
 
@@ -239,7 +239,7 @@ async def set_bias(s: "Session", cmd: p.SetBias) -> None:
         raise ProtocolError("out_of_range", f"set_bias.unit: layer {cmd.layer} has {n} units (0–{n - 1})", "set_bias")
     c.abort()
     c.trainer.net.b[cmd.layer - 1][cmd.unit] = cmd.value
-    c.edited()
+    await offload.edited(c)
     s.publish(s.state())
     s.publish_maps()
 

@@ -8,11 +8,10 @@ import numpy as np
 
 from app import scenario as sc
 from app.nn import guard
-from app.session import dataedit, maps, replica, work
+from app.session import dataedit, maps, work
 from app.session.breakpoints import Breakpoints, Paused, Reason, diverged
 from app.session.encoded import Encoded, dataset_event
 from app.session.history import History, Snapshot
-from app.session.outbox import Sent
 from app.session.work import cap
 
 Event = dict[str, Any]
@@ -282,34 +281,6 @@ class Cursor:
         self.params_json()  # the state that follows, encoded here in a worker thread when large
         return events
 
-    async def begin_off_loop(self) -> list[Event]:
-        """begin(), off the event loop when large: from replica.REMOTE_FLOPS in the replica
-        process, whose events come back encoded (Sent), else in a thread (work.run)."""
-        flops, t = self.step_flops(), self.trainer
-        if flops < replica.REMOTE_FLOPS:
-            return await work.run(self.begin, flops=flops)
-        data = [a for a in (t.x, t.y, t.x_test, t.y_test) if a is not None]
-        try:
-            events, json, state = await replica.call(replica.step, (t, True), data)
-        except replica.Unavailable:
-            return await work.run(self.begin, flops=flops)
-        except guard.Diverged as e:  # the replica's copy diverged; this trainer never moved
-            raise diverged(e, self.scenario.optimizer.learning_rate) from None
-        self.branch()
-        self.pre, self.pending_batch = self.snapshot(), self.batch()
-        t.restore(state)
-        t.last_grad_w, t.last_changes = state["last_grad_w"], state["last_changes"]
-        return [Sent(e, j) for e, j in zip(events, json)]
-
-    async def traced_step_off_loop(self) -> list[Event]:
-        """traced_step(), off the event loop when large (begin_off_loop)."""
-        if self.step_flops() < replica.REMOTE_FLOPS:
-            return await work.run(self.traced_step, flops=self.step_flops())
-        events = await self.begin_off_loop()
-        self.complete(events)
-        await work.in_thread(self.params_json)
-        return events
-
     def fast_step(self) -> Event | None:
         """An unchecked, untraced step; its epoch event when it ends one. The caller runs the
         guard (`check`) after a stretch of them."""
@@ -359,7 +330,9 @@ class Cursor:
     def train_check(self, now: Any) -> None:
         """The guard over the training since the last good state."""
         good, self.good = self.good, None
-        if good is not None:
+        if good is not None and good["step"] == self.trainer.step_count:  # nothing trained since (an edit drops it)
+            self.good = good
+        elif good is not None:
             self.good, self.checked_at = self.check(good), now()
 
     def branch(self, always: bool = False) -> None:

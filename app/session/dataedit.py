@@ -90,9 +90,11 @@ async def set_data(s: "Session", cmd: p.SetData) -> None:
     rows = _rows(cmd.data)
     new, built = await work.run(edited_scenario, c.scenario, cmd.data, flops=rows * 1000)
     d = built_version(new, built, c.data.version + 1, c.extent)
+    from app.session import offload  # it imports the cursor, which imports this module
+
     c.abort()
     c.use_data(d)
-    c.edited()
+    await offload.edited(c)
     s.room.publish(s.state(), Message(c.dataset_message()))
     s.publish_maps()
 

@@ -88,11 +88,14 @@ async def graph_(s: "Session", cmd: p.Graph) -> None:
             "graph",
         )
     x, y = t.x[cmd.example], t.y[cmd.example]
-    with c.at_cursor(), np.errstate(all="ignore"):
-        if cmd.layer is not None and cmd.unit is not None:
-            nodes, edges = graph.unit_graph(t.net, x, y, t.loss, cmd.layer, cmd.unit)
-        else:
-            nodes, edges = graph.network_graph(t.net, x, y, t.loss)
+
+    def drawn() -> tuple[Any, Any]:
+        with c.at_cursor(), np.errstate(all="ignore"):
+            if cmd.layer is not None and cmd.unit is not None:
+                return graph.unit_graph(t.net, x, y, t.loss, cmd.layer, cmd.unit)
+            return graph.network_graph(t.net, x, y, t.loss)
+
+    nodes, edges = await work.run(drawn, flops=2 * work.forward_flops(layers, 1))  # a pass each way
     s.publish(
         {
             "type": "graph",

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.protocol import encode
-from app.session import branch, healthfeed, work
+from app.session import branch, healthfeed, offload, work
 from app.session.breakpoints import Paused, reason
 from app.session.cursor import OUTPUT_ROWS
 from app.session.outbox import Message
 
 UNREAD_SECONDS = 1.0  # a run whose frames no member takes for this long pauses
+HEAVY_SLICE = 0.02  # seconds of training at once in a worker thread, when a step outlasts a slice
 
 if TYPE_CHECKING:
     from app.session.session import Session
@@ -43,6 +44,7 @@ def start_training(s: "Session", fps: int, rate: float | None = None) -> None:
 def stop(s: "Session") -> None:
     if s.playing == "train":
         s.scheduler.remove(s)
+    if s.playing == "train" and not s.slicing:  # a heavy slice checks its own training
         try:  # the training since the last check is checked before anything else is shown
             with quiet():
                 s.cursor.train_check(time.perf_counter)
@@ -60,7 +62,13 @@ async def animate(s: "Session") -> None:
         while s.playing == "animate":
             try:
                 with quiet():
-                    s.publish(*s.cursor.next_events())
+                    c = s.cursor
+                    flops = c.step_flops() if c.pending is None else 0
+                    if flops >= work.INLINE_FLOPS:
+                        async with s.lock:  # no command changes the run meanwhile
+                            if c.pending is None and c is s.cursor:
+                                c.pending, c.index = await offload.begin(c), 0
+                    await s.publish_heavy(s.cursor.next_events(), flops)
             except Paused as e:
                 s.playing = None
                 s.paused_reason = e.reason
@@ -89,6 +97,10 @@ def train_slice(s: "Session") -> None:
     if most == 0 and time.perf_counter() < s.next_frame:
         rest(s)
         return
+    if s.cursor.step_flops() >= work.INLINE_FLOPS:  # one step outlasts a slice: off the loop
+        s.scheduler.remove(s)
+        s.frame_task = asyncio.get_running_loop().create_task(heavy_slice(s))
+        return
     s.dirty = True
     with quiet():
         try:
@@ -101,29 +113,62 @@ def train_slice(s: "Session") -> None:
             s.fail(e.reason)
             s.publish_maps()
             return
-        now = time.perf_counter()
-        if now >= s.next_frame:
-            # keep the cadence: one period after the last deadline, not after this (late) slice,
-            # unless far behind; with many sessions a round of slices can outlast a period
-            period = 1.0 / s.fps
-            s.next_frame = max(s.next_frame + period, now - period / 2)
-            # a frame still unsent to every member means nobody reads: after a second of that,
-            # stop spending a core on a run no one sees (a client that never reads costs nothing).
-            # Timed, not counted: with many sessions training, each gets few frames a second.
-            unread = s.room.members and all(box.frame is not None for box in s.room.members)
-            s.unread_since = (s.unread_since or now) if unread else None
-            if s.unread_since is not None and now - s.unread_since >= UNREAD_SECONDS:
-                s.unread_since = None
-                text = "Paused: no one has read this session's frames for a second."
-                s.fail(reason("unread", text, s.cursor.trainer.step_count))
-                return
-            health_flops = healthfeed.flops(s.cursor) if now - s.health_at >= healthfeed.HEALTH_EVERY else 0
-            if frame_flops(s) + health_flops < work.INLINE_FLOPS:
-                s.room.put_frame(frame(s))
-                health(s, now)
-            else:  # evaluating 10,000 examples takes a while: pause this run, frame off the loop
-                s.scheduler.remove(s)
-                s.frame_task = asyncio.get_running_loop().create_task(heavy_frame(s))
+    frame_if_due(s)
+
+
+async def heavy_slice(s: "Session") -> None:
+    """train_slice for a run whose step outlasts a slice: HEAVY_SLICE of training in a worker
+    thread, the guard's check at its end, and the session's lock held meanwhile."""
+
+    def train() -> None:
+        with quiet():
+            if s.branch is not None:
+                s.branch.train_for(s.cursor, HEAVY_SLICE, time.perf_counter, True)
+            else:
+                s.cursor.train_for(HEAVY_SLICE, time.perf_counter, check=True, max_steps=steps_due(s))
+
+    async with s.lock:  # no command changes the run meanwhile
+        if s.playing != "train":
+            return
+        s.dirty, s.slicing = True, True
+        try:
+            await work.in_thread(train)
+        except Paused as e:
+            s.fail(e.reason)
+            s.publish_maps()
+            return
+        finally:
+            s.slicing = False
+        frame_if_due(s)  # a heavy frame waits for the lock
+    if s.frame_task is asyncio.current_task() and s.playing == "train":
+        s.scheduler.add(s)
+
+
+def frame_if_due(s: "Session") -> None:
+    """After a slice: the frame, when one is due (and a pause, when nobody reads them)."""
+    now = time.perf_counter()
+    if now >= s.next_frame:
+        # keep the cadence: one period after the last deadline, not after this (late) slice,
+        # unless far behind; with many sessions a round of slices can outlast a period
+        period = 1.0 / s.fps
+        s.next_frame = max(s.next_frame + period, now - period / 2)
+        # a frame still unsent to every member means nobody reads: after a second of that,
+        # stop spending a core on a run no one sees (a client that never reads costs nothing).
+        # Timed, not counted: with many sessions training, each gets few frames a second.
+        unread = s.room.members and all(box.frame is not None for box in s.room.members)
+        s.unread_since = (s.unread_since or now) if unread else None
+        if s.unread_since is not None and now - s.unread_since >= UNREAD_SECONDS:
+            s.unread_since = None
+            text = "Paused: no one has read this session's frames for a second."
+            s.fail(reason("unread", text, s.cursor.trainer.step_count))
+            return
+        health_flops = healthfeed.flops(s.cursor) if now - s.health_at >= healthfeed.HEALTH_EVERY else 0
+        if frame_flops(s) + health_flops < work.INLINE_FLOPS:
+            s.room.put_frame(frame(s))
+            health(s, now)
+        else:  # evaluating 10,000 examples takes a while: pause this run, frame off the loop
+            s.scheduler.remove(s)
+            s.frame_task = asyncio.get_running_loop().create_task(heavy_frame(s))
 
 
 def steps_due(s: "Session") -> int | None:
@@ -165,7 +210,8 @@ def frame_flops(s: "Session") -> int:
     """A frame evaluates the training and test sets and, on a plane, the maps' grid (when sent)."""
     t, c = s.cursor.trainer, s.cursor
     rows = len(t.x) + (0 if t.x_test is None else len(t.x_test))
-    return work.forward_flops(t.net.layers, rows) + (c.maps_flops() if s.room.server_maps else 0)
+    maps = (c.maps_flops() if s.room.server_maps else 0) + (c.maps_flops() if s.branch is not None else 0)
+    return work.forward_flops(t.net.layers, rows) + maps
 
 
 async def heavy_frame(s: "Session") -> None:

@@ -38,7 +38,8 @@ class Session(Hosted):
         self.next_frame = 0.0
         self._maps_due = False
         self._maps_task: asyncio.Task[None] | None = None
-        self.frame_task: asyncio.Task[None] | None = None
+        self.frame_task: asyncio.Task[None] | None = None  # a heavy slice or frame, off the loop
+        self.slicing = False  # a heavy slice's thread is training the run
         self.health_at = 0.0  # when the last health event went with a train frame
         self.unread_since: float | None = None  # since when no member has taken a train frame
         self.dirty = True  # changed since it was last saved (app/session/persist.py)

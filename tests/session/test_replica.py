@@ -13,7 +13,7 @@ import pytest
 
 from app import scenario as sc
 from app.codec import encode_in_pieces
-from app.session import replica
+from app.session import offload, replica
 from app.session.breakpoints import Diverged
 from app.session.cursor import Cursor, Options
 from app.session.outbox import Sent
@@ -60,7 +60,7 @@ def test_steps_in_the_replica_equal_steps_here_bit_for_bit_with_their_encoded_ev
         try:
             out = []
             for _ in range(6):  # across an epoch's end
-                out.append((here.traced_step(), await there.traced_step_off_loop()))
+                out.append((here.traced_step(), await offload.traced_step(there)))
                 assert same(state(here), state(there))
             return out
         finally:
@@ -91,16 +91,16 @@ def test_the_replica_keeps_the_data_and_is_sent_it_again_when_it_has_lost_it() -
 
     async def run() -> set[int]:
         try:
-            await c.traced_step_off_loop()
+            await offload.traced_step(c)
             r = replica._pool()[0]
             kept = set(r.kept)
             count(r)
-            await c.traced_step_off_loop()
+            await offload.traced_step(c)
             await r.stop()  # type: ignore[misc]
             await r.start()  # a new child, that the parent believes holds the data
             r.kept = kept
             count(r)
-            await c.traced_step_off_loop()
+            await offload.traced_step(c)
             return kept
         finally:
             await replica.close()
@@ -124,7 +124,7 @@ def test_a_diverging_step_in_the_replica_changes_nothing_here() -> None:
     async def run() -> Diverged:
         try:
             with pytest.raises(Diverged) as there:
-                await c.traced_step_off_loop()
+                await offload.traced_step(c)
             return there.value
         finally:
             await replica.close()
@@ -141,16 +141,16 @@ def test_a_replica_killed_during_a_step_leaves_it_to_a_thread_and_the_next_start
 
     async def run() -> tuple[bool, bool]:
         try:
-            await c.traced_step_off_loop()
+            await offload.traced_step(c)
             r = replica._pool()[0]
             assert r.proc is not None
             os.kill(r.proc.pid, signal.SIGSTOP)  # it takes the request and never answers
-            task = asyncio.create_task(c.traced_step_off_loop())
+            task = asyncio.create_task(offload.traced_step(c))
             await asyncio.sleep(0.1)
             os.kill(r.proc.pid, signal.SIGKILL)
             events = await task  # the replica failed: a thread took the step
             in_thread = not isinstance(events[0], Sent)
-            events = await c.traced_step_off_loop()  # a new replica
+            events = await offload.traced_step(c)  # a new replica
             return in_thread, isinstance(events[0], Sent)
         finally:
             await replica.close()
@@ -166,13 +166,13 @@ def test_a_cancelled_step_changes_nothing_and_the_replica_answers_the_next() -> 
 
     async def run() -> None:
         try:
-            await c.traced_step_off_loop()
-            task = asyncio.create_task(c.traced_step_off_loop())
+            await offload.traced_step(c)
+            task = asyncio.create_task(offload.traced_step(c))
             await asyncio.sleep(0)  # sent, not yet answered
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            await c.traced_step_off_loop()
+            await offload.traced_step(c)
         finally:
             await replica.close()
 
@@ -188,7 +188,7 @@ def test_next_reveals_a_replicas_step_phase_by_phase_and_abort_undoes_it() -> No
 
     async def run() -> list[dict[str, Any]]:
         try:
-            c.pending, c.index = await c.begin_off_loop(), 0
+            c.pending, c.index = await offload.begin(c), 0
             return list(c.pending)
         finally:
             await replica.close()

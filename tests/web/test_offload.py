@@ -1,0 +1,134 @@
+"""A large run's math stays off the event loop (app/session/offload.py, play.heavy_slice):
+counted large (every run, with work.INLINE_FLOPS at 0), no command, training or animation
+evaluates the network on the loop's thread, and the numbers are those of the inline path."""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app import scenario as sc
+from app.cli import trace
+from app.nn.network import Network
+from app.protocol import encode
+from app.session import replica, work
+from app.session.cursor import Cursor, Options
+from tests.web.conftest import Conn
+
+SEQUENCE: list[dict[str, Any]] = [
+    {"type": "step"},
+    {"type": "step", "count": 5},
+    {"type": "epoch"},
+    {"type": "next"},
+    {"type": "next"},
+    {"type": "play", "mode": "train"},
+    {"type": "pause"},
+    {"type": "play", "mode": "animate", "speed": 120},
+    {"type": "pause"},
+    {"type": "seek", "step": 3},
+    {"type": "set_weight", "layer": 1, "to": 0, "from": 0, "value": 0.5},
+    {"type": "set_bias", "layer": 1, "unit": 0, "value": 0.5},
+    {"type": "set", "learning_rate": 0.2},
+    {"type": "branch", "from_step": 2, "change": {"learning_rate": 0.1}},
+    {"type": "play", "mode": "train"},
+    {"type": "pause"},
+    {"type": "branch_drop", "branch": "b"},
+    {"type": "select", "example": 2},
+    {"type": "slice", "layer": 1, "to": 0, "from": 0, "points": 5},
+    {"type": "gradcheck"},
+    {"type": "graph", "layer": 1, "unit": 0},
+    {"type": "reset"},
+]
+
+
+@pytest.fixture
+def on_loop(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Where the network was evaluated on a thread that runs an event loop: one entry each time."""
+    seen: list[str] = []
+    forward = Network.forward
+
+    def watched(self: Network, x: np.ndarray) -> Any:
+        try:
+            asyncio.get_running_loop()
+            seen.append(f"{len(x)} rows")
+        except RuntimeError:  # a worker thread: no loop runs here
+            pass
+        return forward(self, x)
+
+    monkeypatch.setattr(Network, "forward", watched)
+    yield seen
+
+
+def run(c: Conn, cmd: dict[str, Any], marker: int) -> None:
+    """Send `cmd` and read up to its end (a play: until it has trained or animated a while):
+    a `select` of example `marker` after it, whose state is the first to show that example."""
+    c.send(cmd)
+    if cmd["type"] == "play":
+        kind = "frame" if cmd["mode"] == "train" else "update"
+        for _ in range(3):
+            c.until(kind)
+    c.send({"type": "select", "example": marker})
+    while (e := c.recv())["type"] != "state" or e["selected"] != marker:
+        pass
+
+
+def test_the_network_is_evaluated_on_the_loop_when_small_and_never_when_counted_large(
+    client: TestClient, on_loop: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with client.websocket_connect("/ws") as ws:
+        c = Conn(ws)
+        c.welcome()
+        c.load("circle")
+        run(c, {"type": "step"}, 5)
+        assert on_loop  # the watch sees a small run's step, which is cheaper inline
+        monkeypatch.setattr(work, "INLINE_FLOPS", 0)
+        on_loop.clear()
+        for k, cmd in enumerate(SEQUENCE):
+            run(c, cmd, 6 + k % 2)
+        assert on_loop == []
+
+
+def test_training_off_the_loop_reaches_the_weights_of_the_same_steps_taken_inline(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(work, "INLINE_FLOPS", 0)
+    with client.websocket_connect("/ws") as ws:
+        c = Conn(ws)
+        c.welcome()
+        c.load("circle")
+        c.send({"type": "play", "mode": "train"})
+        for _ in range(5):
+            c.until("frame")
+        st = c.state()
+    twin = Cursor(sc.parse(sc.preset("circle")), Options())
+    for _ in range(st["step"]):
+        twin.fast_step()
+    assert st["step"] > 0
+    assert st["weights"] == json.loads(encode({"w": twin.trainer.net.w}))["w"]  # bit for bit, as JSON
+    assert st["biases"] == json.loads(encode({"b": twin.trainer.net.b}))["b"]
+
+
+@pytest.mark.parametrize("where", ["thread", "replica"])
+def test_an_animation_off_the_loop_shows_the_trace_phase_by_phase(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    monkeypatch.setattr(work, "INLINE_FLOPS", 0)
+    if where == "replica":
+        monkeypatch.setattr(replica, "REMOTE_FLOPS", 0)
+    expected = [json.loads(encode(e)) for e in trace(sc.preset("worked-example"), steps=2)][1:]
+    with client.websocket_connect("/ws") as ws:
+        c = Conn(ws)
+        c.welcome()
+        c.load("worked-example")
+        c.send({"type": "play", "mode": "animate", "speed": 120})
+        got: list[dict[str, Any]] = []
+        while len(got) < len(expected):
+            e = c.recv()
+            if e["type"] in ("batch", "forward", "output_error", "backward", "update", "epoch"):
+                got.append(e)
+        c.send({"type": "pause"})
+    assert got == expected
