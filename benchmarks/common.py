@@ -94,7 +94,8 @@ UNLIMITED = {
 class Server:
     """`deltaflow serve` as a subprocess on a free port, ready once /healthz answers."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, module: str = "app.cli") -> None:
+        self.module = module  # `python -m module serve ...`: the CLI, or a benchmark's wrapper of it
         self.folder = tempfile.TemporaryDirectory()  # sessions are saved, as in use, but not in the user's files
         db = {"DELTAFLOW_DB": str(Path(self.folder.name) / "deltaflow.db")}
         self.env = {**os.environ, **UNLIMITED, **db, **(env or {})}
@@ -105,7 +106,7 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "Server":
-        cmd = [sys.executable, "-m", "app.cli", "serve", "--host", HOST, "--port", str(self.port)]
+        cmd = [sys.executable, "-m", self.module, "serve", "--host", HOST, "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
         deadline = time.monotonic() + 30

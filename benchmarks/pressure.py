@@ -11,7 +11,8 @@ one second to the next falls on both alike; the p99s are of the pooled round tri
 - `slice` on 2-64x9-1 with batch 10,000, near its work cap (41 points);
 - a traced `step` of 2-64-64-1 with a full batch of 10,000 (its events capped in size);
 - `load` of the largest scenario the limits allow (10,000 examples of 64 inputs, by upload).
-Then the memory reproductions, with the server's RSS before and after:
+Then the memory reproductions, with the server's RSS before and after (and, last, the event
+loop's longest hold for each command on a large run: benchmarks/holds.py):
 - a client loads the 2-64-64-1 batch-10,000 scenario, sends 12 `step`s and never reads;
 - 2,500 pairs of `step` and `set_bias` on a 1-64x9-1 Adam net, then the client leaves.
 Its last line is one JSON object; docs/performance.md records a run.
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import holds  # noqa: E402
 from benchmarks.common import Server, cpu_seconds, percentile, until_maps  # noqa: E402
 from benchmarks.rooms import rss_mb, ws_connect  # noqa: E402
 
@@ -224,6 +226,7 @@ async def measure() -> dict[str, Any]:
         r["edits"]["rss_after_leaving_mb"] = rss_mb(pid)
         await probe.close()
     r["silent_trainers"] = await silent_trainers()
+    r["holds"] = await holds.measure()
     return r
 
 
@@ -288,6 +291,8 @@ def report(r: dict[str, Any]) -> str:
             f" {q['busy_p99_ms']:.2f} ms (ratio {q['p99_ratio']:.2f}, target ≤ 1.5); RSS {q['rss_before_mb']:.0f}"
             f" -> {q['rss_after_mb']:.0f} MB; their runs paused within {q['paused_after_s']:.1f} s"
         )
+    if "holds" in r:
+        lines.append(holds.report(r["holds"]))
     return "\n".join(lines)
 
 
