@@ -17,32 +17,10 @@ from app.nn.network import Network
 from app.protocol import encode
 from app.session import replica, work
 from app.session.cursor import Cursor, Options
+from benchmarks import holds
 from tests.web.conftest import Conn
 
-SEQUENCE: list[dict[str, Any]] = [
-    {"type": "step"},
-    {"type": "step", "count": 5},
-    {"type": "epoch"},
-    {"type": "next"},
-    {"type": "next"},
-    {"type": "play", "mode": "train"},
-    {"type": "pause"},
-    {"type": "play", "mode": "animate", "speed": 120},
-    {"type": "pause"},
-    {"type": "seek", "step": 3},
-    {"type": "set_weight", "layer": 1, "to": 0, "from": 0, "value": 0.5},
-    {"type": "set_bias", "layer": 1, "unit": 0, "value": 0.5},
-    {"type": "set", "learning_rate": 0.2},
-    {"type": "branch", "from_step": 2, "change": {"learning_rate": 0.1}},
-    {"type": "play", "mode": "train"},
-    {"type": "pause"},
-    {"type": "branch_drop", "branch": "b"},
-    {"type": "select", "example": 2},
-    {"type": "slice", "layer": 1, "to": 0, "from": 0, "points": 5},
-    {"type": "gradcheck"},
-    {"type": "graph", "layer": 1, "unit": 0},
-    {"type": "reset"},
-]
+SEQUENCE = [*holds.COMMANDS[1:], {"type": "gradcheck"}]  # each command, after the large run's load
 
 
 @pytest.fixture
