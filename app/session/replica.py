@@ -13,13 +13,15 @@ instead, with nothing changed.
 """
 
 import asyncio
+import contextlib
 import io
 import itertools
 import pickle
+import subprocess
 import sys
 import weakref
-from asyncio.subprocess import DEVNULL, PIPE
 from collections.abc import Callable
+from subprocess import DEVNULL, PIPE
 from typing import Any
 
 import numpy as np
@@ -83,21 +85,22 @@ class _Dumper(pickle.Pickler):
 
 
 class Replica:
-    """One warm child process, one request at a time."""
+    """One warm child process, one request at a time. The exchange runs in a worker thread with
+    blocking pipes: reading megabytes of answer through the event loop held it for milliseconds."""
 
     def __init__(self) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.kept: set[int] = set()  # tokens the child was sent (it may have dropped some)
         self.lock = asyncio.Lock()
         self.idle: asyncio.TimerHandle | None = None
 
-    async def start(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
+    def start(self) -> subprocess.Popen[bytes]:
+        """The child, started when there is none (or it has died)."""
+        if self.proc is None or self.proc.poll() is not None:
             argv = [sys.executable, "-m", "app.worker", "serve"]
-            self.proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=work.child_env()
-            )
+            self.proc = subprocess.Popen(argv, stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=work.child_env())
             self.kept = set()
+        return self.proc
 
     async def call(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
         """fn(*args) in the child, with the arrays `shared` kept there between calls. Runs to its
@@ -110,46 +113,59 @@ class Replica:
             if self.idle is not None:
                 self.idle.cancel()
             try:
-                return await self._ask(fn, args, shared)
-            except (OSError, EOFError, ValueError, asyncio.IncompleteReadError) as e:
+                kind, value = await work.in_thread(self._ask, fn, args, shared)
+            except (OSError, EOFError, ValueError, pickle.UnpicklingError) as e:
                 self.stop()
                 raise Unavailable(f"the replica failed: {e!r}") from None
             finally:
                 self.idle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self.stop)
+        if kind == "error":
+            raise value
+        return value
 
-    async def _ask(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
-        await self.start()
-        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+    def _ask(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> tuple[str, Any]:
+        proc = self.start()
+        assert proc.stdin is not None and proc.stdout is not None
         tokens = {id(a): _token(a) for a in shared if a.nbytes >= SHARED_BYTES}
         body = io.BytesIO()
         _Dumper(body, tokens).dump((fn, args))
         for attempt in range(2):
             send = {t: a for a in shared if (t := tokens.get(id(a))) and (attempt or t not in self.kept)}
             puts = pickle.dumps(send, protocol=pickle.HIGHEST_PROTOCOL)
-            self.proc.stdin.write(b"%d %d\n" % (len(puts), body.tell()))
-            self.proc.stdin.writelines([puts, body.getbuffer()])
-            await self.proc.stdin.drain()
+            proc.stdin.write(b"%d %d\n" % (len(puts), body.tell()))
+            proc.stdin.write(puts)
+            proc.stdin.write(body.getbuffer())
+            proc.stdin.flush()
             self.kept |= send.keys()
-            n = int(await self.proc.stdout.readline())
-            kind, value = pickle.loads(await self.proc.stdout.readexactly(n))  # our own child's answer
-            if kind == "ok":
-                return value
-            if kind == "error":
-                raise value
-            self.kept = set()  # "missing": it dropped some; send them all
-        raise Unavailable("the replica lost the arrays it was sent twice")
+            n = int(proc.stdout.readline() or b"-1")
+            data = proc.stdout.read(n) if n >= 0 else b""
+            if len(data) != n:
+                raise EOFError("the replica closed its pipe")
+            kind, value = pickle.loads(data)  # our own child's answer
+            if kind != "missing":
+                return kind, value
+            self.kept = set()  # it dropped some: send them all
+        raise EOFError("the replica lost the arrays it was sent twice")
 
-    def stop(self) -> asyncio.Task[Any] | None:
-        """End the child, if any: the next call starts another. The task that reaps it."""
+    def stop(self) -> asyncio.Future[Any] | None:
+        """End the child, if any: the next call starts another. What reaps it, in a thread."""
         if self.idle is not None:
             self.idle.cancel()
             self.idle = None
         proc, self.proc = self.proc, None
         if proc is None:
             return None
-        if proc.returncode is None:
-            proc.kill()
-        return asyncio.get_running_loop().create_task(proc.wait())
+        proc.kill()
+        return asyncio.ensure_future(work.in_thread(_reap, proc))
+
+
+def _reap(proc: "subprocess.Popen[bytes]") -> None:
+    """Wait for a killed child and close its pipes (a thread reading one lets go of it first)."""
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 _REPLICAS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Replica]]" = weakref.WeakKeyDictionary()
