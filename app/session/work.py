@@ -9,6 +9,7 @@ cores are busy the scheduler gives the loop's thread the CPU first.
 """
 
 import asyncio
+import contextvars
 import functools
 import os
 import pickle
@@ -125,8 +126,11 @@ _THREADS = ThreadPoolExecutor(thread_name_prefix="background", initializer=_lowe
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """fn(*args) in one of the low-priority worker threads (asyncio.to_thread's pool runs at the loop's)."""
-    return await asyncio.get_running_loop().run_in_executor(_THREADS, functools.partial(fn, *args))
+    """fn(*args) in one of the low-priority worker threads (asyncio.to_thread's pool runs at the
+    loop's), in the caller's context, as to_thread does: numpy's errstate (a training step's
+    expected overflow, quiet) is a context variable."""
+    call = functools.partial(contextvars.copy_context().run, fn, *args)
+    return await asyncio.get_running_loop().run_in_executor(_THREADS, call)
 
 
 async def run(fn: Callable[..., T], *args: Any, flops: int) -> T:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.session import replica, work
 from tests.nn import diverging
 from tests.web.conftest import Conn
 
@@ -76,8 +77,14 @@ PATHS = {
 }
 
 
+@pytest.mark.parametrize("where", ["inline", "off the loop"])
 @pytest.mark.parametrize("path", list(PATHS))
-def test_every_live_path_stops_where_the_cli_does(conn: Conn, path: str) -> None:
+def test_every_live_path_stops_where_the_cli_does(
+    conn: Conn, path: str, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if where == "off the loop":  # as a large run's are: worker threads, and traced steps in the replica
+        monkeypatch.setattr(work, "INLINE_FLOPS", 0)
+        monkeypatch.setattr(replica, "REMOTE_FLOPS", 0)
     st = PATHS[path](conn)
     assert st["step"] == S - 1 and st["playing"] is None
     why = st["paused_reason"]
