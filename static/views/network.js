@@ -372,7 +372,8 @@ export function createNetwork(root, store, actions) {
     if (g.clutterSig === sig) return;
     g.clutterSig = sig;
     g.clutterAt = now;
-    all.forEach((t) => t.classList.remove("clutter"));
+    // removing a class that is not there still writes the attribute
+    all.forEach((t) => t.classList.contains("clutter") && t.classList.remove("clutter"));
     const shown = all.filter((t) => t.textContent && !t.closest('[visibility="hidden"]'));
     const rank = (t) => {
       const c = t.getAttribute("class") || "";
