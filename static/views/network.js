@@ -284,11 +284,9 @@ export function createNetwork(root, store, actions) {
       for (let j = 0; j < n[l]; j++) {
         const N = g.neurons[l][j];
         let v = xs ? xs[j] : null;
-        let label = v === null ? "" : fmt(v, D);
-        if (current && t < 0.5 && zs) {
-          v = zs[j];
-          label = `z ${fmt(zs[j], D)}`;
-        } else if (current && zs) {
+        const z = current && t < 0.5 && zs; // the label shows z, and is formatted only if seen
+        if (z) v = zs[j];
+        else if (current && zs) {
           v = lerp(zs[j], xs[j], ease((t - 0.5) * 2));
         }
         if (lighting && v !== null) v *= ease(t);
@@ -296,7 +294,7 @@ export function createNetwork(root, store, actions) {
         // hidden SVG text is not written: it is laid out again at each change
         const seenVal = v !== null && (l === L || (view.numbers && g.roomy));
         show(N.val, seenVal);
-        if (seenVal) text(N.val, label);
+        if (seenVal) text(N.val, z ? `z ${fmt(v, D)}` : fmt(xs[j], D));
         const dv = d ? d[ex][j] : null;
         show(N.ring, dv !== null);
         const seenD = dv !== null && !!view.numbers && (l === L || g.roomy);
