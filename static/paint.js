@@ -16,10 +16,10 @@ export function mix(t) {
 export function lut(lo, hi, centre, scale, out = new Uint32Array(256)) {
   for (let q = 0; q < 256; q++) {
     const t = Math.max(-1, Math.min(1, (lo + ((hi - lo) * q) / 255 - centre) / scale));
-    // mix(t) without its arrays: this runs for every map a frame brings
-    const c = t < 0 ? NEG : POS;
-    const u = Math.abs(t);
-    out[q] = (255 << 24) | (Math.round(247 + (c[2] - 247) * u) << 16) | (Math.round(247 + (c[1] - 247) * u) << 8) | Math.round(247 + (c[0] - 247) * u);
+    const c = t < 0 ? NEG : POS; // mix(t), without its arrays
+    let p = 255 << 24;
+    for (let k = 0; k < 3; k++) p |= Math.round(247 + (c[k] - 247) * Math.abs(t)) << (8 * k);
+    out[q] = p;
   }
   return out;
 }
@@ -35,7 +35,7 @@ export function createPainter(under, over, make) {
   const mctx = over.getContext("2d");
   const own = new Map(); // each neuron's coloured map, by its key
   const buf = new Uint32Array(256);
-  const disc = {}; // by width: which pixels of a map lie in its circle
+  const disc = {}; // by width: the pixels in a map's circle
   let W = 0;
   let H = 0;
 

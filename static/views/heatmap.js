@@ -49,7 +49,7 @@ export function createHeatmap(root, store, actions) {
   const dots = document.createElement("canvas");
   let dotsKey = null;
   let mapsKey = null;
-  let shownKey = null; // what the canvas shows
+  let shown = null; // what the canvas shows
 
   new ResizeObserver(([e]) => {
     S = Math.floor(Math.min(e.contentRect.width, document.documentElement.classList.contains("presenter") ? 420 : 280));
@@ -79,7 +79,7 @@ export function createHeatmap(root, store, actions) {
       else lut(m.lo, m.hi, 0, rg ? 1 : Math.max(Math.abs(m.lo), Math.abs(m.hi), 1e-9), buf);
       for (let k = 0; k < m.data.length; k++) out[k] = buf[m.data[k]];
     } else {
-      // argmax class, paler where the network is less sure; each map's 256 values looked up once
+      // argmax class, paler where the network is less sure
       const n = outs.length;
       const vals = outs.map((m) => Float64Array.from({ length: 256 }, (_, q) => m.lo + ((m.hi - m.lo) * q) / 255));
       for (let k = 0; k < res * res; k++) {
@@ -152,10 +152,10 @@ export function createHeatmap(root, store, actions) {
     paintDots(ds, lab, r);
     const b = store.cur?.batch;
     const ex = store.sel();
-    // the same maps, dots and batch as the canvas shows: nothing to draw (a frame without new maps)
+    // nothing new to show (a frame without new maps): no draw
     const k = [mapsKey, dotsKey, b, ex];
-    if (shownKey && k.every((v, i) => v === shownKey[i])) return false;
-    shownKey = k;
+    if (shown && k.every((v, i) => v === shown[i])) return false;
+    shown = k;
     const ctx = fitCanvas(canvas, S, S);
     ctx.fillStyle = "#fafafa";
     ctx.fillRect(0, 0, S, S);

@@ -1,5 +1,4 @@
-// The network's labels: each layer's title in the longest form that fits its column, and no two
-// labels overlapping or leaving the panel. g: the network view's built shape.
+// The network's labels (./network.js; g: its built shape): titles that fit, none overlapping.
 
 import { text } from "../util.js";
 
@@ -30,7 +29,7 @@ export function declutter(g, svg, root, store, now) {
   if (g.clutterSig === sig) return;
   g.clutterSig = sig;
   g.clutterAt = now;
-  // removing a class that is not there still writes the attribute
+  // removing an absent class still writes the attribute
   all.forEach((t) => t.classList.contains("clutter") && t.classList.remove("clutter"));
   const shown = all.filter((t) => t.textContent && !t.closest('[visibility="hidden"]'));
   const rank = (t) => {

@@ -5,7 +5,7 @@ import { phaseName } from "../store.js";
 import { attr, el, fmt, setText } from "../util.js";
 
 const $ = (sel) => document.querySelector(sel);
-// a property set only when it changes: setting `hidden` again is a mutation all the same
+// set only if it changed: the same `hidden` set again is a mutation
 const put = (e, k, v) => e[k] !== v && (e[k] = v);
 
 // A pause shows before its answer (its state, or another command, ends that; 2 s at most).
@@ -111,8 +111,7 @@ export function createStatus(store, actions) {
     return !notice.hidden;
   }
   // the notice fades on its own, so keep drawing while one is up
-  // counters four times a second while training (ten while animating): no one reads them faster.
-  // Pause and Play show at once (playing is then false)
+  // 4 Hz while training, 10 while animating; Pause and Play show at once (playing is then false)
   const every = () => (store.server?.playing === "train" ? 250 : 100);
   return { topics: ["all", "status", "phase", "params", "curve", "view"], draw, every };
 }
