@@ -81,13 +81,18 @@ export function createHeatmap(root, store, actions) {
     } else {
       // argmax class, paler where the network is less sure
       const n = outs.length;
-      const vals = outs.map((m) => Float64Array.from({ length: 256 }, (_, q) => m.lo + ((m.hi - m.lo) * q) / 255));
+      const vals = outs.map((m) => {
+        const v = new Float64Array(256);
+        for (let q = 0; q < 256; q++) v[q] = m.lo + ((m.hi - m.lo) * q) / 255;
+        return v;
+      });
+      const data = outs.map((m) => m.data);
       for (let k = 0; k < res * res; k++) {
         let best = 0;
         let bv = -Infinity;
         let second = -Infinity;
         for (let u = 0; u < n; u++) {
-          const v = vals[u][outs[u].data[k]];
+          const v = vals[u][data[u][k]];
           if (v > bv) {
             second = bv;
             bv = v;
