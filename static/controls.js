@@ -38,9 +38,12 @@ export function createControls(store, socket, defaultPreset, room) {
   const L = () => store.layers.length - 1;
 
   // --- view settings
+  let presenterCss = null;
   function setView(key, value) {
     store.view[key] = value;
     document.documentElement.classList.toggle("presenter", !!store.view.presenter);
+    // its styles load when it is first on
+    if (store.view.presenter) presenterCss ??= el("link", { rel: "stylesheet", href: document.body.dataset.presenterCss }, document.head);
     $('[data-action="presenter"]').setAttribute("aria-pressed", !!store.view.presenter);
     $$("[data-view]").forEach((c) => (c.checked = !!store.view[c.dataset.view]));
     const sp = $("[data-speed]");

@@ -15,9 +15,11 @@ export function mix(t) {
 // 256 packed RGBA colours for quantized map values q: value = lo + (hi - lo) q / 255.
 export function lut(lo, hi, centre, scale, out = new Uint32Array(256)) {
   for (let q = 0; q < 256; q++) {
-    const v = lo + ((hi - lo) * q) / 255;
-    const [r, g, b] = mix(Math.max(-1, Math.min(1, (v - centre) / scale)));
-    out[q] = (255 << 24) | (b << 16) | (g << 8) | r;
+    const t = Math.max(-1, Math.min(1, (lo + ((hi - lo) * q) / 255 - centre) / scale));
+    const c = t < 0 ? NEG : POS; // mix(t), without its arrays
+    let p = 255 << 24;
+    for (let k = 0; k < 3; k++) p |= Math.round(247 + (c[k] - 247) * Math.abs(t)) << (8 * k);
+    out[q] = p;
   }
   return out;
 }
@@ -33,6 +35,7 @@ export function createPainter(under, over, make) {
   const mctx = over.getContext("2d");
   const own = new Map(); // each neuron's coloured map, by its key
   const buf = new Uint32Array(256);
+  const disc = {}; // by width: the pixels in a map's circle
   let W = 0;
   let H = 0;
 
@@ -82,7 +85,8 @@ export function createPainter(under, over, make) {
         const px = new Uint32Array(o.img.data.buffer);
         const d = map.data;
         const c = R / 2;
-        for (let k = 0; k < d.length; k++) px[k] = ((k % R) + 0.5 - c) ** 2 + (((k / R) | 0) + 0.5 - c) ** 2 <= c * c ? buf[d[k]] : 0;
+        const inside = (disc[R] ??= Uint8Array.from(d, (_, k) => ((k % R) + 0.5 - c) ** 2 + (((k / R) | 0) + 0.5 - c) ** 2 <= c * c));
+        for (let k = 0; k < d.length; k++) px[k] = inside[k] ? buf[d[k]] : 0;
         o.cx.putImageData(o.img, 0, 0);
       }
       if (o) mctx.drawImage(o.c, x - m / 2, y - m / 2, m, m);

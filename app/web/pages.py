@@ -39,7 +39,7 @@ MODULES = [
     *("views/network.js", "views/heatmap.js", "views/chart.js", "views/gradnorm.js", "views/explain.js"),
     *("views/examples.js", "views/log.js", "views/status.js", "views/room.js", "views/intro.js"),
     *("link.js", "views/classes.js", "pace.js", "names.js", "words.js"),
-    *("morph.js", "lazy.js", "views/netlayers.js", "paint.js", "views/health.js", "roomgate.js"),
+    *("morph.js", "lazy.js", "views/netlayers.js", "views/netlabels.js", "paint.js", "views/health.js", "roomgate.js"),
 ]
 # modules the page imports only when first needed (a panel first seen, a first export): in the
 # import map, but not preloaded, so a page that never needs them never fetches them

@@ -22,6 +22,21 @@ function rampRGB(v) {
 }
 
 const ramp = (v) => `rgb(${rampRGB(v)})`;
+// the key's 40 colours, once
+const KEY = Array.from({ length: 40 }, (_, k) => ramp(10 ** (LO + ((HI - LO) * k) / 39)));
+// each step's colours, packed RGBA, computed once: a draw copies them
+const packed = new WeakMap();
+function pixels(s) {
+  let p = packed.get(s);
+  if (!p) {
+    p = Uint32Array.from(s.norms, (v) => {
+      const [r, g, b] = rampRGB(v);
+      return (255 << 24) | (b << 16) | (g << 8) | r;
+    });
+    packed.set(s, p);
+  }
+  return p;
+}
 
 export function createGradnorm(root, store) {
   const canvas = el("canvas", { class: "gradnorm", role: "img", "aria-label": "Gradient norm per layer over time" }, root);
@@ -29,6 +44,7 @@ export function createGradnorm(root, store) {
   // one pixel per step and layer, scaled up in one copy per layer rather than a rectangle per cell
   const cells = document.createElement("canvas");
   const cctx = cells.getContext("2d");
+  let img = null;
   new ResizeObserver(([e]) => {
     W = Math.floor(e.contentRect.width);
     store.touch("norms");
@@ -50,16 +66,15 @@ export function createGradnorm(root, store) {
     const data = store.norms.filter((s) => s.norms.length === L).slice(-pw);
     const cw = data.length ? Math.max(1, Math.min(8, pw / data.length)) : 1;
     const shown = data.slice(-Math.floor(pw / cw));
-    if (shown.length) {
-      cells.width = shown.length;
-      cells.height = L;
-      const img = cctx.createImageData(shown.length, L);
-      shown.forEach((s, k) => {
-        for (let l = 0; l < L; l++) {
-          const [r, g, b] = rampRGB(s.norms[l]);
-          img.data.set([r, g, b, 255], 4 * (l * shown.length + k));
-        }
-      });
+    const w = shown.length;
+    if (w) {
+      if (cells.width !== w || cells.height !== L) {
+        cells.width = w;
+        cells.height = L;
+        img = cctx.createImageData(w, L);
+      }
+      const px = new Uint32Array(img.data.buffer);
+      shown.forEach((s, k) => pixels(s).forEach((c, l) => (px[l * w + k] = c)));
       cctx.putImageData(img, 0, 0);
       ctx.imageSmoothingEnabled = false;
     }
@@ -81,7 +96,7 @@ export function createGradnorm(root, store) {
     ctx.fillText(key, left, y + fs);
     const kx = left + ctx.measureText(key).width + 6;
     for (let k = 0; k < 40; k++) {
-      ctx.fillStyle = ramp(10 ** (LO + ((HI - LO) * k) / 39));
+      ctx.fillStyle = KEY[k];
       ctx.fillRect(kx + k * 2, y + 2, 2, fs - 1);
     }
     ctx.fillStyle = "#555";

@@ -49,6 +49,7 @@ export function createHeatmap(root, store, actions) {
   const dots = document.createElement("canvas");
   let dotsKey = null;
   let mapsKey = null;
+  let shown = null; // what the canvas shows
 
   new ResizeObserver(([e]) => {
     S = Math.floor(Math.min(e.contentRect.width, document.documentElement.classList.contains("presenter") ? 420 : 280));
@@ -80,13 +81,18 @@ export function createHeatmap(root, store, actions) {
     } else {
       // argmax class, paler where the network is less sure
       const n = outs.length;
+      const vals = outs.map((m) => {
+        const v = new Float64Array(256);
+        for (let q = 0; q < 256; q++) v[q] = m.lo + ((m.hi - m.lo) * q) / 255;
+        return v;
+      });
+      const data = outs.map((m) => m.data);
       for (let k = 0; k < res * res; k++) {
         let best = 0;
         let bv = -Infinity;
         let second = -Infinity;
         for (let u = 0; u < n; u++) {
-          const m = outs[u];
-          const v = m.lo + ((m.hi - m.lo) * m.data[k]) / 255;
+          const v = vals[u][data[u][k]];
           if (v > bv) {
             second = bv;
             bv = v;
@@ -94,9 +100,8 @@ export function createHeatmap(root, store, actions) {
           } else if (v > second) second = v;
         }
         const a = 0.25 + 0.6 * Math.min(1, Math.max(0, bv - second));
-        const [r, g, b] = CLASS_COLORS[best % CLASS_COLORS.length];
-        const mixc = (c) => Math.round(255 + (c - 255) * a);
-        out[k] = (255 << 24) | (mixc(b) << 16) | (mixc(g) << 8) | mixc(r);
+        const c = CLASS_COLORS[best % CLASS_COLORS.length];
+        out[k] = (255 << 24) | (Math.round(255 + (c[2] - 255) * a) << 16) | (Math.round(255 + (c[1] - 255) * a) << 8) | Math.round(255 + (c[0] - 255) * a);
       }
     }
     octx.putImageData(img, 0, 0);
@@ -143,25 +148,28 @@ export function createHeatmap(root, store, actions) {
     const ext = ds?.extent;
     root.hidden = !ext;
     if (!ext || !S || !store.server) return false;
-    const ctx = fitCanvas(canvas, S, S);
     const lab = labelling(ds.train.y, store.server.task);
-    ctx.fillStyle = "#fafafa";
-    ctx.fillRect(0, 0, S, S);
     // the map image is rebuilt only for new maps (or a new labelling of them)
     const mk = [store.maps.seq, store.maps.list, ds, store.server.task];
     const fresh = !(mapsKey && mk.every((k, i) => k === mapsKey[i]));
-    const painted = fresh ? paintMaps(lab) : mapsKey.painted;
-    if (fresh) mapsKey = Object.assign(mk, { painted });
-    if (painted) {
+    if (fresh) mapsKey = Object.assign(mk, { painted: paintMaps(lab) });
+    const r = S > 300 ? 3.2 : 2.5;
+    paintDots(ds, lab, r);
+    const b = store.cur?.batch;
+    const ex = store.sel();
+    // nothing new to show (a frame without new maps): no draw
+    const k = [mapsKey, dotsKey, b, ex];
+    if (shown && k.every((v, i) => v === shown[i])) return false;
+    shown = k;
+    const ctx = fitCanvas(canvas, S, S);
+    ctx.fillStyle = "#fafafa";
+    ctx.fillRect(0, 0, S, S);
+    if (mapsKey.painted) {
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(off, 0, 0, S, S);
     }
-    const r = S > 300 ? 3.2 : 2.5;
-    paintDots(ds, lab, r);
     ctx.drawImage(dots, 0, 0, S, S);
-    const b = store.cur?.batch;
     if (b) {
-      const ex = store.sel();
       b.x.forEach((x) => dotAt(ctx, ext, x, r + 3, null, "#111", 1.5));
       dotAt(ctx, ext, b.x[ex], r + 7, null, "#111", 2.5);
     }

@@ -4,6 +4,7 @@
 
 import { RANGE } from "../math.js";
 import { attr, clamp, divColor, el, fmt, lerp, show, signColor, svgEl, text } from "../util.js";
+import { declutter, fitTitles } from "./netlabels.js";
 import { createNetLayers } from "./netlayers.js";
 
 const NO_LINES = { clear() {}, band() {}, line() {}, pulse() {} };
@@ -218,7 +219,7 @@ export function createNetwork(root, store, actions) {
       const x0 = bl === 0 || sh.event === "output_error" ? g.X(bl) - g.r - 8 : g.X(bl - 1) - g.r - 8;
       lay.band(x0, 30, g.X(bl) + g.r + 8 - x0, H - 40, sh.event);
     }
-    fitTitles();
+    fitTitles(g, store.acts, W);
 
     // edges: width ∝ |w|, colour = sign; gradient overlay once the layer's backward arrived
     let wRef = 1;
@@ -284,11 +285,9 @@ export function createNetwork(root, store, actions) {
       for (let j = 0; j < n[l]; j++) {
         const N = g.neurons[l][j];
         let v = xs ? xs[j] : null;
-        let label = v === null ? "" : fmt(v, D);
-        if (current && t < 0.5 && zs) {
-          v = zs[j];
-          label = `z ${fmt(zs[j], D)}`;
-        } else if (current && zs) {
+        const z = current && t < 0.5 && zs; // the label shows z, and is formatted only if seen
+        if (z) v = zs[j];
+        else if (current && zs) {
           v = lerp(zs[j], xs[j], ease((t - 0.5) * 2));
         }
         if (lighting && v !== null) v *= ease(t);
@@ -296,7 +295,7 @@ export function createNetwork(root, store, actions) {
         // hidden SVG text is not written: it is laid out again at each change
         const seenVal = v !== null && (l === L || (view.numbers && g.roomy));
         show(N.val, seenVal);
-        if (seenVal) text(N.val, label);
+        if (seenVal) text(N.val, z ? `z ${fmt(v, D)}` : fmt(xs[j], D));
         const dv = d ? d[ex][j] : null;
         show(N.ring, dv !== null);
         const seenD = dv !== null && !!view.numbers && (l === L || g.roomy);
@@ -341,65 +340,8 @@ export function createNetwork(root, store, actions) {
     if (hover) drawTip();
     attr(root, "data-animating", t < 1 ? "true" : "false");
     // measuring labels forces a layout: while training, once a second (a pause redraws all)
-    if (t >= 1 && !(training && now - g.clutterAt < 1000)) declutter(now);
+    if (t >= 1 && !(training && now - g.clutterAt < 1000)) declutter(g, svg, root, store, now);
     return t < 1;
-  }
-
-  // Each layer's title: the longest form that fits its column ("Hidden 2 · tanh", "H2 tanh", "H2").
-  function fitTitles() {
-    const k = JSON.stringify([g.key, store.acts]);
-    if (g.titleKey === k) return;
-    g.titleKey = k;
-    g.titles.forEach((tt, l) => {
-      const act = store.acts[l - 1];
-      const forms =
-        l === 0 ? ["Input", "In"] : l === g.L ? [`Output · ${act}`, `Out ${act}`, "Out"] : [`Hidden ${l} · ${act}`, `H${l} ${act}`, `H${l}`, `${l}`];
-      // the first and last titles may also use the margin beside them
-      const room = l === 0 ? Math.min(g.colW, 2 * g.X(0)) : l === g.L ? Math.min(g.colW, 2 * (W - g.X(g.L))) : g.colW;
-      for (const f of forms) {
-        text(tt, f);
-        if (tt.getComputedTextLength() <= room - 6) break;
-      }
-    });
-  }
-
-  // No two labels overlap or leave the panel: by importance (titles, outputs, loss, neurons,
-  // inputs, edges), one that would is hidden, and the page says so.
-  const RANK = ["layer-title", "tgt", "loss", "val", "dval", "name", "elabel"];
-  function declutter(now) {
-    const all = [...svg.querySelectorAll("text")];
-    const sig = all.map((t) => t.__t ?? t.textContent).join("|") + all.map((t) => t.__c?.visibility ?? "").join("");
-    if (g.clutterSig === sig) return;
-    g.clutterSig = sig;
-    g.clutterAt = now;
-    all.forEach((t) => t.classList.remove("clutter"));
-    const shown = all.filter((t) => t.textContent && !t.closest('[visibility="hidden"]'));
-    const rank = (t) => {
-      const c = t.getAttribute("class") || "";
-      const k = RANK.findIndex((n) => c.split(" ").includes(n));
-      return (k < 0 ? RANK.length : k) * 10 + (t.closest("[data-neuron]")?.dataset.neuron.startsWith(`${g.L}:`) ? 0 : 1);
-    };
-    shown.sort((a, b) => rank(a) - rank(b));
-    const panel = root.getBoundingClientRect();
-    const boxes = shown.map((t) => t.getBoundingClientRect());
-    const kept = [];
-    let hidden = 0;
-    shown.forEach((t, k) => {
-      const b = boxes[k];
-      const out = b.left < panel.left || b.top < panel.top || b.right > panel.right || b.bottom > panel.bottom;
-      const hit = kept.some((o) => b.left < o.right && o.left < b.right && b.top < o.bottom && o.top < b.bottom);
-      if (out || hit) {
-        t.classList.add("clutter");
-        hidden++;
-      } else {
-        kept.push(b);
-      }
-    });
-    const why = document.querySelector("[data-numbers-why]");
-    if (why) {
-      // its room is kept: a line that came and went would resize the network
-      why.style.visibility = !store.view.numbers || (hidden === 0 && g.roomy) ? "hidden" : "visible";
-    }
   }
 
   // the tooltip, kept live while hovered; its text comes from ./nettip.js, loaded at the first hover

@@ -5,6 +5,8 @@ import { phaseName } from "../store.js";
 import { attr, el, fmt, setText } from "../util.js";
 
 const $ = (sel) => document.querySelector(sel);
+// set only if it changed: the same `hidden` set again is a mutation
+const put = (e, k, v) => e[k] !== v && (e[k] = v);
 
 // A pause shows before its answer (its state, or another command, ends that; 2 s at most).
 export const pausing = (store) => !!store.pausing && performance.now() - store.pausing < 2000;
@@ -71,9 +73,9 @@ export function createStatus(store, actions) {
     }[c.status];
     const w = store.waiting;
     set(conn, w && c.status === "open" ? `working: ${w.type.replace("_", " ")}…` : label);
-    conn.dataset.status = c.status;
+    attr(conn, "data-status", c.status);
     const n = store.notice;
-    notice.hidden = !n || now - n.at > 6000;
+    put(notice, "hidden", !n || now - n.at > 6000);
     if (n) set(notice, n.text);
     const sv = store.server;
     set(phase, phaseName(store.shown));
@@ -88,8 +90,8 @@ export function createStatus(store, actions) {
     const np = store.cur ? sv.phase : { event: "batch" };
     set(hint, np.event === "update" ? `next: Update · layer ${np.layer}` : `next: ${phaseName(np)}`);
     const r = sv.paused_reason;
-    banner.hidden = !r;
-    banner.dataset.kind = r?.kind ?? "";
+    put(banner, "hidden", !r);
+    attr(banner, "data-kind", r?.kind ?? "");
     if (r) {
       set(why, r.message);
       const to = (r.step ?? sv.step) - 1;
@@ -109,6 +111,7 @@ export function createStatus(store, actions) {
     return !notice.hidden;
   }
   // the notice fades on its own, so keep drawing while one is up
-  // counters ten times a second while playing; Pause and Play show at once (playing is then false)
-  return { topics: ["all", "status", "phase", "params", "curve", "view"], draw, every: 100 };
+  // 4 Hz while training, 10 while animating; Pause and Play show at once (playing is then false)
+  const every = () => (store.server?.playing === "train" ? 250 : 100);
+  return { topics: ["all", "status", "phase", "params", "curve", "view"], draw, every };
 }

@@ -43,8 +43,15 @@ INSTALL = """delay => {
 
 
 def quiet(page: Any, ms: int = 400) -> None:
-    """Until nothing on the page has changed for `ms` (the server's late answers drawn)."""
-    page.wait_for_function("ms => performance.now() - window.__lat.last > ms", arg=ms, polling=50, timeout=15_000)
+    """Until the last command is answered and nothing on the page has changed for `ms` since (the
+    server's late answers drawn). Else a command sent while the one before still waits would
+    change nothing: the page already says it is working on one."""
+    page.wait_for_function(
+        "ms => !window.deltaflow.store.waiting && performance.now() - window.__lat.last > ms",
+        arg=ms,
+        polling=50,
+        timeout=15_000,
+    )
 
 
 def timed(page: Any, what: str, act: Any, within: str | None = None, settle: bool = True) -> float:
