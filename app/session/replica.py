@@ -196,7 +196,10 @@ async def _started(r: Replica) -> None:
 
 def warm() -> None:
     """Start a replica now, while a large run is being built, so that its first step does not wait."""
-    r = _pool()[0]
+    try:
+        r = _pool()[0]
+    except RuntimeError:  # no event loop here (a session made outside the server): the first step starts it
+        return
     if r.proc is None and not r.lock.locked():
         asyncio.get_running_loop().create_task(_started(r))
 
