@@ -10,7 +10,8 @@ one second to the next falls on both alike; the p99s are of the pooled round tri
 - `gradcheck` on 2-64-64-1 tanh, near its work cap (batch 500);
 - `slice` on 2-64x9-1 with batch 10,000, near its work cap (41 points);
 - a traced `step` of 2-64-64-1 with a full batch of 10,000 (its events capped in size);
-- `load` of the largest scenario the limits allow (10,000 examples of 64 inputs, by upload).
+- `load` of the largest scenario the limits allow (10,000 examples of 64 inputs, by upload);
+- training that 2-64-64-1 run (`play`, then `pause` at the window's end).
 Then the memory reproductions, with the server's RSS before and after (and, last, the event
 loop's longest hold for each command on a large run: benchmarks/holds.py):
 - a client loads the 2-64-64-1 batch-10,000 scenario, sends 12 `step`s and never reads;
@@ -98,6 +99,7 @@ def heavy_commands() -> dict[str, tuple[dict[str, Any] | None, str, str]]:
         "slice": (doc([2] + [64] * 9 + [1], 10_000), '{"type":"slice","layer":1,"to":0,"from":0,"points":41}', "slice"),
         "traced_step": (doc([2, 64, 64, 1], 10_000), STEP, "epoch"),  # epoch: its last event
         "load_largest": (None, "", "dataset"),
+        "train_large": (doc([2, 64, 64, 1], 10_000), '{"type":"play","mode":"train"}', ""),  # "": for a window
     }
 
 
@@ -123,10 +125,26 @@ async def heavy_client(name: str, ws_url: str, base: str) -> None:
         t0, runs = time.monotonic(), 0
         while runs == 0 or time.monotonic() - t0 < BUSY_SECONDS / ROUNDS:
             await ws.send(cmd)
-            await answer(ws, kind)
+            if kind:
+                await answer(ws, kind)
+            else:  # it plays: its frames read for the window, then a pause
+                await reading(ws, t0 + BUSY_SECONDS / ROUNDS)
+                await ws.send('{"type":"pause"}')
+                paused = b'"playing":null'
+                while not ((m := await ws.recv(decode=False)).startswith(b'{"type":"state"') and paused in m):
+                    pass
             runs += 1
         print("done", time.monotonic() - t0, runs, flush=True)
     await ws.close()
+
+
+async def reading(ws: Any, until: float) -> None:
+    """Read (and drop) what the server sends until monotonic time `until`."""
+    while (left := until - time.monotonic()) > 0:
+        try:
+            await asyncio.wait_for(ws.recv(decode=False), left)
+        except TimeoutError:
+            return
 
 
 async def while_running(probe: Any, server: Server, name: str) -> dict[str, Any]:
@@ -271,7 +289,7 @@ async def silent_trainers(n: int = 50, seconds: float = 6.0) -> dict[str, Any]:
 
 def report(r: dict[str, Any]) -> str:
     lines = [f"another session's step, idle: p50 {r['idle']['p50_ms']:.2f} ms, p99 {r['idle']['p99_ms']:.2f} ms"]
-    for k in ("gradcheck", "slice", "traced_step", "load_largest"):
+    for k in ("gradcheck", "slice", "traced_step", "load_largest", "train_large"):
         v = r[k]
         lines.append(
             f"  while {k:<13} ({v['seconds']:6.2f} s x {v['runs']}):"
