@@ -13,7 +13,7 @@ from app.session.cursor import OUTPUT_ROWS
 from app.session.outbox import Message
 
 UNREAD_SECONDS = 1.0  # a run whose frames no member takes for this long pauses
-HEAVY_SLICE = 0.02  # seconds of training at once in a worker thread, when a step outlasts a slice
+HEAVY_SLICE = 0.05  # seconds of training at once off the loop, when a step outlasts a slice (then a check)
 
 if TYPE_CHECKING:
     from app.session.session import Session
@@ -117,22 +117,22 @@ def train_slice(s: "Session") -> None:
 
 
 async def heavy_slice(s: "Session") -> None:
-    """train_slice for a run whose step outlasts a slice: HEAVY_SLICE of training in a worker
-    thread, the guard's check at its end, and the session's lock held meanwhile."""
+    """train_slice for a run whose step outlasts a slice: HEAVY_SLICE of training and the
+    guard's check off the loop (offload.train_for), the session's lock held meanwhile."""
 
-    def train() -> None:
+    def train_both() -> None:  # run b in lockstep
         with quiet():
-            if s.branch is not None:
-                s.branch.train_for(s.cursor, HEAVY_SLICE, time.perf_counter, True)
-            else:
-                s.cursor.train_for(HEAVY_SLICE, time.perf_counter, check=True, max_steps=steps_due(s))
+            s.branch.train_for(s.cursor, HEAVY_SLICE, time.perf_counter, True)
 
     async with s.lock:  # no command changes the run meanwhile
         if s.playing != "train":
             return
         s.dirty, s.slicing = True, True
         try:
-            await work.in_thread(train)
+            if s.branch is not None:
+                await work.in_thread(train_both)
+            else:
+                await offload.train_for(s.cursor, HEAVY_SLICE, steps_due(s))
         except Paused as e:
             s.fail(e.reason)
             s.publish_maps()

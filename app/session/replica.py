@@ -19,6 +19,7 @@ import itertools
 import pickle
 import subprocess
 import sys
+import time
 import weakref
 from collections.abc import Callable
 from subprocess import DEVNULL, PIPE
@@ -51,6 +52,29 @@ def step(t: Any, encoded: bool) -> tuple[list[dict[str, Any]], list[bytes], dict
     json = [encode_in_pieces(e) for e in events]
     light = [{k: v for k, v in e.items() if not isinstance(v, np.ndarray)} for e in events]
     return light, json, state
+
+
+def train(t: Any, seconds: float, every: int, stop_at: float, most: int | None) -> tuple[list[Any], Any, Any]:
+    """In the replica: untraced steps of trainer `t` for about `seconds` (at most `most`), up
+    to step `stop_at` (a breakpoint's), then the guard's check of them (guard.check, from the
+    state they started at). The checkpoints at multiples of `every`, the state after (as
+    `step` gives it), and guard.Diverged or None; diverged, the state is the step before."""
+    good, kept, done = t.snapshot(), [], 0
+    end = time.perf_counter() + seconds
+    with np.errstate(all="ignore"):  # a diverging step overflows; the check reports it
+        while most is None or done < most:
+            t.step()
+            done += 1
+            if t.step_count % every == 0:
+                kept.append(t.snapshot())
+            if t.step_count >= stop_at or time.perf_counter() >= end:
+                break
+        try:
+            guard.check(t, good)
+            bad = None
+        except guard.Diverged as e:
+            bad = e
+    return kept, {**t.snapshot(), "last_grad_w": t.last_grad_w, "last_changes": t.last_changes}, bad
 
 
 def ready() -> bool:

@@ -70,10 +70,22 @@ def test_the_network_is_evaluated_on_the_loop_when_small_and_never_when_counted_
         assert on_loop == []
 
 
-def test_training_off_the_loop_reaches_the_weights_of_the_same_steps_taken_inline(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("where", ["thread", "replica"])
+def test_training_off_the_loop_reaches_the_weights_and_checkpoints_of_the_same_steps_taken_inline(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     monkeypatch.setattr(work, "INLINE_FLOPS", 0)
+    answered: list[str] = []  # what the replica did (a thread takes what it cannot)
+    if where == "replica":
+        monkeypatch.setattr(replica, "REMOTE_FLOPS", 0)
+        call = replica.call
+
+        async def counted(fn: Any, args: Any, shared: Any) -> Any:
+            out = await call(fn, args, shared)
+            answered.append(fn.__name__)
+            return out
+
+        monkeypatch.setattr(replica, "call", counted)
     with client.websocket_connect("/ws") as ws:
         c = Conn(ws)
         c.welcome()
@@ -82,12 +94,18 @@ def test_training_off_the_loop_reaches_the_weights_of_the_same_steps_taken_inlin
         for _ in range(5):
             c.until("frame")
         st = c.state()
+        back = st["history"]["last"] // 2
+        c.send({"type": "seek", "step": back})  # from a checkpoint the training kept
+        earlier = c.until("state")
     twin = Cursor(sc.parse(sc.preset("circle")), Options())
-    for _ in range(st["step"]):
+    shown = {}
+    for k in range(1, st["step"] + 1):
         twin.fast_step()
-    assert st["step"] > 0
-    assert st["weights"] == json.loads(encode({"w": twin.trainer.net.w}))["w"]  # bit for bit, as JSON
-    assert st["biases"] == json.loads(encode({"b": twin.trainer.net.b}))["b"]
+        if k in (back, st["step"]):
+            shown[k] = json.loads(encode({"w": twin.trainer.net.w, "b": twin.trainer.net.b}))
+    assert st["step"] > back > 0 and (where == "thread" or "train" in answered)
+    assert [st["weights"], st["biases"]] == [shown[st["step"]]["w"], shown[st["step"]]["b"]]  # bit for bit
+    assert earlier["step"] == back and [earlier["weights"], earlier["biases"]] == [shown[back]["w"], shown[back]["b"]]
 
 
 @pytest.mark.parametrize("where", ["thread", "replica"])
