@@ -106,15 +106,18 @@ async def step(s: "Session", cmd: p.Step) -> None:
         progress = Progress("step", s.publish, lambda: s.interrupt)
         turn, good = time.perf_counter(), c.trainer.snapshot()
         try:
-            for i in range(cmd.count - 1):
-                progress.report(i + 1, cmd.count)
-                if i < cmd.count - 2:
-                    end = await work.run(c.fast_step, flops=flops)
+            done = 1
+            while done < cmd.count:
+                progress.report(done, cmd.count)
+                if done < cmd.count - 1:
+                    n, end, good = await offload.fast_steps(c, cmd.count - 1 - done, good)
+                    done += n
                     last_epoch = end or last_epoch
                     events = []
                 else:
                     good = await offload.check(c, good)  # the unchecked steps, before the traced one
                     events = await offload.traced_step(c)
+                    done += 1
                     if any(e["type"] == "epoch" for e in events):
                         last_epoch = None  # the step's own events carry it
                 if c.hit is not None:
@@ -140,15 +143,16 @@ async def epoch(s: "Session", cmd: p.Epoch) -> None:
     end: Event | None = None
     if c.pending is not None:
         end = next((e for e in c.finish() if e["type"] == "epoch"), None)
-    flops = c.step_flops()
     per_epoch = -(-len(c.trainer.x) // c.scenario.batch_size)
     progress = Progress("epoch", s.publish, lambda: s.interrupt)
     turn, n, good = time.perf_counter(), 0, c.trainer.snapshot()
     try:
         while end is None and c.trainer.epochs_done == start:
-            n += 1
-            progress.report(n, per_epoch)
-            end = await work.run(c.fast_step, flops=flops)
+            progress.report(n + 1, per_epoch)
+            t = c.trainer
+            left = -(-(len(t.x) - t.offset) // t.batch_size)  # steps to this epoch's end
+            taken, end, good = await offload.fast_steps(c, left, good)
+            n += taken
             if c.hit is not None:
                 break
             if time.perf_counter() - turn > YIELD_EVERY:

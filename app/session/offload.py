@@ -19,6 +19,8 @@ from app.session.cursor import Cursor, Event
 from app.session.history import Snapshot
 from app.session.outbox import Sent
 
+FAST_SECONDS = 0.05  # of a long `step` or `epoch` in the replica at once, then its check
+
 
 async def begin(c: Cursor) -> list[Event]:
     """c.begin(), off the event loop when large: from replica.REMOTE_FLOPS in the replica
@@ -57,17 +59,47 @@ def _train_for(c: Cursor, seconds: float, most: int | None) -> None:
 
 async def train_for(c: Cursor, seconds: float, most: int | None) -> None:
     """c.train_for(seconds, check=True, max_steps=most), off the loop: from
-    replica.REMOTE_FLOPS a step in the replica process, which takes the steps and the guard's
-    check and sends back the checkpoints and the state; else in a worker thread. Paused, or
-    Diverged with the run at the step before the first bad one, as train_for raises them."""
+    replica.REMOTE_FLOPS a step in the replica process (_in_replica), else in a worker
+    thread. Paused, or Diverged with the run at the step before the first bad one, as
+    train_for raises them."""
+    if c.step_flops() >= replica.REMOTE_FLOPS:
+        try:
+            await _in_replica(c, seconds, most, False)
+        except replica.Unavailable:
+            pass
+        else:
+            if c.hit is not None:
+                hit, c.hit = c.hit, None
+                raise Paused(hit)
+            return
+    await work.in_thread(_train_for, c, seconds, most)
+
+
+async def fast_steps(c: Cursor, most: int, good: Snapshot) -> tuple[int, Event | None, Snapshot]:
+    """Untraced steps as c.fast_step() takes them: one (off the loop when large), or from
+    replica.REMOTE_FLOPS as many as fit in FAST_SECONDS, at most `most`, in the replica with
+    the guard's check there. How many were taken, the epoch event of the last epoch they
+    ended (the curve gets each), and the good state (moved on when checked); a breakpoint's
+    hit in c.hit, Diverged as c.check raises it."""
+    if c.step_flops() >= replica.REMOTE_FLOPS:
+        before = c.trainer.step_count
+        try:
+            ended = await _in_replica(c, FAST_SECONDS, most, True)
+        except replica.Unavailable:
+            pass
+        else:
+            return c.trainer.step_count - before, (ended[-1] if ended else None), c.trainer.snapshot()
+    return 1, await work.run(c.fast_step, flops=c.step_flops()), good
+
+
+async def _in_replica(c: Cursor, seconds: float, most: int | None, epochs: bool) -> list[Event]:
+    """Steps of the run in the replica (replica.train), taken up here as the cursor takes its
+    own: checkpoints, the state, the curve's epochs, a breakpoint's hit in c.hit, and
+    Diverged with the future after the step before the bad one dropped."""
     t, history, bp = c.trainer, c.history, c.breakpoints
-    if c.step_flops() < replica.REMOTE_FLOPS:
-        return await work.in_thread(_train_for, c, seconds, most)
     data = [a for a in (t.x, t.y, t.x_test, t.y_test) if a is not None]
-    try:
-        kept, state, bad = await replica.call(replica.train, (t, seconds, history.every, bp.next_at, most), data)
-    except replica.Unavailable:
-        return await work.in_thread(_train_for, c, seconds, most)
+    args = (t, seconds, history.every, bp.next_at, most, epochs)
+    kept, state, bad, ended = await replica.call(replica.train, args, data)
     c.branch()
     extra = {"config": c.config(), "data": c.data}
     for snap in kept:
@@ -76,6 +108,8 @@ async def train_for(c: Cursor, seconds: float, most: int | None) -> None:
     t.restore(state)
     t.last_grad_w, t.last_changes = state["last_grad_w"], state["last_changes"]
     history.reached(t.step_count)
+    for e in ended:
+        c.add_curve(e)
     if bad is not None:  # as Cursor.check: the future after the step before is dropped
         c.branch(always=True)
         c.good = None
@@ -83,14 +117,15 @@ async def train_for(c: Cursor, seconds: float, most: int | None) -> None:
         raise diverged(bad, c.scenario.optimizer.learning_rate)
     c.good, c.checked_at = t.snapshot(), time.perf_counter()
     if t.step_count >= bp.next_at:
-        hit = await work.run(bp.at, t, c.task, flops=evaluation_flops(c))
-        if hit is not None:
-            raise Paused(hit)
+        c.hit = await work.run(bp.at, t, c.task, flops=evaluation_flops(c)) or c.hit
+    return ended
 
 
 async def check(c: Cursor, good: Snapshot) -> Snapshot:
     """c.check(good): the guard after unchecked steps, about one step's work (more to replay
-    a divergence, which ends the command)."""
+    a divergence, which ends the command); nothing when no step was taken since `good`."""
+    if good["step"] == c.trainer.step_count:
+        return good
     return await work.run(c.check, good, flops=c.step_flops())
 
 

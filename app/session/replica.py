@@ -54,19 +54,25 @@ def step(t: Any, encoded: bool) -> tuple[list[dict[str, Any]], list[bytes], dict
     return light, json, state
 
 
-def train(t: Any, seconds: float, every: int, stop_at: float, most: int | None) -> tuple[list[Any], Any, Any]:
+def train(
+    t: Any, seconds: float, every: int, stop_at: float, most: int | None, epochs: bool = False
+) -> tuple[list[Any], Any, Any, list[dict[str, Any]]]:
     """In the replica: untraced steps of trainer `t` for about `seconds` (at most `most`), up
     to step `stop_at` (a breakpoint's), then the guard's check of them (guard.check, from the
     state they started at). The checkpoints at multiples of `every`, the state after (as
-    `step` gives it), and guard.Diverged or None; diverged, the state is the step before."""
-    good, kept, done = t.snapshot(), [], 0
+    `step` gives it), guard.Diverged or None (diverged, the state is the step before), and,
+    with `epochs`, the `epoch` event of each epoch they ended (Trainer.epoch_event)."""
+    good, kept, ended, done = t.snapshot(), [], [], 0
     end = time.perf_counter() + seconds
     with np.errstate(all="ignore"):  # a diverging step overflows; the check reports it
         while most is None or done < most:
+            before = t.epochs_done
             t.step()
             done += 1
             if t.step_count % every == 0:
                 kept.append(t.snapshot())
+            if epochs and t.epochs_done != before:
+                ended.append(t.epoch_event())
             if t.step_count >= stop_at or time.perf_counter() >= end:
                 break
         try:
@@ -74,7 +80,8 @@ def train(t: Any, seconds: float, every: int, stop_at: float, most: int | None) 
             bad = None
         except guard.Diverged as e:
             bad = e
-    return kept, {**t.snapshot(), "last_grad_w": t.last_grad_w, "last_changes": t.last_changes}, bad
+    state = {**t.snapshot(), "last_grad_w": t.last_grad_w, "last_changes": t.last_changes}
+    return kept, state, bad, [e for e in ended if bad is None or e["step"] < bad.step]
 
 
 def ready() -> bool:

@@ -41,6 +41,27 @@ def on_loop(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield seen
 
 
+@pytest.fixture(params=["thread", "replica"])
+def off_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str] | None:
+    """Every run counted large: its work in worker threads, and with "replica" its traced
+    steps and training in the replica. Then the names of what the replica answered (a thread
+    takes what it cannot, so a test sees the replica's work only here); None for threads."""
+    monkeypatch.setattr(work, "INLINE_FLOPS", 0)
+    if request.param == "thread":
+        return None
+    monkeypatch.setattr(replica, "REMOTE_FLOPS", 0)
+    answered: list[str] = []
+    call = replica.call
+
+    async def counted(fn: Any, args: Any, shared: Any) -> Any:
+        out = await call(fn, args, shared)
+        answered.append(fn.__name__)
+        return out
+
+    monkeypatch.setattr(replica, "call", counted)
+    return answered
+
+
 def run(c: Conn, cmd: dict[str, Any], marker: int) -> None:
     """Send `cmd` and read up to its end (a play: until it has trained or animated a while):
     a `select` of example `marker` after it, whose state is the first to show that example."""
@@ -70,22 +91,9 @@ def test_the_network_is_evaluated_on_the_loop_when_small_and_never_when_counted_
         assert on_loop == []
 
 
-@pytest.mark.parametrize("where", ["thread", "replica"])
 def test_training_off_the_loop_reaches_the_weights_and_checkpoints_of_the_same_steps_taken_inline(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, where: str
+    client: TestClient, off_loop: list[str] | None
 ) -> None:
-    monkeypatch.setattr(work, "INLINE_FLOPS", 0)
-    answered: list[str] = []  # what the replica did (a thread takes what it cannot)
-    if where == "replica":
-        monkeypatch.setattr(replica, "REMOTE_FLOPS", 0)
-        call = replica.call
-
-        async def counted(fn: Any, args: Any, shared: Any) -> Any:
-            out = await call(fn, args, shared)
-            answered.append(fn.__name__)
-            return out
-
-        monkeypatch.setattr(replica, "call", counted)
     with client.websocket_connect("/ws") as ws:
         c = Conn(ws)
         c.welcome()
@@ -103,18 +111,14 @@ def test_training_off_the_loop_reaches_the_weights_and_checkpoints_of_the_same_s
         twin.fast_step()
         if k in (back, st["step"]):
             shown[k] = json.loads(encode({"w": twin.trainer.net.w, "b": twin.trainer.net.b}))
-    assert st["step"] > back > 0 and (where == "thread" or "train" in answered)
+    assert st["step"] > back > 0 and (off_loop is None or "train" in off_loop)
     assert [st["weights"], st["biases"]] == [shown[st["step"]]["w"], shown[st["step"]]["b"]]  # bit for bit
     assert earlier["step"] == back and [earlier["weights"], earlier["biases"]] == [shown[back]["w"], shown[back]["b"]]
 
 
-@pytest.mark.parametrize("where", ["thread", "replica"])
 def test_an_animation_off_the_loop_shows_the_trace_phase_by_phase(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, where: str
+    client: TestClient, off_loop: list[str] | None
 ) -> None:
-    monkeypatch.setattr(work, "INLINE_FLOPS", 0)
-    if where == "replica":
-        monkeypatch.setattr(replica, "REMOTE_FLOPS", 0)
     expected = [json.loads(encode(e)) for e in trace(sc.preset("worked-example"), steps=2)][1:]
     with client.websocket_connect("/ws") as ws:
         c = Conn(ws)
@@ -127,4 +131,26 @@ def test_an_animation_off_the_loop_shows_the_trace_phase_by_phase(
             if e["type"] in ("batch", "forward", "output_error", "backward", "update", "epoch"):
                 got.append(e)
         c.send({"type": "pause"})
-    assert got == expected
+    assert got == expected and (off_loop is None or off_loop.count("step") == 2)
+
+
+def test_a_long_step_and_an_epoch_off_the_loop_end_where_the_inline_steps_do(
+    conn: Conn, off_loop: list[str] | None
+) -> None:
+    conn.load("circle")
+    conn.send({"type": "step", "count": 37})
+    after_steps = conn.until("state")
+    conn.send({"type": "epoch"})
+    after_epoch = conn.until("state")
+    twin = Cursor(sc.parse(sc.preset("circle")), Options())
+    for _ in range(37):
+        twin.fast_step()
+    mid = json.loads(encode({"w": twin.trainer.net.w, "curve": twin.thin_curve()}))
+    epoch = twin.trainer.epochs_done
+    while twin.trainer.epochs_done == epoch:
+        twin.fast_step()
+    end = json.loads(encode({"w": twin.trainer.net.w, "curve": twin.thin_curve()}))
+    assert after_steps["step"] == 37 and after_steps["weights"] == mid["w"] and after_steps["curve"] == mid["curve"]
+    assert after_epoch["step"] == twin.trainer.step_count and after_epoch["weights"] == end["w"]
+    assert after_epoch["curve"] == end["curve"]  # a row for every epoch the steps ended
+    assert off_loop is None or off_loop.count("train") >= 2  # the steps and the epoch's
