@@ -1,4 +1,4 @@
-"""A warm worker process that takes a large run's traced steps: `python -m app.worker serve`.
+"""A warm worker process that takes a large run's steps: `python -m app.worker serve`.
 
 A traced step of 2-64-64-1 over 10,000 examples is ~50 ms of numpy. In a thread it shares the
 interpreter with the event loop: numpy releases the GIL, but every Python line between its
@@ -7,7 +7,8 @@ neither the interpreter nor, at a lower priority, the CPU the loop asks for. It 
 once and kept (a start costs ~0.3 s), and it keeps the run's data, so a step sends only the
 trainer's small state and gets back its events, already encoded, and the state after it.
 
-`step(trainer, layers)` is what runs in the child. The parent side is `call`, which raises
+`step` (a traced step) and `train` (untraced steps, then the guard's check) are what run in
+the child. The parent side is `call`, which raises
 Unavailable when the child cannot answer, so that the caller runs the work in a thread
 instead, with nothing changed.
 """
