@@ -1,7 +1,8 @@
 """What each neuron computes over the input plane, packed as one binary message.
 
 Layout (little-endian), documented in docs/protocol.md: b"DFM1", uint32 seq, uint32 step,
-uint16 count, uint16 0; then per map uint16 layer, unit, res, 0, float32 lo, hi, and
+uint16 count, uint16 0; then per map uint16 layer, unit, res, 0, float32 lo, hi (infinite
+beyond float32's range), and
 res*res uint8 rows from the top (x2 = max), each left to right (x1 = min to max).
 """
 
@@ -37,6 +38,12 @@ def quantize(v: np.ndarray) -> tuple[float, float, bytes]:
     return lo, hi, q.tobytes()
 
 
+def _float32(*v: float) -> list[float]:
+    """The header's float32s: beyond float32's range (a run on its way to diverging), infinite."""
+    with np.errstate(over="ignore"):
+        return [float(np.float32(x)) for x in v]
+
+
 def pack(net: Network, points: np.ndarray, seq: int, step: int) -> bytes:
     """Every hidden neuron's map, then every output unit's, over the grid `points`."""
     _, as_ = net.forward(points)
@@ -52,6 +59,6 @@ def pack(net: Network, points: np.ndarray, seq: int, step: int) -> bytes:
         res = OUTPUT_RES if l == depth else res_h
         for j in range(a.shape[1]):
             lo, hi, q = quantize(a[:, j])
-            parts.append(MAP_HEADER.pack(l, j, res, 0, lo, hi))
+            parts.append(MAP_HEADER.pack(l, j, res, 0, *_float32(lo, hi)))
             parts.append(q)
     return b"".join(parts)

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from app.codec import encode_in_pieces
 from app.nn import guard
 from app.session import replica, work
 from app.session.breakpoints import Paused, diverged
@@ -24,15 +25,16 @@ FAST_SECONDS = 0.05  # of a long `step` or `epoch` in the replica at once, then 
 
 async def begin(c: Cursor) -> list[Event]:
     """c.begin(), off the event loop when large: from replica.REMOTE_FLOPS in the replica
-    process, whose events come back encoded (Sent), else in a thread (work.run)."""
+    process, else in a thread (work.run); either way its events come back encoded (Sent), so
+    that showing one is never an await (a pause meanwhile would lose it)."""
     flops, t = c.step_flops(), c.trainer
     if flops < replica.REMOTE_FLOPS:
-        return await work.run(c.begin, flops=flops)
+        return c.begin() if flops < work.INLINE_FLOPS else await work.in_thread(_begun, c)
     data = [a for a in (t.x, t.y, t.x_test, t.y_test) if a is not None]
     try:
         events, json, state = await replica.call(replica.step, (t, True), data)
     except replica.Unavailable:
-        return await work.run(c.begin, flops=flops)
+        return await work.in_thread(_begun, c)
     except guard.Diverged as e:  # the replica's copy diverged; this trainer never moved
         raise diverged(e, c.scenario.optimizer.learning_rate) from None
     c.branch()
@@ -40,6 +42,10 @@ async def begin(c: Cursor) -> list[Event]:
     t.restore(state)
     t.last_grad_w, t.last_changes = state["last_grad_w"], state["last_changes"]
     return [Sent(e, j) for e, j in zip(events, json)]
+
+
+def _begun(c: Cursor) -> list[Event]:
+    return [Sent(replica.light(e), encode_in_pieces(e)) for e in c.begin()]
 
 
 async def traced_step(c: Cursor) -> list[Event]:

@@ -1,17 +1,19 @@
 """Play modes: animate phase by phase on a timer, or train in short slices with frames at a fixed rate."""
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.protocol import encode
-from app.session import branch, healthfeed, offload, work
+from app.session import branch, healthfeed, offload, replica, work
 from app.session.breakpoints import Paused, reason
-from app.session.cursor import OUTPUT_ROWS
+from app.session.cursor import OUTPUT_ROWS, Cursor
 from app.session.outbox import Message
 
+log = logging.getLogger("deltaflow.play")
 UNREAD_SECONDS = 1.0  # a run whose frames no member takes for this long pauses
 HEAVY_SLICE = 0.05  # seconds of training at once off the loop, when a step outlasts a slice (then a check)
 
@@ -63,12 +65,10 @@ async def animate(s: "Session") -> None:
             try:
                 with quiet():
                     c = s.cursor
-                    flops = c.step_flops() if c.pending is None else 0
-                    if flops >= work.INLINE_FLOPS:
-                        async with s.lock:  # no command changes the run meanwhile
-                            if c.pending is None and c is s.cursor:
-                                c.pending, c.index = await offload.begin(c), 0
-                    await s.publish_heavy(s.cursor.next_events(), flops)
+                    if c.pending is None and c.step_flops() >= work.INLINE_FLOPS:
+                        # begun whole even if a pause cancels this task meanwhile
+                        await work.shielded(begun(s, c))
+                    s.publish(*s.cursor.next_events())
             except Paused as e:
                 s.playing = None
                 s.paused_reason = e.reason
@@ -89,6 +89,17 @@ async def animate(s: "Session") -> None:
     finally:
         if s.animation is asyncio.current_task():
             s.animation = None
+
+
+async def begun(s: "Session", c: "Cursor") -> None:
+    """The next step of an animation, computed off the loop, the session's lock held (no
+    command meets it half done); its events are then shown one by one."""
+    if c.step_flops() >= replica.REMOTE_FLOPS:
+        await replica.free()
+    async with s.lock:
+        if c.pending is None and c is s.cursor:
+            with quiet():
+                c.pending, c.index = await offload.begin(c), 0
 
 
 def train_slice(s: "Session") -> None:
@@ -124,6 +135,8 @@ async def heavy_slice(s: "Session") -> None:
         with quiet():
             s.branch.train_for(s.cursor, HEAVY_SLICE, time.perf_counter, True)
 
+    if s.cursor.step_flops() >= replica.REMOTE_FLOPS:
+        await replica.free()
     async with s.lock:  # no command changes the run meanwhile
         if s.playing != "train":
             return
@@ -137,6 +150,8 @@ async def heavy_slice(s: "Session") -> None:
             s.fail(e.reason)
             s.publish_maps()
             return
+        except Exception as e:
+            return failed(s, e)
         finally:
             s.slicing = False
         frame_if_due(s)  # a heavy frame waits for the lock
@@ -169,6 +184,12 @@ def frame_if_due(s: "Session") -> None:
         else:  # evaluating 10,000 examples takes a while: pause this run, frame off the loop
             s.scheduler.remove(s)
             s.frame_task = asyncio.get_running_loop().create_task(heavy_frame(s))
+
+
+def failed(s: "Session", e: Exception) -> None:
+    """A run that cannot go on (a bug, or the machine): it pauses and says why; others go on."""
+    log.exception("training failed")
+    s.fail(reason("failed", f"Training stopped: {e}"))
 
 
 def steps_due(s: "Session") -> int | None:
@@ -220,10 +241,13 @@ async def heavy_frame(s: "Session") -> None:
         due = now - s.health_at >= healthfeed.HEALTH_EVERY
 
         def both() -> tuple[list[Message], Message | None]:
-            return frame(s), health_message(s) if due else None
+            with quiet():
+                return frame(s), health_message(s) if due else None
 
-        with quiet():
+        try:
             msgs, health_msg = await work.in_thread(both)
+        except Exception as e:  # as the scheduler does for an inline slice: this run stops, others go on
+            return failed(s, e)
         s.room.put_frame(msgs)
         if health_msg is not None:  # a deep net's health takes milliseconds: computed beside the frame
             s.health_at = now

@@ -32,6 +32,7 @@ from app.nn import guard
 from app.session import work
 
 REMOTE_FLOPS = 30_000_000  # a step's flops from which it goes to the replica: ~15 ms, beside ~1 ms of round trip
+REPLY_SECONDS = 10.0  # a replica that takes longer (stopped, swapping) is killed: a thread does the work
 IDLE_SECONDS = 300.0  # a replica unused this long exits, and gives back its memory
 SHARED_BYTES = 64 * 1024  # arrays this large or larger are kept by the replica, not sent each time
 
@@ -49,9 +50,12 @@ def step(t: Any, encoded: bool) -> tuple[list[dict[str, Any]], list[bytes], dict
     state = {**t.snapshot(), "last_grad_w": t.last_grad_w, "last_changes": t.last_changes}
     if not encoded:
         return events, [], state
-    json = [encode_in_pieces(e) for e in events]
-    light = [{k: v for k, v in e.items() if not isinstance(v, np.ndarray)} for e in events]
-    return light, json, state
+    return [light(e) for e in events], [encode_in_pieces(e) for e in events], state
+
+
+def light(e: dict[str, Any]) -> dict[str, Any]:
+    """An event without its arrays: what the server reads of one it sends already encoded."""
+    return {k: v for k, v in e.items() if not isinstance(v, np.ndarray)}
 
 
 def train(
@@ -124,10 +128,16 @@ class Replica:
         self.kept: set[int] = set()  # tokens the child was sent (it may have dropped some)
         self.lock = asyncio.Lock()
         self.idle: asyncio.TimerHandle | None = None
+        self.closed = False  # the server is shutting down: start no child
 
     def start(self) -> subprocess.Popen[bytes]:
         """The child, started when there is none (or it has died)."""
-        if self.proc is None or self.proc.poll() is not None:
+        if self.closed:
+            raise EOFError("the replicas are closed")
+        if self.proc is not None and self.proc.poll() is not None:
+            _reap(self.proc)  # killed from outside: its pipes are ours to close
+            self.proc = None
+        if self.proc is None:
             argv = [sys.executable, "-m", "app.worker", "serve"]
             self.proc = subprocess.Popen(argv, stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=work.child_env())
             self.kept = set()
@@ -136,17 +146,18 @@ class Replica:
     async def call(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
         """fn(*args) in the child, with the arrays `shared` kept there between calls. Runs to its
         end even when the caller is cancelled, so that the next request finds the pipe in step."""
-        task = asyncio.ensure_future(self._locked(fn, args, shared))
-        return await asyncio.shield(task)
+        return await work.shielded(self._locked(fn, args, shared))
 
     async def _locked(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
         async with self.lock:
             if self.idle is not None:
                 self.idle.cancel()
+            exchange = asyncio.ensure_future(work.in_thread(self._ask, fn, args, shared))
             try:
-                kind, value = await work.in_thread(self._ask, fn, args, shared)
-            except (OSError, EOFError, ValueError, pickle.UnpicklingError) as e:
-                self.stop()
+                kind, value = await asyncio.wait_for(asyncio.shield(exchange), REPLY_SECONDS)
+            except (OSError, EOFError, ValueError, pickle.UnpicklingError, TimeoutError) as e:
+                self.stop()  # killed: a read that waits for it ends
+                await asyncio.gather(exchange, return_exceptions=True)
                 raise Unavailable(f"the replica failed: {e!r}") from None
             finally:
                 self.idle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self.stop)
@@ -218,6 +229,15 @@ async def call(fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.nd
     return await free.call(fn, args, shared)
 
 
+async def free() -> None:
+    """Until a replica is free, without taking it: a session waits here, not holding its own
+    lock, so that its `pause` is not queued behind other sessions' work in the replica."""
+    pool = _pool()
+    if all(r.lock.locked() for r in pool):
+        async with pool[0].lock:
+            pass
+
+
 async def _started(r: Replica) -> None:
     try:
         await r.call(ready, (), [])  # the child's imports done before a step needs them
@@ -237,5 +257,7 @@ def warm() -> None:
 
 async def close() -> None:
     """Stop this loop's replicas and wait for them (the app's shutdown)."""
-    reaping = [t for r in _REPLICAS.pop(asyncio.get_running_loop(), []) if (t := r.stop())]
-    await asyncio.gather(*reaping)
+    replicas = _REPLICAS.pop(asyncio.get_running_loop(), [])
+    for r in replicas:
+        r.closed = True
+    await asyncio.gather(*(t for r in replicas if (t := r.stop())))

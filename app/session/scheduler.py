@@ -5,6 +5,8 @@ import asyncio
 import logging
 from typing import Protocol
 
+from app.session.breakpoints import Reason, reason
+
 log = logging.getLogger("deltaflow.scheduler")
 # A command takes about four loop turns to be answered (socket read, receive, the command,
 # the send); yielding that many times after each slice lets it through behind one slice,
@@ -14,7 +16,7 @@ TURNS = 4
 
 class Trainable(Protocol):
     def train_slice(self) -> None: ...
-    def fail(self, reason: str) -> None: ...
+    def fail(self, why: Reason) -> None: ...
 
 
 class Scheduler:
@@ -46,6 +48,6 @@ class Scheduler:
                     except Exception as e:  # one broken session must not stop the others
                         log.exception("training failed")
                         self.remove(s)
-                        s.fail(f"Training stopped: {e}")
+                        s.fail(reason("failed", f"Training stopped: {e}"))
                 for _ in range(TURNS):
                     await asyncio.sleep(0)

@@ -1,6 +1,7 @@
 """One live training session: a run (its cursor), how it plays, and the room that follows it."""
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -15,6 +16,8 @@ from app.session.play import quiet
 from app.session.room import Hosted, Role, Room
 
 __all__ = ["SMALL_SET", "Options", "Session"]
+
+log = logging.getLogger("deltaflow.session")
 
 
 class Session(Hosted):
@@ -196,7 +199,11 @@ class Session(Hosted):
     async def _send_heavy_maps(self) -> None:
         async with self.lock:
             self._maps_due = False
-            msgs = await work.in_thread(self._maps_messages)
+            try:
+                msgs = await work.in_thread(self._maps_messages)
+            except Exception:  # the next step's maps may do; the run itself is unharmed
+                log.exception("maps failed")
+                return
         self.room.put(msgs)
 
     # --- commands ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from asyncio.subprocess import DEVNULL, PIPE
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -131,6 +131,14 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     expected overflow, quiet) is a context variable."""
     call = functools.partial(contextvars.copy_context().run, fn, *args)
     return await asyncio.get_running_loop().run_in_executor(_THREADS, call)
+
+
+def shielded(coro: Coroutine[Any, Any, T]) -> "asyncio.Future[T]":
+    """coro as a task that runs to its end even when its awaiter is cancelled; its exception,
+    then, is read here rather than reported as never retrieved."""
+    task = asyncio.ensure_future(coro)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return asyncio.shield(task)
 
 
 async def run(fn: Callable[..., T], *args: Any, flops: int) -> T:

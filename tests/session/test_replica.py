@@ -159,10 +159,11 @@ def test_a_replica_killed_during_a_step_leaves_it_to_a_thread_and_the_next_start
             task = asyncio.create_task(offload.traced_step(c))
             await asyncio.sleep(0.1)
             os.kill(r.proc.pid, signal.SIGKILL)
-            events = await task  # the replica failed: a thread took the step
-            in_thread = not isinstance(events[0], Sent)
-            events = await offload.traced_step(c)  # a new replica
-            return in_thread, isinstance(events[0], Sent)
+            pid = r.proc.pid
+            await task  # the replica failed: a thread took the step
+            in_thread = r.proc is None
+            await offload.traced_step(c)  # a new replica
+            return in_thread, r.proc is not None and r.proc.pid != pid
         finally:
             await replica.close()
 
@@ -216,3 +217,24 @@ def test_next_reveals_a_replicas_step_phase_by_phase_and_abort_undoes_it() -> No
     c.abort()
     twin.abort()
     assert same(state(c), state(twin)) and same(state(c)[:9], before[:9])  # the step, the weights
+
+
+def test_a_replica_that_stops_answering_is_given_up_after_reply_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replica, "REPLY_SECONDS", 0.3)
+    c, twin = Cursor(scenario(), Options()), Cursor(scenario(), Options())
+
+    async def run() -> bool:
+        try:
+            await offload.traced_step(c)
+            r = replica._pool()[0]
+            assert r.proc is not None
+            os.kill(r.proc.pid, signal.SIGSTOP)  # frozen, as by swapping: alive, and silent
+            await asyncio.wait_for(offload.traced_step(c), 5)  # a thread takes it after 0.3 s
+            return r.proc is None  # the frozen one was killed
+        finally:
+            await replica.close()
+
+    assert asyncio.run(run())
+    twin.traced_step()
+    twin.traced_step()
+    assert same(state(c), state(twin))

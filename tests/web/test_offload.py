@@ -4,6 +4,8 @@ evaluates the network on the loop's thread, and the numbers are those of the inl
 
 import asyncio
 import json
+import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +17,7 @@ from app import scenario as sc
 from app.cli import trace
 from app.nn.network import Network
 from app.protocol import encode
-from app.session import replica, work
+from app.session import maps, play, replica, work
 from app.session.cursor import Cursor, Options
 from benchmarks import holds
 from tests.web.conftest import Conn
@@ -60,6 +62,18 @@ def off_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(replica, "call", counted)
     return answered
+
+
+PHASES = ("batch", "forward", "output_error", "backward", "update", "epoch")
+
+
+def animating(c: Conn, steps: int) -> list[dict[str, Any]]:
+    """worked-example animating at 120 phases/s on connection `c`; the phase events of its
+    first `steps` steps as the trace has them."""
+    c.welcome()
+    c.load("worked-example")
+    c.send({"type": "play", "mode": "animate", "speed": 120})
+    return [json.loads(encode(e)) for e in trace(sc.preset("worked-example"), steps=steps)][1:]
 
 
 def run(c: Conn, cmd: dict[str, Any], marker: int) -> None:
@@ -119,16 +133,13 @@ def test_training_off_the_loop_reaches_the_weights_and_checkpoints_of_the_same_s
 def test_an_animation_off_the_loop_shows_the_trace_phase_by_phase(
     client: TestClient, off_loop: list[str] | None
 ) -> None:
-    expected = [json.loads(encode(e)) for e in trace(sc.preset("worked-example"), steps=2)][1:]
     with client.websocket_connect("/ws") as ws:
         c = Conn(ws)
-        c.welcome()
-        c.load("worked-example")
-        c.send({"type": "play", "mode": "animate", "speed": 120})
+        expected = animating(c, 2)
         got: list[dict[str, Any]] = []
         while len(got) < len(expected):
             e = c.recv()
-            if e["type"] in ("batch", "forward", "output_error", "backward", "update", "epoch"):
+            if e["type"] in PHASES:
                 got.append(e)
         c.send({"type": "pause"})
     assert got == expected and (off_loop is None or off_loop.count("step") == 2)
@@ -154,3 +165,47 @@ def test_a_long_step_and_an_epoch_off_the_loop_end_where_the_inline_steps_do(
     assert after_epoch["step"] == twin.trainer.step_count and after_epoch["weights"] == end["w"]
     assert after_epoch["curve"] == end["curve"]  # a row for every epoch the steps ended
     assert off_loop is None or off_loop.count("train") >= 2  # the steps and the epoch's
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.07])
+def test_a_pause_while_an_animation_computes_its_step_loses_no_phase(
+    client: TestClient, off_loop: list[str] | None, delay: float
+) -> None:
+    with client.websocket_connect("/ws") as ws:
+        c = Conn(ws)
+        expected = animating(c, 3)
+        time.sleep(delay)
+        c.send({"type": "pause"})
+        got: list[dict[str, Any]] = []
+        while (e := c.recv())["type"] != "state" or e["playing"] is not None:
+            got += [e] if e["type"] in PHASES else []
+        while len(got) < len(expected):  # the rest, phase by phase (an epoch comes unasked)
+            c.send({"type": "next"})
+            while (e := c.recv())["type"] not in PHASES:
+                pass
+            got.append(e)
+    assert got[: len(expected)] == expected
+
+
+def test_maps_of_outputs_beyond_float32_say_infinity_rather_than_fail() -> None:
+    # on the way to a divergence: outputs far beyond float32's range, on both sides
+    net = Network([2, 1], ["linear"], [np.array([[1e300, 0.0]])], [np.zeros(1)])
+    points = maps.grid([-1.0, 1.0, -1.0, 1.0])
+    data = maps.pack(net, points, 1, 0)
+    lo, hi = struct.unpack_from("<ff", data, maps.HEADER.size + 8)
+    assert lo == -np.inf and hi == np.inf
+
+
+def test_a_large_run_whose_frame_fails_stops_and_says_why(conn: Conn, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(work, "INLINE_FLOPS", 0)  # frames computed in a worker thread, as a large run's
+
+    def broken(s: Any) -> Any:
+        raise RuntimeError("no frame today")
+
+    monkeypatch.setattr(play, "frame", broken)
+    conn.load("circle")
+    conn.send({"type": "play", "mode": "train"})
+    while not (st := conn.until("state"))["paused_reason"]:
+        pass
+    assert st["playing"] is None and st["paused_reason"]["kind"] == "failed"
+    assert "no frame today" in st["paused_reason"]["message"]
