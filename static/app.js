@@ -124,6 +124,8 @@ const compareIdle = () => {
 };
 
 const views = [
+  // first: it reads the log's layout, clean until a view writes (static/views/log.js)
+  createLog($("[data-log]"), store),
   createStatus(store, actions),
   room.view,
   // explain first: following the phase, it moves the selection the network outlines
@@ -146,7 +148,6 @@ const views = [
   }),
   createChart($("[data-chart]"), store),
   lazy("[data-gradnorm]", () => import("./views/gradnorm.js").then((m) => m.createGradnorm), [], { styles: false }),
-  createLog($("[data-log]"), store),
   // after explain and the network: it copies the one's equations and marks the other's parts
   { topics: ["all", "net", "params", "phase", "select", "explain", "lesson"], draw: (now, seen) => !!lesson?.view.draw(now, seen) },
   // panels below the fold or seldom used: their modules load when first seen or used
@@ -183,7 +184,7 @@ function wake() {
     timer = setTimeout(() => {
       timerAt = Infinity;
       if (!raf) raf = requestAnimationFrame(frame);
-    }, at - now);
+    }, Math.ceil(at - now)); // a timer's delay is whole ms: rounded down, it comes before the view is due
   }
 }
 

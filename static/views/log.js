@@ -44,12 +44,28 @@ function describe(ev, store) {
 export function createLog(root, store) {
   const list = el("ol", { class: "log", "aria-label": "Step log" }, root);
   let seen = 0;
-  // scrolled to the end? kept by scroll events: asking in draw would force a layout
+  // scrolled to the end? kept by a person's scrolls, not the page's own
   let stick = true;
-  let scrolling = false;
-  list.addEventListener("scroll", () => (stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4), { passive: true });
+  let ours = false;
+  let pending = false; // lines added that the next draw scrolls to
+  const onScroll = () => {
+    if (ours) ours = false;
+    else stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+  };
+  list.addEventListener("scroll", onScroll, { passive: true });
 
+  // The scroll to the lines added last waits for the next draw, which comes first in its frame
+  // (static/app.js): layout is clean there, and lines first seen have taken their sizes. In a
+  // frame of its own it cost the page 4 frames a second while animating.
   function draw() {
+    if (pending && stick) {
+      const end = list.scrollHeight - list.clientHeight;
+      if (list.scrollTop < end - 1) {
+        ours = true;
+        list.scrollTop = end;
+      }
+    }
+    pending = false;
     const fresh = store.log.filter((e) => e.seq > seen);
     if (!fresh.length) return false;
     const frag = document.createDocumentFragment();
@@ -59,15 +75,8 @@ export function createLog(root, store) {
     let extra = list.childElementCount + add.length - MAX_LINES;
     while (extra-- > 0 && list.firstElementChild) list.firstElementChild.remove();
     list.appendChild(frag);
-    // scroll at the start of the next frame, when layout is clean
-    if (stick && !scrolling) {
-      scrolling = true;
-      requestAnimationFrame(() => {
-        scrolling = false;
-        list.scrollTop = list.scrollHeight;
-      });
-    }
-    return false;
+    pending = true;
+    return true;
   }
   // four times a second while playing: lines at 30 a second cannot be read as they come
   return { topics: ["log"], draw, every: 250, watch: root };
