@@ -124,7 +124,7 @@ const compareIdle = () => {
 };
 
 const views = [
-  // first: it reads the log's layout, clean until a view writes (static/views/log.js)
+  // first: its scroll lays out only its own lines, before any view writes (static/views/log.js)
   createLog($("[data-log]"), store),
   createStatus(store, actions),
   room.view,

@@ -47,25 +47,15 @@ export function createLog(root, store) {
   // scrolled to the end? kept by a person's scrolls, not the page's own
   let stick = true;
   let ours = false;
-  let pending = false; // lines added that the next draw scrolls to
   const onScroll = () => {
     if (ours) ours = false;
     else stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
   };
   list.addEventListener("scroll", onScroll, { passive: true });
 
-  // The scroll to the lines added last waits for the next draw, which comes first in its frame
-  // (static/app.js): layout is clean there, and lines first seen have taken their sizes. In a
-  // frame of its own it cost the page 4 frames a second while animating.
+  // It draws first in its frame (static/app.js): the scroll lays out the lines just added and
+  // nothing else, and in a frame of its own it cost the page 4 frames a second while animating.
   function draw() {
-    if (pending && stick) {
-      const end = list.scrollHeight - list.clientHeight;
-      if (list.scrollTop < end - 1) {
-        ours = true;
-        list.scrollTop = end;
-      }
-    }
-    pending = false;
     const fresh = store.log.filter((e) => e.seq > seen);
     if (!fresh.length) return false;
     const frag = document.createDocumentFragment();
@@ -75,8 +65,12 @@ export function createLog(root, store) {
     let extra = list.childElementCount + add.length - MAX_LINES;
     while (extra-- > 0 && list.firstElementChild) list.firstElementChild.remove();
     list.appendChild(frag);
-    pending = true;
-    return true;
+    const end = stick ? list.scrollHeight - list.clientHeight : 0;
+    if (stick && list.scrollTop < end - 1) {
+      ours = true;
+      list.scrollTop = end;
+    }
+    return false;
   }
   // four times a second while playing: lines at 30 a second cannot be read as they come
   return { topics: ["log"], draw, every: 250, watch: root };

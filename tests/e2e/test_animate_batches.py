@@ -65,9 +65,18 @@ def test_animating_asks_for_no_frame_beside_the_drawing_loops_and_the_log_keeps_
     before = page.evaluate("() => [window.__rafs, window.deltaflow.frameTimes.length]")
     page.wait_for_timeout(2000)
     after = page.evaluate("() => [window.__rafs, window.deltaflow.frameTimes.length]")
+    page.wait_for_function(AT_END)  # the log has grown past its box and shows its newest line
     page.keyboard.press("Space")
     page.wait_for_function("() => window.deltaflow.store.server.playing === null")
-    page.wait_for_function(AT_END)  # the log has grown past its box and shows its newest line
+    page.wait_for_function(AT_END)
+    # scrolled back by a person, it stays where they put it as lines come
+    page.evaluate("() => { document.querySelector('[data-log] .log').scrollTop = 0; }")
+    page.wait_for_timeout(100)
+    seq = page.evaluate("() => window.deltaflow.store.logSeq")
+    page.locator('[data-action="step"]').click()
+    page.wait_for_function("(n) => window.deltaflow.store.logSeq > n", arg=seq)
+    page.wait_for_timeout(300)  # drawn by then
+    assert page.evaluate("() => document.querySelector('[data-log] .log').scrollTop") == 0
     rafs, frames = after[0] - before[0], after[1] - before[1]
     assert frames >= 10, (rafs, frames)  # it drew: about 10 ticks a second
     # the log's lines scrolled into view in a frame of their own, 4 a second, before
