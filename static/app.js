@@ -19,6 +19,7 @@ import { createStatus } from "./views/status.js";
 
 const $ = (sel) => document.querySelector(sel);
 const FRAME_TIMES = 600;
+const LINK_MS = 5000; // playing, the link follows the step this often
 // events that answer a command (an `outputs` or `epoch` may follow an earlier one)
 const ANSWERS = new Set(["state", "error", "batch", "forward", "output_error", "backward", "update", "frame", "gradcheck", "slice", "progress"]);
 
@@ -48,8 +49,8 @@ const socket = createSocket({
       loadLesson();
     }
     if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();
-    // the link's step=N; playing, once a second (a history rewrite costs ms): a pause syncs it
-    if (ev.type === "update" && ev.layer === store.L() && !(store.server?.playing && performance.now() - linkAt < 1000)) {
+    // the link's step=N; playing, every 5 s (a history rewrite costs 5-7 ms here): a pause syncs it
+    if (ev.type === "update" && ev.layer === store.L() && !(store.server?.playing && performance.now() - linkAt < LINK_MS)) {
       linkAt = performance.now();
       controls.link.sync();
     }
@@ -190,9 +191,16 @@ function wake() {
 
 const schedule = createSchedule(store, views, wake);
 const touch = store.touch;
+// once a task, not at each touch: a tick's batch of phases touches the store dozens of times
+let waking = false;
 store.touch = (...topics) => {
   touch(...topics);
-  wake();
+  if (waking) return;
+  waking = true;
+  queueMicrotask(() => {
+    waking = false;
+    wake();
+  });
 };
 
 function frame(now) {
