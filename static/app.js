@@ -19,7 +19,6 @@ import { createStatus } from "./views/status.js";
 
 const $ = (sel) => document.querySelector(sel);
 const FRAME_TIMES = 600;
-const LINK_MS = 5000; // playing, the link follows the step this often
 // events that answer a command (an `outputs` or `epoch` may follow an earlier one)
 const ANSWERS = new Set(["state", "error", "batch", "forward", "output_error", "backward", "update", "frame", "gradcheck", "slice", "progress"]);
 
@@ -49,8 +48,8 @@ const socket = createSocket({
       loadLesson();
     }
     if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();
-    // the link's step=N; playing, every 5 s (a history rewrite costs 5-7 ms here): a pause syncs it
-    if (ev.type === "update" && ev.layer === store.L() && !(store.server?.playing && performance.now() - linkAt < LINK_MS)) {
+    // the link's step=N; playing, every 5 s (a history rewrite costs ms): a pause syncs it
+    if (ev.type === "update" && ev.layer === store.L() && !(store.server?.playing && performance.now() - linkAt < 5000)) {
       linkAt = performance.now();
       controls.link.sync();
     }
@@ -125,7 +124,7 @@ const compareIdle = () => {
 };
 
 const views = [
-  // first: its scroll lays out only its own lines, before any view writes (static/views/log.js)
+  // first, before any view writes (views/log.js)
   createLog($("[data-log]"), store),
   createStatus(store, actions),
   room.view,
@@ -185,13 +184,13 @@ function wake() {
     timer = setTimeout(() => {
       timerAt = Infinity;
       if (!raf) raf = requestAnimationFrame(frame);
-    }, Math.ceil(at - now)); // a timer's delay is whole ms: rounded down, it comes before the view is due
+    }, Math.ceil(at - now)); // whole ms: rounded down, it came too early
   }
 }
 
 const schedule = createSchedule(store, views, wake);
 const touch = store.touch;
-// once a task, not at each touch: a tick's batch of phases touches the store dozens of times
+// once a task, not at each of a tick's many touches
 let waking = false;
 store.touch = (...topics) => {
   touch(...topics);

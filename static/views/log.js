@@ -44,17 +44,12 @@ function describe(ev, store) {
 export function createLog(root, store) {
   const list = el("ol", { class: "log", "aria-label": "Step log" }, root);
   let seen = 0;
-  // scrolled to the end? kept by a person's scrolls, not the page's own
+  // scrolled to the end? kept by scroll events
   let stick = true;
-  let ours = false;
-  const onScroll = () => {
-    if (ours) ours = false;
-    else stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
-  };
-  list.addEventListener("scroll", onScroll, { passive: true });
+  list.addEventListener("scroll", () => (stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4), { passive: true });
 
-  // It draws first in its frame (static/app.js): the scroll lays out the lines just added and
-  // nothing else, and in a frame of its own it cost the page 4 frames a second while animating.
+  // It draws first in its frame (app.js): its scroll lays out only its lines. In a frame of its
+  // own, it cost 4 frames a second.
   function draw() {
     const fresh = store.log.filter((e) => e.seq > seen);
     if (!fresh.length) return false;
@@ -65,11 +60,7 @@ export function createLog(root, store) {
     let extra = list.childElementCount + add.length - MAX_LINES;
     while (extra-- > 0 && list.firstElementChild) list.firstElementChild.remove();
     list.appendChild(frag);
-    const end = stick ? list.scrollHeight - list.clientHeight : 0;
-    if (stick && list.scrollTop < end - 1) {
-      ours = true;
-      list.scrollTop = end;
-    }
+    if (stick) list.scrollTop = list.scrollHeight;
     return false;
   }
   // four times a second while playing: lines at 30 a second cannot be read as they come
