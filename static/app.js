@@ -48,8 +48,8 @@ const socket = createSocket({
       loadLesson();
     }
     if (ev.type === "error" && ev.code === "unknown_session") controls.link.onLost();
-    // the link's step=N; playing, once a second (a history rewrite costs ms): a pause syncs it
-    if (ev.type === "update" && ev.layer === store.L() && !(store.server?.playing && performance.now() - linkAt < 1000)) {
+    // the link's step=N; playing, every 5 s (a history rewrite costs ms): a pause syncs it
+    if (ev.type === "update" && ev.layer === store.L() && !(store.server?.playing && performance.now() - linkAt < 5000)) {
       linkAt = performance.now();
       controls.link.sync();
     }
@@ -124,6 +124,8 @@ const compareIdle = () => {
 };
 
 const views = [
+  // first, before any view writes (views/log.js)
+  createLog($("[data-log]"), store),
   createStatus(store, actions),
   room.view,
   // explain first: following the phase, it moves the selection the network outlines
@@ -146,7 +148,6 @@ const views = [
   }),
   createChart($("[data-chart]"), store),
   lazy("[data-gradnorm]", () => import("./views/gradnorm.js").then((m) => m.createGradnorm), [], { styles: false }),
-  createLog($("[data-log]"), store),
   // after explain and the network: it copies the one's equations and marks the other's parts
   { topics: ["all", "net", "params", "phase", "select", "explain", "lesson"], draw: (now, seen) => !!lesson?.view.draw(now, seen) },
   // panels below the fold or seldom used: their modules load when first seen or used
@@ -183,15 +184,22 @@ function wake() {
     timer = setTimeout(() => {
       timerAt = Infinity;
       if (!raf) raf = requestAnimationFrame(frame);
-    }, at - now);
+    }, Math.ceil(at - now)); // whole ms: rounded down, it came too early
   }
 }
 
 const schedule = createSchedule(store, views, wake);
 const touch = store.touch;
+// once a task, not at each of a tick's many touches
+let waking = false;
 store.touch = (...topics) => {
   touch(...topics);
-  wake();
+  if (waking) return;
+  waking = true;
+  queueMicrotask(() => {
+    waking = false;
+    wake();
+  });
 };
 
 function frame(now) {

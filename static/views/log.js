@@ -44,11 +44,12 @@ function describe(ev, store) {
 export function createLog(root, store) {
   const list = el("ol", { class: "log", "aria-label": "Step log" }, root);
   let seen = 0;
-  // scrolled to the end? kept by scroll events: asking in draw would force a layout
+  // scrolled to the end? kept by scroll events
   let stick = true;
-  let scrolling = false;
   list.addEventListener("scroll", () => (stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4), { passive: true });
 
+  // It draws first in its frame (app.js): its scroll lays out only its lines. In a frame of its
+  // own, it cost 4 frames a second.
   function draw() {
     const fresh = store.log.filter((e) => e.seq > seen);
     if (!fresh.length) return false;
@@ -59,14 +60,7 @@ export function createLog(root, store) {
     let extra = list.childElementCount + add.length - MAX_LINES;
     while (extra-- > 0 && list.firstElementChild) list.firstElementChild.remove();
     list.appendChild(frag);
-    // scroll at the start of the next frame, when layout is clean
-    if (stick && !scrolling) {
-      scrolling = true;
-      requestAnimationFrame(() => {
-        scrolling = false;
-        list.scrollTop = list.scrollHeight;
-      });
-    }
+    if (stick) list.scrollTop = list.scrollHeight;
     return false;
   }
   // four times a second while playing: lines at 30 a second cannot be read as they come

@@ -44,3 +44,40 @@ def test_a_fast_animation_reaches_the_page_once_a_tick_with_every_phase_in_order
     steps = [t for t in phases if t in order]
     # each phase follows the one before it, or the same (a layer's forward and backward are one each)
     assert all(b == a or order.index(b) == (order.index(a) + 1) % 5 for a, b in zip(steps, steps[1:])), steps
+
+
+# every animation frame the page asks for, counted beside the drawing loop's own (frameTimes)
+RAFS = """() => { window.__rafs = 0;
+  const raf = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (fn) => raf((t) => { window.__rafs++; fn(t); }); }"""
+AT_END = """() => { const l = document.querySelector("[data-log] .log");
+  return l.scrollHeight > l.clientHeight && l.scrollTop + l.clientHeight >= l.scrollHeight - 4; }"""
+
+
+def test_animating_asks_for_no_frame_beside_the_drawing_loops_and_the_log_keeps_to_its_end(page: Any) -> None:
+    page.add_init_script(f"({RAFS})()")
+    open_preset(page, "circle")
+    page.locator("[data-log]").scroll_into_view_if_needed()  # a view off screen does not draw
+    page.evaluate(SET_SPEED, 40)
+    page.locator('[data-action="animate"]').click()
+    page.wait_for_function("() => window.deltaflow.store.server.playing === 'animate'")
+    page.wait_for_timeout(500)
+    before = page.evaluate("() => [window.__rafs, window.deltaflow.frameTimes.length]")
+    page.wait_for_timeout(2000)
+    after = page.evaluate("() => [window.__rafs, window.deltaflow.frameTimes.length]")
+    page.wait_for_function(AT_END)  # the log has grown past its box and shows its newest line
+    page.keyboard.press("Space")
+    page.wait_for_function("() => window.deltaflow.store.server.playing === null")
+    page.wait_for_function(AT_END)
+    # scrolled back by a person, it stays where they put it as lines come
+    page.evaluate("() => { document.querySelector('[data-log] .log').scrollTop = 0; }")
+    page.wait_for_timeout(100)
+    seq = page.evaluate("() => window.deltaflow.store.logSeq")
+    page.locator('[data-action="step"]').click()
+    page.wait_for_function("(n) => window.deltaflow.store.logSeq > n", arg=seq)
+    page.wait_for_timeout(300)  # drawn by then
+    assert page.evaluate("() => document.querySelector('[data-log] .log').scrollTop") == 0
+    rafs, frames = after[0] - before[0], after[1] - before[1]
+    assert frames >= 10, (rafs, frames)  # it drew: about 10 ticks a second
+    # the log's lines scrolled into view in a frame of their own, 4 a second, before
+    assert rafs - frames <= 1, (rafs, frames)
