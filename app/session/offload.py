@@ -30,17 +30,15 @@ async def begin(c: Cursor) -> list[Event]:
     flops, t = c.step_flops(), c.trainer
     if flops < replica.REMOTE_FLOPS:
         return c.begin() if flops < work.INLINE_FLOPS else await work.in_thread(_begun, c)
-    data = [a for a in (t.x, t.y, t.x_test, t.y_test) if a is not None]
     try:
-        events, json, state = await replica.call(replica.step, (t, True), data)
+        events, json, state = await replica.call(replica.step, (t,), replica.shared(t))
     except replica.Unavailable:
         return await work.in_thread(_begun, c)
     except guard.Diverged as e:  # the replica's copy diverged; this trainer never moved
         raise diverged(e, c.scenario.optimizer.learning_rate) from None
     c.branch()
     c.pre, c.pending_batch = c.snapshot(), c.batch()
-    t.restore(state)
-    t.last_grad_w, t.last_changes = state["last_grad_w"], state["last_changes"]
+    replica.taken(t, state)
     return [Sent(e, j) for e, j in zip(events, json)]
 
 
@@ -103,16 +101,14 @@ async def _in_replica(c: Cursor, seconds: float, most: int | None, epochs: bool)
     own: checkpoints, the state, the curve's epochs, a breakpoint's hit in c.hit, and
     Diverged with the future after the step before the bad one dropped."""
     t, history, bp = c.trainer, c.history, c.breakpoints
-    data = [a for a in (t.x, t.y, t.x_test, t.y_test) if a is not None]
     args = (t, seconds, history.every, bp.next_at, most, epochs)
-    kept, state, bad, ended = await replica.call(replica.train, args, data)
+    kept, state, bad, ended = await replica.call(replica.train, args, replica.shared(t))
     c.branch()
     extra = {"config": c.config(), "data": c.data}
     for snap in kept:
         if bad is None or snap["step"] < bad.step:
             history.save({**snap, **extra})
-    t.restore(state)
-    t.last_grad_w, t.last_changes = state["last_grad_w"], state["last_changes"]
+    replica.taken(t, state)
     history.reached(t.step_count)
     for e in ended:
         c.add_curve(e)

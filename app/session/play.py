@@ -94,8 +94,7 @@ async def animate(s: "Session") -> None:
 async def begun(s: "Session", c: "Cursor") -> None:
     """The next step of an animation, computed off the loop, the session's lock held (no
     command meets it half done); its events are then shown one by one."""
-    if c.step_flops() >= replica.REMOTE_FLOPS:
-        await replica.free()
+    await replica.turn(c.step_flops())
     async with s.lock:
         if c.pending is None and c is s.cursor:
             with quiet():
@@ -135,8 +134,7 @@ async def heavy_slice(s: "Session") -> None:
         with quiet():
             s.branch.train_for(s.cursor, HEAVY_SLICE, time.perf_counter, True)
 
-    if s.cursor.step_flops() >= replica.REMOTE_FLOPS:
-        await replica.free()
+    await replica.turn(s.cursor.step_flops())
     async with s.lock:  # no command changes the run meanwhile
         if s.playing != "train":
             return
@@ -229,10 +227,9 @@ def health_message(s: "Session") -> Message:
 
 def frame_flops(s: "Session") -> int:
     """A frame evaluates the training and test sets and, on a plane, the maps' grid (when sent)."""
-    t, c = s.cursor.trainer, s.cursor
-    rows = len(t.x) + (0 if t.x_test is None else len(t.x_test))
+    c = s.cursor
     maps = (c.maps_flops() if s.room.server_maps else 0) + (c.maps_flops() if s.branch is not None else 0)
-    return work.forward_flops(t.net.layers, rows) + maps
+    return offload.evaluation_flops(c) + maps
 
 
 async def heavy_frame(s: "Session") -> None:

@@ -41,16 +41,29 @@ class Unavailable(Exception):
     """The replica could not answer (it failed to start or died); nothing was changed."""
 
 
-def step(t: Any, encoded: bool) -> tuple[list[dict[str, Any]], list[bytes], dict[str, Any]]:
+def step(t: Any) -> tuple[list[dict[str, Any]], list[bytes], dict[str, Any]]:
     """In the replica: one traced, guarded step of trainer `t` (guard.step), its events capped
-    (work.cap), and the state after it (Trainer.snapshot, with the last gradient and changes).
-    With `encoded`, each event is also encoded (codec.encode_in_pieces) and comes back without
-    its arrays, which only the encoding needs. Diverged as guard.step raises it."""
+    (work.cap) and encoded (codec.encode_in_pieces), each also without its arrays (light),
+    and the state after it (after). Diverged as guard.step raises it."""
     events = work.cap(guard.step(t, trace=True), t.net.layers)
-    state = {**t.snapshot(), "last_grad_w": t.last_grad_w, "last_changes": t.last_changes}
-    if not encoded:
-        return events, [], state
-    return [light(e) for e in events], [encode_in_pieces(e) for e in events], state
+    return [light(e) for e in events], [encode_in_pieces(e) for e in events], after(t)
+
+
+def after(t: Any) -> dict[str, Any]:
+    """The state a step leaves: Trainer.snapshot, with the last gradient and changes (the
+    frame's gradient norms and the explain panel read them); `taken` puts it back."""
+    return {**t.snapshot(), "last_grad_w": t.last_grad_w, "last_changes": t.last_changes}
+
+
+def taken(t: Any, state: dict[str, Any]) -> None:
+    """Trainer `t` put at the state `after` gave in the replica."""
+    t.restore(state)
+    t.last_grad_w, t.last_changes = state["last_grad_w"], state["last_changes"]
+
+
+def shared(t: Any) -> list[np.ndarray]:
+    """A trainer's data: the arrays the replica keeps from call to call."""
+    return [a for a in (t.x, t.y, t.x_test, t.y_test) if a is not None]
 
 
 def light(e: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +97,7 @@ def train(
             bad = None
         except guard.Diverged as e:
             bad = e
-    state = {**t.snapshot(), "last_grad_w": t.last_grad_w, "last_changes": t.last_changes}
-    return kept, state, bad, [e for e in ended if bad is None or e["step"] < bad.step]
+    return kept, after(t), bad, [e for e in ended if bad is None or e["step"] < bad.step]
 
 
 def ready() -> bool:
@@ -236,6 +248,12 @@ async def free() -> None:
     if all(r.lock.locked() for r in pool):
         async with pool[0].lock:
             pass
+
+
+async def turn(flops: int) -> None:
+    """For work of `flops` a step: when it goes to a replica, until one is free (free)."""
+    if flops >= REMOTE_FLOPS:
+        await free()
 
 
 async def _started(r: Replica) -> None:
