@@ -75,7 +75,7 @@ async def reset(s: "Session", cmd: p.Reset) -> None:
 
 
 async def next_(s: "Session", cmd: p.Next) -> None:
-    s.stop()
+    moved(s)
     c = s.cursor
     flops = c.step_flops() if c.pending is None else 0
     if c.pending is None:
@@ -84,6 +84,15 @@ async def next_(s: "Session", cmd: p.Next) -> None:
     if s.cursor.pending is None:
         await stepped(s)
         s.publish_maps()
+
+
+def moved(s: "Session") -> None:
+    """Before the user steps the run on (step, next, epoch): it stops playing, and why it last
+    stopped no longer describes where it is (a new hit or divergence sets it again)."""
+    s.stop()
+    if s.paused_reason is not None:
+        s.paused_reason = None
+        s.publish(s.state())  # a single step or `next` sends no state of its own
 
 
 async def stepped(s: "Session") -> None:
@@ -95,7 +104,7 @@ async def stepped(s: "Session") -> None:
 
 
 async def step(s: "Session", cmd: p.Step) -> None:
-    s.stop()
+    moved(s)
     c = s.cursor
     flops = c.step_flops()
     events = c.finish() if c.pending is not None else await offload.traced_step(c)
@@ -137,7 +146,7 @@ async def step(s: "Session", cmd: p.Step) -> None:
 
 
 async def epoch(s: "Session", cmd: p.Epoch) -> None:
-    s.stop()
+    moved(s)
     c = s.cursor
     start = c.trainer.epochs_done
     end: Event | None = None
@@ -190,7 +199,7 @@ async def seek(s: "Session", cmd: p.Seek) -> None:
         raise ProtocolError(
             "out_of_history", f"seek.step: step {cmd.step} is outside the history ({h.first}–{h.last})", "seek"
         )
-    s.stop()
+    s.stop()  # why it paused stays: a person seeks back to look at the steps before it
     data = s.cursor.data
     s.cursor.abort()
     await offload.goto(s.cursor, cmd.step)

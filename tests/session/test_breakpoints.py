@@ -207,6 +207,34 @@ def test_the_session_pauses_with_the_reason_and_keeps_breakpoints_over_a_reset()
     assert s.state()["breakpoints"] == [{"kind": "nonfinite"}, {"kind": "step", "step": 7}]
 
 
+MOVES = ['{"type": "step"}', '{"type": "next"}', '{"type": "epoch"}', '{"type": "seek", "step": 3}']
+
+
+@pytest.mark.parametrize("move", MOVES)
+def test_stepping_on_clears_why_it_paused_a_seek_keeps_it_and_a_new_hit_sets_it_again(move: str) -> None:
+    from app import protocol as p
+    from app.session.outbox import Outbox
+    from app.session.scheduler import Scheduler
+    from app.session.session import Session
+
+    async def run() -> list[Any]:
+        s = Session("t", sc.preset("circle"), Options(), Scheduler())
+        s.attach(Outbox())
+        await s.handle(p.parse_command('{"type": "breakpoints", "on": [{"kind": "step", "step": 7}]}'))
+        await s.handle(p.parse_command('{"type": "step", "count": 20}'))
+        seen = [s.paused_reason]
+        await s.handle(p.parse_command(move))
+        seen.append(s.state()["paused_reason"])
+        await s.handle(p.parse_command('{"type": "breakpoints", "on": [{"kind": "step", "step": 30}]}'))
+        await s.handle(p.parse_command('{"type": "step", "count": 40}'))
+        return [*seen, s.paused_reason]
+
+    hit, after, again = asyncio.run(run())
+    assert hit is not None and hit["step"] == 7
+    assert after == (hit if "seek" in move else None)
+    assert again is not None and again["kind"] == "step" and again["step"] == 30
+
+
 @pytest.mark.parametrize(
     "what, where",
     [

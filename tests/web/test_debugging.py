@@ -168,3 +168,19 @@ def test_every_way_of_stepping_stops_at_a_step_breakpoint(conn: Conn, cmd: dict[
         if e["type"] == "state" and e["paused_reason"]:
             break
     assert e["paused_reason"]["kind"] == "step" and e["step"] == 2 and e["playing"] is None
+
+
+@pytest.mark.parametrize("cmd", [{"type": "step"}, {"type": "next"}])
+def test_a_single_step_after_a_hit_says_the_reason_is_gone(conn: Conn, cmd: dict[str, Any]) -> None:
+    conn.load(scenario=h.doc(batch_size=1))
+    conn.send({"type": "breakpoints", "on": [{"kind": "step", "step": 2}]})
+    conn.until("state")
+    conn.send({"type": "step", "count": 5})
+    while not ((e := conn.recv())["type"] == "state" and e["paused_reason"]):
+        pass
+    conn.send(cmd)
+    conn.send({"type": "graph", "layer": 1, "unit": 0, "example": 0})  # answered after the step
+    states = []
+    while (e := conn.recv())["type"] != "graph":
+        states += [valid(e)] if e["type"] == "state" else []
+    assert states and states[-1]["paused_reason"] is None and states[-1]["playing"] is None
