@@ -19,6 +19,7 @@ import itertools
 import pickle
 import subprocess
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -147,11 +148,12 @@ class Replica:
         if self.closed:
             raise EOFError("the replicas are closed")
         if self.proc is not None and self.proc.poll() is not None:
-            _reap(self.proc)  # killed from outside: its pipes are ours to close
-            self.proc = None
+            self.proc = None  # killed from outside (its reaper closed its pipes)
         if self.proc is None:
             argv = [sys.executable, "-m", "app.worker", "serve"]
             self.proc = subprocess.Popen(argv, stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=work.child_env())
+            # reaped as soon as it dies, even idle: killed from outside, it would stay a zombie
+            threading.Thread(target=_reap, args=(self.proc,), name="replica-reaper", daemon=True).start()
             self.kept = set()
         return self.proc
 

@@ -238,3 +238,29 @@ def test_a_replica_that_stops_answering_is_given_up_after_reply_seconds(monkeypa
     twin.traced_step()
     twin.traced_step()
     assert same(state(c), state(twin))
+
+
+def test_a_replica_killed_while_idle_is_reaped_at_once_and_the_next_step_starts_another() -> None:
+    c, twin = Cursor(scenario(), Options()), Cursor(scenario(), Options())
+
+    async def run() -> tuple[str, bool]:
+        try:
+            await offload.traced_step(c)
+            r = replica._pool()[0]
+            assert r.proc is not None
+            pid = r.proc.pid
+            os.kill(pid, signal.SIGKILL)
+            for _ in range(100):  # no call to the replica in between
+                await asyncio.sleep(0.02)
+                if not os.path.exists(f"/proc/{pid}"):
+                    break
+            gone = "reaped" if not os.path.exists(f"/proc/{pid}") else "zombie"
+            await offload.traced_step(c)
+            return gone, r.proc is not None and r.proc.pid != pid
+        finally:
+            await replica.close()
+
+    assert asyncio.run(run()) == ("reaped", True)
+    twin.traced_step()
+    twin.traced_step()
+    assert same(state(c), state(twin))
