@@ -60,6 +60,12 @@ class Branch:
             self.rows = self.rows[:-1:2] + self.rows[-1:]
             self.sent = len(self.rows) - 1
 
+    def add_row_of(self, a: Cursor) -> None:
+        """A row at a's step as shown (add_row), b standing there too."""
+        with a.at_cursor():
+            t = a.trainer
+            self.add_row(t.step_count, t.net.params, t.evaluate(t.x, t.y)[0])
+
     def truncate(self, step: int) -> None:
         self.rows = [r for r in self.rows if r[0] is not None and r[0] <= step]
         self.sent = min(self.sent, len(self.rows))
@@ -162,8 +168,10 @@ class Branch:
                     self.stop(str(e))
                     return
                 checked = time.perf_counter()
-                if (k + 1) % every == 0 or k + 1 == target:
-                    t = a.trainer if shadow is None else shadow.trainer
+                if shadow is None and k + 1 == target:
+                    self.add_row_of(a)  # a as shown
+                elif shadow is not None and ((k + 1) % every == 0 or k + 1 == target):
+                    t = shadow.trainer
                     self.add_row(k + 1, t.net.params, t.evaluate(t.x, t.y)[0])
 
     def stop(self, reason: str) -> None:
@@ -274,7 +282,7 @@ async def follow(s: "Session", force: bool = False) -> None:
     if br is None:
         return
     a, b = s.cursor, br.b
-    target = a.trainer.step_count
+    target = a.step_shown()  # not a's trainer: a step in progress (a paused animation) is not yet a's
     before = b.trainer.step_count
     if before > target:
         if target < br.from_step:
@@ -285,8 +293,7 @@ async def follow(s: "Session", force: bool = False) -> None:
         b.abort()
         await offload.goto(b, target)
         br.truncate(target)
-        a_loss = await work.run(a.trainer.evaluate, a.trainer.x, a.trainer.y, flops=offload.evaluation_flops(a))
-        br.add_row(target, a.trainer.net.params, a_loss[0])
+        await work.run(br.add_row_of, a, flops=offload.evaluation_flops(a) + offload.evaluation_flops(b))
     elif before < target and br.live:
         await work.run(br.catch_up, a, target, flops=2 * (target - before) * b.step_flops())
     if force or b.trainer.step_count != before:

@@ -247,3 +247,26 @@ def test_branch_events_match_the_protocol_schema(conn: Conn) -> None:
     assert {e.get("full") for e in events} == {True, False, None}
     for e in events:
         protocol.EVENTS.validate_python(e)
+
+
+def test_b_waits_for_a_step_in_progress_and_a_pause_pairs_them_at_the_step_shown(conn: Conn) -> None:
+    doc = shuffled()
+    conn.load(scenario=doc)
+    conn.send({"type": "step", "count": 4})
+    conn.until("state")
+    branch(conn, 2, {"learning_rate": 0.3})
+    conn.send({"type": "next"})  # step 5 begun: its batch shown, a still at step 4
+    conn.send({"type": "pause"})
+    events: list[dict[str, Any]] = []
+    while not events or events[-1]["type"] != "branch":
+        events.append(conn.recv())
+    state = [e for e in events if e["type"] == "state"][-1]
+    ev = events[-1]
+    assert state["step"] == 4 and ev["step"] == 4 and ev["curve"][-1][0] == 4
+    t = run(engine(doc), 2)
+    t.optimizer.learning_rate = 0.3
+    assert_params(ev, run(t, 2))
+    a = run(engine(doc), 4)
+    assert ev["curve"][-1][1] == pytest.approx(loss(a), abs=1e-12)
+    conn.send({"type": "step"})  # the rest of step 5: b follows to it
+    assert conn.until("branch")["step"] == 5
