@@ -41,16 +41,22 @@ def loss(t: Trainer) -> float:
     return t.evaluate(t.x, t.y)[0]  # type: ignore[return-value]
 
 
+def stepped(conn: Conn, steps: int) -> dict[str, Any]:
+    """Shuffled circle loaded and stepped `steps` times: its document."""
+    doc = shuffled()
+    conn.load(scenario=doc)
+    conn.send({"type": "step", "count": steps})
+    conn.until("state")
+    return doc
+
+
 def branch(conn: Conn, from_step: int, change: dict[str, Any], **more: Any) -> dict[str, Any]:
     conn.send({"type": "branch", "from_step": from_step, "change": change, **more})
     return conn.until("branch")
 
 
 def test_a_learning_rate_branch_trains_the_same_batches(conn: Conn) -> None:
-    doc = shuffled()
-    conn.load(scenario=doc)
-    conn.send({"type": "step", "count": 8})
-    conn.until("state")
+    doc = stepped(conn, 8)
     ev = branch(conn, 3, {"learning_rate": 0.3})
     assert ev["full"] and ev["from_step"] == 3 and ev["step"] == 8 and ev["change"] == {"learning_rate": 0.3}
     # by hand: 3 steps as a, then the new rate for 5 more, the batch order continuing
@@ -93,10 +99,7 @@ def test_b_follows_every_step_of_a(conn: Conn) -> None:
 
 
 def test_a_seed_branch_redraws_the_initial_weights_only(conn: Conn) -> None:
-    doc = shuffled()
-    conn.load(scenario=doc)
-    conn.send({"type": "step", "count": 4})
-    conn.until("state")
+    doc = stepped(conn, 4)
     ev = branch(conn, 0, {"seed": 99})
     t = engine(doc)  # the data and batch order of seed 4, the weights of seed 99
     s = sc.parse(doc)
@@ -108,10 +111,7 @@ def test_a_seed_branch_redraws_the_initial_weights_only(conn: Conn) -> None:
 
 
 def test_a_weight_branch_changes_that_weight_at_from_step(conn: Conn) -> None:
-    doc = shuffled()
-    conn.load(scenario=doc)
-    conn.send({"type": "step", "count": 2})
-    conn.until("state")
+    stepped(conn, 2)
     ev = branch(conn, 2, {"weight": {"layer": 2, "to": 1, "from": 3, "value": 2.5}})
     assert ev["step"] == 2 and ev["weights"][1][1][3] == 2.5
     assert ev["weight"]["layer"] == 2 and (ev["weight"]["to"], ev["weight"]["from"]) == (1, 3)
@@ -119,10 +119,7 @@ def test_a_weight_branch_changes_that_weight_at_from_step(conn: Conn) -> None:
 
 
 def test_b_can_be_kept(conn: Conn) -> None:
-    doc = shuffled()
-    conn.load(scenario=doc)
-    conn.send({"type": "step", "count": 3})
-    conn.until("state")
+    stepped(conn, 3)
     ev = branch(conn, 1, {"optimizer": {"type": "momentum", "learning_rate": 0.05}})
     conn.send({"type": "branch_keep", "branch": "b"})
     closed = conn.until("branch_closed")
@@ -152,10 +149,7 @@ def test_b_can_be_dropped(conn: Conn) -> None:
 
 
 def test_seeking_back_moves_b_and_before_the_branch_point_ends_it(conn: Conn) -> None:
-    doc = shuffled()
-    conn.load(scenario=doc)
-    conn.send({"type": "step", "count": 6})
-    conn.until("state")
+    doc = stepped(conn, 6)
     branch(conn, 2, {"learning_rate": 0.5})
     conn.send({"type": "seek", "step": 4})
     ev = conn.until("branch")
@@ -250,10 +244,7 @@ def test_branch_events_match_the_protocol_schema(conn: Conn) -> None:
 
 
 def test_b_waits_for_a_step_in_progress_and_a_pause_pairs_them_at_the_step_shown(conn: Conn) -> None:
-    doc = shuffled()
-    conn.load(scenario=doc)
-    conn.send({"type": "step", "count": 4})
-    conn.until("state")
+    doc = stepped(conn, 4)
     branch(conn, 2, {"learning_rate": 0.3})
     conn.send({"type": "next"})  # step 5 begun: its batch shown, a still at step 4
     conn.send({"type": "pause"})
