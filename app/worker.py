@@ -2,8 +2,8 @@
 
 A gradient check or a cost slice near its work cap is tens of seconds of small numpy calls, so
 in a thread it would hold the interpreter for most of that time, and on a machine of two
-cores it would also take the CPU from the clients. In a child process at `nice` 10 it uses
-what the server and the clients leave.
+cores it would also take the CPU from the clients. In a child process at the idle priority
+(SCHED_IDLE) it uses what the server and the clients leave.
 
 stdin: pickled (fn, args) from app.session.work.in_worker. stdout: lines `progress DONE TOTAL`
 at most every PROGRESS_EVERY seconds, then `result N` and N bytes: pickled ("ok", value) or
@@ -33,9 +33,17 @@ KEPT_BYTES = 256 * 2**20  # a replica's kept arrays; the least recently used go 
 
 
 def _nice() -> None:
+    """The lowest priority there is: SCHED_IDLE, which any thread that wakes preempts at once.
+    At `nice` 10 the waking event loop waited out this child's time slice (EEVDF), and another
+    client's step round trip doubled (docs/performance.md). Else `nice` NICE."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):  # not Linux, or not allowed here
+        pass
     try:
         os.nice(NICE)
-    except OSError:  # not allowed here: run at the server's priority
+    except OSError:  # not allowed either: run at the server's priority
         pass
 
 

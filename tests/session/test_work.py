@@ -32,6 +32,11 @@ def fails(tick: Callable[[int, int], None]) -> None:
     raise ValueError("the check found a fault")
 
 
+def policy(tick: Callable[[int, int], None] | None = None) -> int:
+    """The scheduling policy of the process it runs in."""
+    return os.sched_getscheduler(0)
+
+
 def progress(cancel: Callable[[], bool] = lambda: False) -> tuple[work.Progress, list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
     return work.Progress("gradcheck", seen.append, cancel), seen
@@ -119,3 +124,18 @@ def test_heavy_work_runs_in_threads_below_the_loops_priority() -> None:
     loop_nice, thread_nice, inline_nice = asyncio.run(both())
     assert thread_nice == min(19, loop_nice + work.BACKGROUND_NICE) and thread_nice > loop_nice
     assert inline_nice == loop_nice
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="scheduling policies are a Linux feature")
+def test_worker_processes_and_the_replica_run_at_the_idle_policy() -> None:
+    from app.session import replica
+
+    async def run() -> tuple[int, int]:
+        p, _ = progress()
+        try:
+            return await work.checked(policy, flops=work.WORKER_FLOPS, progress=p), await replica.call(policy, (), [])
+        finally:
+            await replica.close()
+
+    assert asyncio.run(run()) == (os.SCHED_IDLE, os.SCHED_IDLE)
+    assert policy() != os.SCHED_IDLE  # the server itself keeps its own
