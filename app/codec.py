@@ -137,7 +137,14 @@ class ArraysJson:
     """
 
     def __init__(self) -> None:
-        self.cached: tuple[list[np.ndarray], orjson.Fragment] | None = None  # (bits, JSON), set at once
+        self.cached: tuple[list[np.ndarray], bytes, orjson.Fragment] | None = None  # (bits, JSON), set at once
+
+    def __getstate__(self) -> dict[str, Any]:  # a Fragment does not pickle: its bytes do
+        return {"cached": self.cached and self.cached[:2]}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        cached = state["cached"]
+        self.cached = None if cached is None else (*cached, orjson.Fragment(cached[1]))
 
     def __call__(self, arrays: list[np.ndarray]) -> Any:
         if sum(a.size for a in arrays) <= PIECE_NUMBERS or any(a.dtype != np.float64 for a in arrays):
@@ -146,7 +153,7 @@ class ArraysJson:
         if cached is not None and len(cached[0]) == len(arrays):
             bits = cached[0]  # bit for bit: -0.0 and NaN encode differently from 0.0 and each other
             if all(a.shape == b.shape and np.array_equal(a.view(np.uint64), b) for a, b in zip(arrays, bits)):
-                return cached[1]
-        json = orjson.Fragment(b"[" + b",".join(array_json(a) for a in arrays) + b"]")
-        self.cached = [a.view(np.uint64).copy() for a in arrays], json
-        return json
+                return cached[2]
+        json = b"[" + b",".join(array_json(a) for a in arrays) + b"]"
+        self.cached = [a.view(np.uint64).copy() for a in arrays], json, orjson.Fragment(json)
+        return self.cached[2]

@@ -14,7 +14,8 @@ requests until stdin closes, and keeps the large arrays it is sent (a run's data
 each request carries only what changed. A request is a line `P N`, then P bytes of pickled
 {token: array} to keep and N bytes of pickled (fn, args), whose kept arrays are persistent
 ids (tokens). The answer is a line `N` and N bytes: pickled ("ok", value), ("error",
-exception), or ("missing", None) when a token is no longer kept (the parent sends them all).
+exception), or ("missing", None) when a token is no longer kept (the parent sends them all);
+kept arrays in it are their tokens too.
 """
 
 import functools
@@ -73,7 +74,7 @@ def serve() -> None:
         kept.update(pickle.loads(inp.read(p)))  # from our own parent
         while len(kept) > 1 and sum(a.nbytes for a in kept.values()) > KEPT_BYTES:
             kept.popitem(last=False)
-        _reply(out, b"%d\n", functools.partial(_run, inp.read(n), kept))
+        _reply(out, b"%d\n", functools.partial(_run, inp.read(n), kept), kept)
 
 
 def _run(request: bytes, kept: "OrderedDict[int, Any]") -> Any:
@@ -98,15 +99,30 @@ def main() -> None:
     _reply(out, b"result %d\n", lambda: fn(*args, tick))
 
 
-def _reply(out: Any, head: bytes, call: Callable[[], Any]) -> None:
-    """call()'s answer for the parent: `head` with its length, then its pickle."""
+class _Dumper(pickle.Pickler):
+    """A pickle whose kept arrays are their tokens: the parent has them (a run built here
+    sends back its data as tokens, not megabytes)."""
+
+    def __init__(self, file: io.BytesIO, kept: "OrderedDict[int, Any]") -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.tokens = {id(a): token for token, a in kept.items()}  # kept alive by `kept`
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self.tokens.get(id(obj))
+
+
+def _reply(out: Any, head: bytes, call: Callable[[], Any], kept: "OrderedDict[int, Any] | None" = None) -> None:
+    """call()'s answer for the parent: `head` with its length, then its pickle (with the
+    `kept` arrays as their tokens)."""
     try:
         answer: tuple[str, Any] = ("ok", call())
     except _Missing:
         answer = ("missing", None)
     except Exception as e:  # handed to the parent, which raises it
         answer = ("error", e)
-    data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    body = io.BytesIO()
+    _Dumper(body, kept or OrderedDict()).dump(answer)
+    data = body.getbuffer()
     out.write(head % len(data))
     out.write(data)
     out.flush()

@@ -13,7 +13,7 @@ from app import scenario as sc
 from app.nn.gradcheck import gradcheck
 from app.protocol import ProtocolError
 from app.session import branch, dataedit, debugging, healthfeed, memory, offload, play, poll, work
-from app.session.cursor import Cursor, Event
+from app.session.cursor import Event
 from app.session.work import Cancelled, Progress
 
 if TYPE_CHECKING:
@@ -45,8 +45,7 @@ async def load(s: "Session", cmd: p.Load) -> None:
     elif cmd.ref is not None:
         if cmd._stored is None:
             raise ProtocolError("unknown_ref", f"load.ref: no stored scenario {cmd.ref!r}", "load")
-        stored: sc.Scenario = cmd._stored  # checked when it was uploaded
-        s.install(await work.run(Cursor, stored, s.options, flops=_rows(stored) * 1000))
+        s.install(await offload.built(cmd._stored, s.options))  # checked when it was uploaded
         return
     else:
         doc = cmd.scenario  # type: ignore[assignment]
@@ -56,13 +55,10 @@ async def load(s: "Session", cmd: p.Load) -> None:
     # a scenario of 10,000 examples takes a while to check and build: off the loop
     rows = _rows(doc)
     scenario = await work.run(parse_scenario, doc, "invalid_scenario", "load", "scenario", flops=rows * 1000)
-    s.install(await work.run(Cursor, scenario, s.options, flops=rows * 1000))
+    s.install(await offload.built(scenario, s.options))
 
 
 def _rows(doc: Any) -> int:
-    if isinstance(doc, sc.Scenario):
-        d = doc.data
-        return d.samples if isinstance(d, sc.GeneratedData) else len(d.train.x) + (len(d.test.x) if d.test else 0)
     data = doc.get("data") if isinstance(doc, dict) else None
     if isinstance(data, dict) and isinstance(data.get("train"), dict):
         parts = (data["train"], data.get("test"))
@@ -71,7 +67,7 @@ def _rows(doc: Any) -> int:
 
 
 async def reset(s: "Session", cmd: p.Reset) -> None:
-    s.install(await work.run(Cursor, s.scenario, s.options, flops=len(s.trainer.x) * 1000))
+    s.install(await offload.built(s.scenario, s.options))
 
 
 async def next_(s: "Session", cmd: p.Next) -> None:

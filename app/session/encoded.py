@@ -27,8 +27,15 @@ class Encoded:
 
     def __init__(self) -> None:
         self.weights, self.biases = ArraysJson(), ArraysJson()
-        self.data = orjson.Fragment(b"null")
+        self.data_json = b"null"
+        self.data = orjson.Fragment(self.data_json)
         self.dataset = b""
+
+    def __getstate__(self) -> dict[str, Any]:  # a Fragment does not pickle (a run built in the replica)
+        return {k: v for k, v in self.__dict__.items() if k != "data"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, data=orjson.Fragment(state["data_json"]))
 
     def data_changed(self, data: sc.GivenData | sc.GeneratedData, t: "Trainer", extent: Any) -> None:
         """Encode the data in force: in `state` (past STATE_DATA_BYTES summed up instead; the
@@ -37,7 +44,7 @@ class Encoded:
         if doc is None:
             n_test = 0 if t.x_test is None else len(t.x_test)
             doc = encode({"omitted": True, "train": len(t.x), "test": n_test})
-        self.data = orjson.Fragment(doc)
+        self.data_json, self.data = doc, orjson.Fragment(doc)
         d = dataset_event(t, extent)
         parts = [
             b"null"

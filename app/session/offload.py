@@ -12,11 +12,12 @@ import time
 
 import numpy as np
 
+from app import scenario as sc
 from app.codec import encode_in_pieces
 from app.nn import guard
 from app.session import replica, work
 from app.session.breakpoints import Paused, diverged
-from app.session.cursor import Cursor, Event
+from app.session.cursor import Cursor, Event, Options
 from app.session.history import Snapshot
 from app.session.outbox import Sent
 
@@ -40,6 +41,31 @@ async def begin(c: Cursor) -> list[Event]:
     c.pre, c.pending_batch = c.snapshot(), c.batch()
     replica.taken(t, state)
     return [Sent(e, j) for e, j in zip(events, json)]
+
+
+async def built(s: sc.Scenario, options: Options) -> Cursor:
+    """Cursor(s, options), off the event loop: where evaluating the data (its first epoch
+    event) costs replica.REMOTE_FLOPS or more, in the replica, which is sent the data as arrays
+    it keeps for the run's steps and answers with them as their tokens; else, or when it
+    cannot answer, in a thread (work.run). Raises what Cursor raises."""
+    data, n = s.data, rows(s)
+    flops = work.forward_flops(s.layers, n)
+    if flops >= replica.REMOTE_FLOPS:
+        await replica.turn(flops)
+        parts = () if isinstance(data, sc.GeneratedData) else (data.train, data.test)
+        shared = [a for p in parts if p is not None for a in (p.x, p.y)]
+        try:
+            c: Cursor = await replica.call(Cursor, (s, options), shared)
+            return c
+        except replica.Unavailable:
+            pass
+    return await work.run(Cursor, s, options, flops=n * 1000)
+
+
+def rows(s: sc.Scenario) -> int:
+    """The examples of a scenario's data, training and test."""
+    d = s.data
+    return d.samples if isinstance(d, sc.GeneratedData) else len(d.train.x) + (len(d.test.x) if d.test else 0)
 
 
 def _begun(c: Cursor) -> list[Event]:

@@ -107,6 +107,7 @@ def ready() -> bool:
 
 
 _tokens: dict[int, tuple[weakref.ref, int]] = {}  # id(array) -> (the array, its token)
+_arrays: "weakref.WeakValueDictionary[int, np.ndarray]" = weakref.WeakValueDictionary()  # token -> array
 _next_token = itertools.count(1)
 
 
@@ -120,7 +121,18 @@ def _token(a: np.ndarray) -> int:
             del _tokens[k]
     token = next(_next_token)
     _tokens[id(a)] = (weakref.ref(a), token)
+    _arrays[token] = a
     return token
+
+
+class _Loader(pickle.Unpickler):
+    """Our child's answer, whose arrays that we sent it are their tokens."""
+
+    def persistent_load(self, token: Any) -> Any:
+        a = _arrays.get(token)
+        if a is None:
+            raise pickle.UnpicklingError(f"the replica named an array that is gone: {token}")
+        return a
 
 
 class _Dumper(pickle.Pickler):
@@ -197,7 +209,7 @@ class Replica:
             data = proc.stdout.read(n) if n >= 0 else b""
             if len(data) != n:
                 raise EOFError("the replica closed its pipe")
-            kind, value = pickle.loads(data)  # our own child's answer
+            kind, value = _Loader(io.BytesIO(data)).load()  # our own child's answer
             if kind != "missing":
                 return kind, value
             self.kept = set()  # it dropped some: send them all

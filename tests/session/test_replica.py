@@ -264,3 +264,43 @@ def test_a_replica_killed_while_idle_is_reaped_at_once_and_the_next_step_starts_
     twin.traced_step()
     twin.traced_step()
     assert same(state(c), state(twin))
+
+
+def given(rows: int = 5000) -> sc.Scenario:
+    """scenario() on data given as arrays (a load by upload), shuffled."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, (rows, 2))
+    y = (x[:, :1] * x[:, 1:] > 0).astype(float)
+    doc = scenario().model_dump(exclude={"data"})
+    return sc.parse(
+        {
+            **doc,
+            "shuffle": True,
+            "data": {"train": {"x": x[:4500], "y": y[:4500]}, "test": {"x": x[4500:], "y": y[4500:]}},
+        }
+    )
+
+
+def test_a_run_built_in_the_replica_is_the_one_built_here_and_keeps_the_data_arrays_it_was_given() -> None:
+    s = given()
+
+    async def run() -> tuple[Cursor, bool]:
+        try:
+            c = await offload.built(s, Options())
+            return c, replica._pool()[0].proc is not None
+        finally:
+            await replica.close()
+
+    c, remote = asyncio.run(run())
+    here = Cursor(s, Options())
+    assert remote
+    assert c.trainer.x is s.data.train.x and c.data.x is s.data.train.x  # its token came back, not 64 KB
+    assert c.dataset_message() == here.dataset_message()
+    assert encode_in_pieces(c.scenario_doc()) == encode_in_pieces(here.scenario_doc())
+    assert c.initial_epoch == here.initial_epoch and c.curve == here.curve
+    assert encode_in_pieces({"w": c.params_json()}) == encode_in_pieces({"w": here.params_json()})
+    assert same(state(c), state(here)) and np.array_equal(c.trainer.next_indices(), here.trainer.next_indices())
+    for _ in range(3):
+        c.traced_step()
+        here.traced_step()
+    assert same(state(c), state(here))
