@@ -8,7 +8,8 @@ once and kept (a start costs ~0.3 s), and it keeps the run's data, so a step sen
 trainer's small state and gets back its events, already encoded, and the state after it.
 
 `step` (a traced step) and `train` (untraced steps, then the guard's check) are what run in
-the child. The parent side is `call`, which raises Unavailable when the child cannot answer,
+the child, and a large run is built there (offload.built): the arrays it was sent come back
+as their tokens. The parent side is `call`, which raises Unavailable when the child cannot answer,
 so that the caller runs the work in a thread instead, with nothing changed.
 """
 
