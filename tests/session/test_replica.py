@@ -304,3 +304,16 @@ def test_a_run_built_in_the_replica_is_the_one_built_here_and_keeps_the_data_arr
         c.traced_step()
         here.traced_step()
     assert same(state(c), state(here))
+
+
+def test_a_run_is_built_in_a_thread_when_the_replica_cannot_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    s, asked = given(), []
+
+    async def unavailable(*args: Any) -> Any:
+        asked.append(args[0])
+        raise replica.Unavailable("no replica here")
+
+    monkeypatch.setattr(replica, "call", unavailable)
+    c = asyncio.run(offload.built(s, Options()))
+    assert asked == [Cursor]
+    assert same(state(c), state(Cursor(s, Options()))) and c.trainer.x is s.data.train.x
