@@ -8,7 +8,7 @@ from typing import Any
 from app import scenario as sc
 from app.codec import encode_in_pieces
 from app.protocol import encode
-from app.session import branch, commands, memory, play, replica, work
+from app.session import branch, commands, memory, offload, play, replica, work
 from app.session.breakpoints import Paused, Reason, reason
 from app.session.cursor import OUTPUT_ROWS, SMALL_SET, Cursor, Event, Options
 from app.session.outbox import Message, Outbox, Sent
@@ -187,10 +187,11 @@ class Session(Hosted):
     def _maps_messages(self) -> list[Message]:
         c = self.cursor
         with quiet():
-            msgs = [Message(encode(c.outputs()))] if c.tabled else []
-            if c.points is not None:
-                msgs.append(Message(c.maps(), True))
-        return msgs
+            return self._outputs_messages() + ([Message(c.maps(), True)] if c.points is not None else [])
+
+    def _outputs_messages(self) -> list[Message]:
+        c = self.cursor
+        return [Message(encode(c.outputs()))] if c.tabled else []
 
     def _send_maps(self) -> None:
         self._maps_due = False
@@ -200,7 +201,10 @@ class Session(Hosted):
         async with self.lock:
             self._maps_due = False
             try:
-                msgs = await work.in_thread(self._maps_messages)
+                with quiet():
+                    msgs = await work.in_thread(self._outputs_messages)
+                    if self.cursor.points is not None:
+                        msgs.append(Message(await offload.maps_message(self.cursor), True))
             except Exception:  # the next step's maps may do; the run itself is unharmed
                 log.exception("maps failed")
                 return

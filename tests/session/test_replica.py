@@ -317,3 +317,21 @@ def test_a_run_is_built_in_a_thread_when_the_replica_cannot_answer(monkeypatch: 
     c = asyncio.run(offload.built(s, Options()))
     assert asked == [Cursor]
     assert same(state(c), state(Cursor(s, Options()))) and c.trainer.x is s.data.train.x
+
+
+def test_a_large_runs_maps_are_drawn_in_the_replica_bit_for_bit() -> None:
+    from app.session import maps
+
+    c = Cursor(scenario(), Options())
+    for _ in range(3):
+        c.traced_step()
+
+    async def run() -> tuple[bytes, bool]:
+        try:
+            return await offload.maps_message(c), replica._pool()[0].proc is not None
+        finally:
+            await replica.close()
+
+    packed, remote = asyncio.run(run())
+    assert remote and c.points is not None
+    assert packed == maps.pack(c.trainer.net, c.points, c.map_seq, c.trainer.step_count)
