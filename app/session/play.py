@@ -3,14 +3,14 @@
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.protocol import encode
 from app.session import branch, healthfeed, offload, replica, work
 from app.session.breakpoints import Paused, reason
-from app.session.cursor import OUTPUT_ROWS, Cursor
+from app.session.cursor import Cursor
 from app.session.outbox import Message
 
 log = logging.getLogger("deltaflow.play")
@@ -237,12 +237,14 @@ async def heavy_frame(s: "Session") -> None:
         now = time.perf_counter()
         due = now - s.health_at >= healthfeed.HEALTH_EVERY
 
-        def both() -> tuple[list[Message], Message | None]:
+        def both(m: dict[str, Any]) -> tuple[list[Message], Message | None]:
             with quiet():
-                return frame(s), health_message(s) if due else None
+                return frame(s, m), health_message(s) if due else None
 
         try:
-            msgs, health_msg = await work.in_thread(both)
+            with quiet():
+                m = await offload.measured_off_loop(frame_args(s))
+            msgs, health_msg = await work.in_thread(both, m)
         except Exception as e:  # as the scheduler does for an inline slice: this run stops, others go on
             return failed(s, e)
         s.room.put_frame(msgs)
@@ -253,41 +255,40 @@ async def heavy_frame(s: "Session") -> None:
             s.scheduler.add(s)
 
 
-def frame(s: "Session") -> list[Message]:
-    """The train-mode frame: curve row, parameters, gradient norms, and the maps after it."""
+def frame(s: "Session", m: dict[str, Any] | None = None) -> list[Message]:
+    """The train-mode frame: curve row, parameters, gradient norms, and the maps after it;
+    `m`, what offload.measured gave for it (computed here when None)."""
     c = s.cursor
     t = c.trainer
-    tr_loss, tr_acc = t.evaluate(t.x, t.y)
-    te_loss, te_acc = t.evaluate(t.x_test, t.y_test)
-    row = {
-        "step": t.step_count,
-        "epoch": t.epochs_done,
-        "train_loss": tr_loss,
-        "test_loss": te_loss,
-        "train_accuracy": tr_acc,
-        "test_accuracy": te_acc,
-    }
+    m = m if m is not None else offload.measured(*frame_args(s))
+    row = {"step": t.step_count, "epoch": t.epochs_done, **m["row"]}
     c.add_curve(row)
-    seq = None
-    msgs = []
-    if c.points is not None:
-        if s.room.server_maps:
-            msgs.append(Message(c.maps(), True))
-        else:  # every member draws them from the frame's weights: none are computed
-            c.map_seq += 1
-        seq = c.map_seq
-    idx = t.next_indices()
-    x = t.x[idx[min(c.selected, len(idx) - 1)]][None, :]  # the highlighted example
+    msgs = [] if m["maps"] is None else [Message(m["maps"], True)]
     event = {
         "type": "frame",
         **row,
         "weights": t.net.w,
         "biases": t.net.b,
         "grad_norms": [float(np.linalg.norm(g)) for g in t.last_grad_w],
-        "maps": seq,
-        "a": [a[0] for a in t.net.forward(x)[1]],
-        "outputs": t.net.predict(t.x[:OUTPUT_ROWS]) if c.tabled else None,
+        "maps": m["seq"],
+        "a": m["a"],
+        "outputs": m["outputs"],
     }
     if s.branch is not None:
-        msgs.append(Message(encode(s.branch.frame_event(c, tr_loss))))
+        msgs.append(Message(encode(s.branch.frame_event(c, m["row"]["train_loss"]))))
     return [Message(encode(event)), *msgs]
+
+
+def frame_args(s: "Session") -> tuple[Any, ...]:
+    """offload.measured's arguments for the next frame: the maps' next number (their grid only
+    when some member is sent them; every other draws them from the frame's weights) and the
+    highlighted example."""
+    c = s.cursor
+    t = c.trainer
+    seq = None
+    if c.points is not None:
+        c.map_seq += 1
+        seq = c.map_seq
+    idx = t.next_indices()
+    x = t.x[idx[min(c.selected, len(idx) - 1)]][None, :]
+    return t, x, c.points if s.room.server_maps else None, seq, c.tabled

@@ -335,3 +335,25 @@ def test_a_large_runs_maps_are_drawn_in_the_replica_bit_for_bit() -> None:
     packed, remote = asyncio.run(run())
     assert remote and c.points is not None
     assert packed == maps.pack(c.trainer.net, c.points, c.map_seq, c.trainer.step_count)
+
+
+def test_a_large_runs_train_frame_is_measured_in_the_replica_bit_for_bit() -> None:
+    c = Cursor(given(), Options())
+    for _ in range(3):
+        c.traced_step()
+    t = c.trainer
+    from app.session import maps
+
+    args = (t, t.x[5:6], maps.grid([-1.0, 1.0, -1.0, 1.0]), 7, True)
+
+    async def run() -> tuple[dict[str, Any], bool]:
+        try:
+            return await offload.measured_off_loop(args), replica._pool()[0].proc is not None
+        finally:
+            await replica.close()
+
+    there, remote = asyncio.run(run())
+    here = offload.measured(*args)
+    assert remote and there["seq"] == here["seq"] == 7 and there["maps"] == here["maps"]
+    assert encode_in_pieces({**there, "maps": None}) == encode_in_pieces({**here, "maps": None})
+    assert there["row"]["test_loss"] is not None and there["outputs"] is not None

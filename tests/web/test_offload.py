@@ -199,7 +199,7 @@ def test_maps_of_outputs_beyond_float32_say_infinity_rather_than_fail() -> None:
 def test_a_large_run_whose_frame_fails_stops_and_says_why(conn: Conn, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(work, "INLINE_FLOPS", 0)  # frames computed in a worker thread, as a large run's
 
-    def broken(s: Any) -> Any:
+    def broken(s: Any, m: Any = None) -> Any:
         raise RuntimeError("no frame today")
 
     monkeypatch.setattr(play, "frame", broken)
