@@ -233,6 +233,7 @@ def frame_flops(s: "Session") -> int:
 
 
 async def heavy_frame(s: "Session") -> None:
+    await replica.turn(frame_flops(s))  # not holding the lock: a `pause` does not wait for others' work
     async with s.lock:  # no command changes the network meanwhile
         now = time.perf_counter()
         due = now - s.health_at >= healthfeed.HEALTH_EVERY

@@ -198,6 +198,7 @@ class Session(Hosted):
         self.room.put(self._maps_messages())
 
     async def _send_heavy_maps(self) -> None:
+        await replica.turn(self.cursor.maps_flops())  # as play.heavy_frame
         async with self.lock:
             self._maps_due = False
             try:
