@@ -3,7 +3,8 @@
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from app.session.cursor import Cursor
 from app.session.outbox import Message
 
 log = logging.getLogger("deltaflow.play")
+T = TypeVar("T")
 UNREAD_SECONDS = 1.0  # a run whose frames no member takes for this long pauses
 HEAVY_SLICE = 0.05  # seconds of training at once off the loop, when a step outlasts a slice (then a check)
 
@@ -94,11 +96,28 @@ async def animate(s: "Session") -> None:
 async def begun(s: "Session", c: "Cursor") -> None:
     """The next step of an animation, computed off the loop, the session's lock held (no
     command meets it half done); its events are then shown one by one."""
-    await replica.turn(c.step_flops())
-    async with s.lock:
+
+    async def body() -> None:
         if c.pending is None and c is s.cursor:
             with quiet():
                 c.pending, c.index = await offload.begin(c), 0
+
+    await in_turn(s, c.step_flops(), body)
+
+
+async def in_turn(s: "Session", flops: int, body: Callable[[], Awaitable[T]]) -> T:
+    """body() with the session's lock held, for work of `flops` a step, its calls to a replica
+    finding a free one at once (replica.at_once). When none is free, the lock is let go and
+    the turn (replica.turn) waited for again: a command such as `pause` waits for this
+    session's own work only, never for other sessions' work queued in the replica."""
+    while True:
+        await replica.turn(flops)
+        async with s.lock:
+            try:
+                with replica.at_once():
+                    return await body()
+            except replica.Busy:  # raised before anything was changed
+                pass
 
 
 def train_slice(s: "Session") -> None:
@@ -134,10 +153,9 @@ async def heavy_slice(s: "Session") -> None:
         with quiet():
             s.branch.train_for(s.cursor, HEAVY_SLICE, time.perf_counter, True)
 
-    await replica.turn(s.cursor.step_flops())
-    async with s.lock:  # no command changes the run meanwhile
+    async def body() -> bool:  # trained on: the session goes back to the scheduler
         if s.playing != "train":
-            return
+            return False
         s.dirty, s.slicing = True, True
         try:
             if s.branch is not None:
@@ -147,14 +165,20 @@ async def heavy_slice(s: "Session") -> None:
         except Paused as e:
             s.fail(e.reason)
             s.publish_maps()
-            return
+            return False
+        except replica.Busy:
+            raise
         except Exception as e:
-            return failed(s, e)
+            failed(s, e)
+            return False
         finally:
             s.slicing = False
         frame_if_due(s)  # a heavy frame waits for the lock
-    if s.frame_task is asyncio.current_task() and s.playing == "train":
-        s.scheduler.add(s)
+        return True
+
+    if await in_turn(s, s.cursor.step_flops(), body) and s.frame_task is asyncio.current_task():
+        if s.playing == "train":
+            s.scheduler.add(s)
 
 
 def frame_if_due(s: "Session") -> None:
@@ -233,8 +257,7 @@ def frame_flops(s: "Session") -> int:
 
 
 async def heavy_frame(s: "Session") -> None:
-    await replica.turn(frame_flops(s))  # not holding the lock: a `pause` does not wait for others' work
-    async with s.lock:  # no command changes the network meanwhile
+    async def body() -> None:  # no command changes the network meanwhile
         now = time.perf_counter()
         due = now - s.health_at >= healthfeed.HEALTH_EVERY
 
@@ -246,6 +269,8 @@ async def heavy_frame(s: "Session") -> None:
             with quiet():
                 m = await offload.measured_off_loop(frame_args(s))
             msgs, health_msg = await work.in_thread(both, m)
+        except replica.Busy:
+            raise
         except Exception as e:  # as the scheduler does for an inline slice: this run stops, others go on
             return failed(s, e)
         s.room.put_frame(msgs)
@@ -254,6 +279,8 @@ async def heavy_frame(s: "Session") -> None:
             s.room.put([health_msg])
         if s.playing == "train":
             s.scheduler.add(s)
+
+    await in_turn(s, frame_flops(s), body)
 
 
 def frame(s: "Session", m: dict[str, Any] | None = None) -> list[Message]:

@@ -15,6 +15,7 @@ so that the caller runs the work in a thread instead, with nothing changed.
 
 import asyncio
 import contextlib
+import contextvars
 import io
 import itertools
 import pickle
@@ -23,7 +24,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from subprocess import DEVNULL, PIPE
 from typing import Any
 
@@ -41,6 +42,25 @@ SHARED_BYTES = 64 * 1024  # arrays this large or larger are kept by the replica,
 
 class Unavailable(Exception):
     """The replica could not answer (it failed to start or died); nothing was changed."""
+
+
+class Busy(Exception):
+    """Under at_once, no replica was free; nothing was asked or changed."""
+
+
+_patient: contextvars.ContextVar[bool] = contextvars.ContextVar("replica_patient", default=True)
+
+
+@contextlib.contextmanager
+def at_once() -> Iterator[None]:
+    """Within it, a call that finds no free replica raises Busy instead of queueing: for a
+    session that holds its own lock, which lets it go and waits for its turn (turn) again, so
+    that its `pause` never waits behind other sessions' work."""
+    token = _patient.set(False)
+    try:
+        yield
+    finally:
+        _patient.reset(token)
 
 
 def step(t: Any) -> tuple[list[dict[str, Any]], list[bytes], dict[str, Any]]:
@@ -153,6 +173,7 @@ class Replica:
         self.proc: subprocess.Popen[bytes] | None = None
         self.kept: set[int] = set()  # tokens the child was sent (it may have dropped some)
         self.lock = asyncio.Lock()
+        self.queued = 0  # calls admitted and not yet ended: free when 0
         self.idle: asyncio.TimerHandle | None = None
         self.closed = False  # the server is shutting down: start no child
 
@@ -173,9 +194,18 @@ class Replica:
     async def call(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
         """fn(*args) in the child, with the arrays `shared` kept there between calls. Runs to its
         end even when the caller is cancelled, so that the next request finds the pipe in step."""
+        self.queued += 1
         return await work.shielded(self._locked(fn, args, shared))
 
     async def _locked(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
+        try:
+            return await self._exchanged(fn, args, shared)
+        finally:
+            self.queued -= 1
+            if not self.queued:
+                _freed()
+
+    async def _exchanged(self, fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
         async with self.lock:
             if self.idle is not None:
                 self.idle.cancel()
@@ -252,17 +282,33 @@ async def call(fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.nd
     large arrays among the args that stay the same from call to call (a run's data).
     Unavailable when it cannot answer; the exception fn raised, as it raised it."""
     pool = _pool()
-    free = next((r for r in pool if not r.lock.locked()), pool[0])
-    return await free.call(fn, args, shared)
+    free = next((r for r in pool if not r.queued), None)
+    if free is None and not _patient.get():
+        raise Busy
+    return await (free or min(pool, key=lambda r: r.queued)).call(fn, args, shared)
 
 
 async def free() -> None:
     """Until a replica is free, without taking it: a session waits here, not holding its own
     lock, so that its `pause` is not queued behind other sessions' work in the replica."""
     pool = _pool()
-    if all(r.lock.locked() for r in pool):
-        async with pool[0].lock:
-            pass
+    while all(r.queued for r in pool):
+        woken = asyncio.get_running_loop().create_future()
+        _WAITING.setdefault(asyncio.get_running_loop(), []).append(woken)
+        await woken
+
+
+_WAITING: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Future[None]]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _freed() -> None:
+    """A replica fell free: every session waiting in free() looks again (those that find it
+    taken wait again)."""
+    for woken in _WAITING.pop(asyncio.get_running_loop(), []):
+        if not woken.done():
+            woken.set_result(None)
 
 
 async def turn(flops: int) -> None:
@@ -284,7 +330,7 @@ def warm() -> None:
         r = _pool()[0]
     except RuntimeError:  # no event loop here (a session made outside the server): the first step starts it
         return
-    if r.proc is None and not r.lock.locked():
+    if r.proc is None and not r.queued:
         asyncio.get_running_loop().create_task(_started(r))
 
 

@@ -198,18 +198,23 @@ class Session(Hosted):
         self.room.put(self._maps_messages())
 
     async def _send_heavy_maps(self) -> None:
-        await replica.turn(self.cursor.maps_flops())  # as play.heavy_frame
-        async with self.lock:
+        async def body() -> list[Message] | None:
             self._maps_due = False
             try:
                 with quiet():
                     msgs = await work.in_thread(self._outputs_messages)
                     if self.cursor.points is not None:
                         msgs.append(Message(await offload.maps_message(self.cursor), True))
+            except replica.Busy:
+                raise
             except Exception:  # the next step's maps may do; the run itself is unharmed
                 log.exception("maps failed")
-                return
-        self.room.put(msgs)
+                return None
+            return msgs
+
+        msgs = await play.in_turn(self, self.cursor.maps_flops(), body)  # no command changes the network meanwhile
+        if msgs is not None:
+            self.room.put(msgs)
 
     # --- commands ---------------------------------------------------------------------------
     async def handle(self, cmd: Any) -> None:

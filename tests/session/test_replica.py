@@ -357,3 +357,50 @@ def test_a_large_runs_train_frame_is_measured_in_the_replica_bit_for_bit() -> No
     assert remote and there["seq"] == here["seq"] == 7 and there["maps"] == here["maps"]
     assert encode_in_pieces({**there, "maps": None}) == encode_in_pieces({**here, "maps": None})
     assert there["row"]["test_loss"] is not None and there["outputs"] is not None
+
+
+def test_a_session_waiting_for_a_busy_replica_never_holds_its_own_lock() -> None:
+    import time
+    from types import SimpleNamespace
+
+    from app.session import play
+
+    async def run() -> tuple[bool, list[str], list[float]]:
+        try:
+            await replica.call(replica.ready, (), [])  # started
+            with replica.at_once():  # free: it answers
+                assert await replica.call(replica.ready, (), []) is True
+            occupied = asyncio.create_task(replica.call(time.sleep, (0.6,), []))
+            await asyncio.sleep(0)
+            try:
+                with replica.at_once():
+                    await replica.call(replica.ready, (), [])
+                busy = False
+            except replica.Busy:
+                busy = True
+            done: list[str] = []
+            sessions = [SimpleNamespace(lock=asyncio.Lock()) for _ in range(3)]
+
+            async def body(name: str) -> str:
+                await replica.call(time.sleep, (0.2,), [])  # each in turn, one replica
+                done.append(name)
+                return name
+
+            tasks = [
+                asyncio.create_task(play.in_turn(s, replica.REMOTE_FLOPS, lambda n=str(i): body(n)))  # type: ignore[arg-type]
+                for i, s in enumerate(sessions)
+            ]
+            held = []  # a session seen holding its lock while another's work is in the replica
+            while not all(t.done() for t in tasks):
+                running = sum(s.lock.locked() for s in sessions)
+                held.append(running)
+                await asyncio.sleep(0.005)
+            await occupied
+            return busy, done, held
+        finally:
+            await replica.close()
+
+    busy, done, held = asyncio.run(run())
+    assert max(held) == 1  # one session at a time holds its lock: the one whose work runs
+    assert sorted(done) == ["0", "1", "2"]
+    assert busy
