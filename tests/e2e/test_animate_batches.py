@@ -50,6 +50,12 @@ def test_a_fast_animation_reaches_the_page_once_a_tick_with_every_phase_in_order
 RAFS = """() => { window.__rafs = 0;
   const raf = window.requestAnimationFrame.bind(window);
   window.requestAnimationFrame = (fn) => raf((t) => { window.__rafs++; fn(t); }); }"""
+# scrolls written to the step log: each lays the page out (it keeps to its end without them)
+LOG_SCROLLS = """() => { window.__logScrolls = 0;
+  const d = Object.getOwnPropertyDescriptor(Element.prototype, "scrollTop");
+  Object.defineProperty(Element.prototype, "scrollTop", { ...d, set(v) {
+    if (this.closest("[data-log]")) window.__logScrolls++;
+    d.set.call(this, v); } }); }"""
 # the log has grown past its box, and its newest line is in view at the box's foot
 AT_END = """() => { const l = document.querySelector("[data-log] .log");
   const box = l.getBoundingClientRect(), last = l.querySelector("li:last-child").getBoundingClientRect();
@@ -63,6 +69,7 @@ OLDEST_AT = """() => { const l = document.querySelector("[data-log] .log");
 
 def test_animating_asks_for_no_frame_beside_the_drawing_loops_and_the_log_keeps_to_its_end(page: Any) -> None:
     page.add_init_script(f"({RAFS})()")
+    page.add_init_script(f"({LOG_SCROLLS})()")
     open_preset(page, "circle")
     page.locator("[data-log]").scroll_into_view_if_needed()  # a view off screen does not draw
     page.evaluate(SET_SPEED, 40)
@@ -73,6 +80,7 @@ def test_animating_asks_for_no_frame_beside_the_drawing_loops_and_the_log_keeps_
     page.wait_for_timeout(2000)
     after = page.evaluate("() => [window.__rafs, window.deltaflow.frameTimes.length]")
     page.wait_for_function(AT_END)  # the log has grown past its box and shows its newest line
+    assert page.evaluate("() => window.__logScrolls") == 0
     page.keyboard.press("Space")
     page.wait_for_function("() => window.deltaflow.store.server.playing === null")
     page.wait_for_function(AT_END)
