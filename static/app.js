@@ -124,7 +124,6 @@ const compareIdle = () => {
 };
 
 const views = [
-  // first, before any view writes (views/log.js)
   createLog($("[data-log]"), store),
   createStatus(store, actions),
   room.view,

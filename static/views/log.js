@@ -42,14 +42,11 @@ function describe(ev, store) {
 }
 
 export function createLog(root, store) {
-  const list = el("ol", { class: "log", "aria-label": "Step log" }, root);
+  // its box's start is its end (column-reverse): it keeps to the newest line, or to where a
+  // person scrolled back, with no scroll written (a scroll laid the page out, 4 times a second)
+  const list = el("ol", { "aria-label": "Step log" }, el("div", { class: "log" }, root));
   let seen = 0;
-  // scrolled to the end? kept by scroll events
-  let stick = true;
-  list.addEventListener("scroll", () => (stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4), { passive: true });
 
-  // It draws first in its frame (app.js): its scroll lays out only its lines. In a frame of its
-  // own, it cost 4 frames a second.
   function draw() {
     const fresh = store.log.filter((e) => e.seq > seen);
     if (!fresh.length) return false;
@@ -60,7 +57,6 @@ export function createLog(root, store) {
     let extra = list.childElementCount + add.length - MAX_LINES;
     while (extra-- > 0 && list.firstElementChild) list.firstElementChild.remove();
     list.appendChild(frag);
-    if (stick) list.scrollTop = list.scrollHeight;
     return false;
   }
   // four times a second while playing: lines at 30 a second cannot be read as they come

@@ -50,12 +50,26 @@ def test_a_fast_animation_reaches_the_page_once_a_tick_with_every_phase_in_order
 RAFS = """() => { window.__rafs = 0;
   const raf = window.requestAnimationFrame.bind(window);
   window.requestAnimationFrame = (fn) => raf((t) => { window.__rafs++; fn(t); }); }"""
+# scrolls written to the step log: each lays the page out (it keeps to its end without them)
+LOG_SCROLLS = """() => { window.__logScrolls = 0;
+  const d = Object.getOwnPropertyDescriptor(Element.prototype, "scrollTop");
+  Object.defineProperty(Element.prototype, "scrollTop", { ...d, set(v) {
+    if (this.closest("[data-log]")) window.__logScrolls++;
+    d.set.call(this, v); } }); }"""
+# the log has grown past its box, and its newest line is in view at the box's foot
 AT_END = """() => { const l = document.querySelector("[data-log] .log");
-  return l.scrollHeight > l.clientHeight && l.scrollTop + l.clientHeight >= l.scrollHeight - 4; }"""
+  const box = l.getBoundingClientRect(), last = l.querySelector("li:last-child").getBoundingClientRect();
+  return l.scrollHeight > l.clientHeight && last.top >= box.top && Math.abs(last.bottom - box.bottom) <= 4; }"""
+# scrolled back to its oldest line, as a person would: where that line then is in the box
+SCROLL_BACK = """() => { const l = document.querySelector("[data-log] .log"); l.scrollBy(0, -l.scrollHeight);
+  return l.querySelector("li").getBoundingClientRect().top - l.getBoundingClientRect().top; }"""
+OLDEST_AT = """() => { const l = document.querySelector("[data-log] .log");
+  return l.querySelector("li").getBoundingClientRect().top - l.getBoundingClientRect().top; }"""
 
 
 def test_animating_asks_for_no_frame_beside_the_drawing_loops_and_the_log_keeps_to_its_end(page: Any) -> None:
     page.add_init_script(f"({RAFS})()")
+    page.add_init_script(f"({LOG_SCROLLS})()")
     open_preset(page, "circle")
     page.locator("[data-log]").scroll_into_view_if_needed()  # a view off screen does not draw
     page.evaluate(SET_SPEED, 40)
@@ -66,17 +80,19 @@ def test_animating_asks_for_no_frame_beside_the_drawing_loops_and_the_log_keeps_
     page.wait_for_timeout(2000)
     after = page.evaluate("() => [window.__rafs, window.deltaflow.frameTimes.length]")
     page.wait_for_function(AT_END)  # the log has grown past its box and shows its newest line
+    assert page.evaluate("() => window.__logScrolls") == 0
     page.keyboard.press("Space")
     page.wait_for_function("() => window.deltaflow.store.server.playing === null")
     page.wait_for_function(AT_END)
     # scrolled back by a person, it stays where they put it as lines come
-    page.evaluate("() => { document.querySelector('[data-log] .log').scrollTop = 0; }")
+    top = page.evaluate(SCROLL_BACK)
+    assert abs(top) <= 1, top
     page.wait_for_timeout(100)
     seq = page.evaluate("() => window.deltaflow.store.logSeq")
     page.locator('[data-action="step"]').click()
     page.wait_for_function("(n) => window.deltaflow.store.logSeq > n", arg=seq)
     page.wait_for_timeout(300)  # drawn by then
-    assert page.evaluate("() => document.querySelector('[data-log] .log').scrollTop") == 0
+    assert abs(page.evaluate(OLDEST_AT) - top) <= 1
     rafs, frames = after[0] - before[0], after[1] - before[1]
     assert frames >= 10, (rafs, frames)  # it drew: about 10 ticks a second
     # the log's lines scrolled into view in a frame of their own, 4 a second, before

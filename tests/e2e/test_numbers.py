@@ -39,7 +39,9 @@ def test_a_typed_weight_moves_every_number_and_the_link(page: Any) -> None:
     page.wait_for_function(f"o => JSON.stringify({STORE}.outputs.y) !== JSON.stringify(o)", arg=outputs)
     # the cost along the weight is loaded again, at its new value
     page.wait_for_function(f"() => {STORE}.slice?.w === 4")
-    assert "Loading the cost" not in page.locator("[data-explain-body]").text_content()
+    # drawn at the panel's next frame
+    loaded = "() => !document.querySelector('[data-explain-body]').textContent.includes('Loading the cost')"
+    page.wait_for_function(loaded)
     page.wait_for_function("() => location.search.startsWith('?s=')")  # the edit goes into the link
 
 
