@@ -52,7 +52,6 @@ async def built(s: sc.Scenario, options: Options) -> Cursor:
     data, n = s.data, rows(s)
     flops = work.forward_flops(s.layers, n)
     if flops >= replica.REMOTE_FLOPS:
-        await replica.turn(flops)
         parts = () if isinstance(data, sc.GeneratedData) else (data.train, data.test)
         shared = [a for p in parts if p is not None for a in (p.x, p.y)]
         try:

@@ -112,12 +112,14 @@ async def in_turn(s: "Session", flops: int, body: Callable[[], Awaitable[T]]) ->
     session's own work only, never for other sessions' work queued in the replica."""
     while True:
         await replica.turn(flops)
-        async with s.lock:
-            try:
+        try:
+            async with s.lock:
                 with replica.at_once():
                     return await body()
-            except replica.Busy:  # raised before anything was changed
-                pass
+        except replica.Busy:  # raised before anything was changed: wait in line
+            flops = replica.REMOTE_FLOPS
+        finally:
+            replica.released()  # a replica held for it and not used goes to the next in line
 
 
 def train_slice(s: "Session") -> None:

@@ -14,6 +14,7 @@ so that the caller runs the work in a thread instead, with nothing changed.
 """
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import io
@@ -53,9 +54,9 @@ _patient: contextvars.ContextVar[bool] = contextvars.ContextVar("replica_patient
 
 @contextlib.contextmanager
 def at_once() -> Iterator[None]:
-    """Within it, a call that finds no free replica raises Busy instead of queueing: for a
-    session that holds its own lock, which lets it go and waits for its turn (turn) again, so
-    that its `pause` never waits behind other sessions' work."""
+    """Within it, a first call that finds no free replica raises Busy instead of queueing: for
+    a session that holds its own lock, which lets it go and waits for its turn (turn) again,
+    so that its `pause` never waits behind other sessions' work. Later calls wait."""
     token = _patient.set(False)
     try:
         yield
@@ -174,6 +175,7 @@ class Replica:
         self.kept: set[int] = set()  # tokens the child was sent (it may have dropped some)
         self.lock = asyncio.Lock()
         self.queued = 0  # calls admitted and not yet ended: free when 0
+        self.held: Any = None  # the task it is held for, once free (free(), released())
         self.idle: asyncio.TimerHandle | None = None
         self.closed = False  # the server is shutting down: start no child
 
@@ -278,37 +280,72 @@ def _pool() -> list[Replica]:
 
 
 async def call(fn: Callable[..., Any], args: tuple[Any, ...], shared: list[np.ndarray]) -> Any:
-    """fn(*args) in a free replica (or the first, after its current request); `shared`: the
-    large arrays among the args that stay the same from call to call (a run's data).
-    Unavailable when it cannot answer; the exception fn raised, as it raised it."""
-    pool = _pool()
-    free = next((r for r in pool if not r.queued), None)
+    """fn(*args) in a free replica (or the least busy, after its current requests); `shared`:
+    the large arrays among the args that stay the same from call to call (a run's data).
+    Unavailable when it cannot answer; the exception fn raised, as it raised it. A replica
+    held for another task (free) is not free."""
+    pool, me = _pool(), asyncio.current_task()
+    free = next((r for r in pool if _usable(r, me)), None)
     if free is None and not _patient.get():
         raise Busy
-    return await (free or min(pool, key=lambda r: r.queued)).call(fn, args, shared)
+    target = free or min(pool, key=lambda r: r.queued)
+    target.held = None
+    _patient.set(True)  # under at_once, a second call waits: the first may have changed things
+    return await target.call(fn, args, shared)
+
+
+def _usable(r: Replica, task: Any) -> bool:
+    return not r.queued and r.held in (None, task)
 
 
 async def free() -> None:
-    """Until a replica is free, without taking it: a session waits here, not holding its own
-    lock, so that its `pause` is not queued behind other sessions' work in the replica."""
-    pool = _pool()
-    while all(r.queued for r in pool):
-        woken = asyncio.get_running_loop().create_future()
-        _WAITING.setdefault(asyncio.get_running_loop(), []).append(woken)
+    """Until a replica is free for this task, first come first served, without taking it: a
+    session waits here, not holding its own lock, so that its `pause` is not queued behind
+    other sessions' work. The replica that falls free is held for the first in line until it
+    calls, or gives it up (released)."""
+    pool, me, line = _pool(), asyncio.current_task(), _line()
+    nobody_before = not any(not w.done() for w, _ in line)
+    if any(r.held is me for r in pool) or (nobody_before and any(_usable(r, me) for r in pool)):
+        return
+    woken = asyncio.get_running_loop().create_future()
+    line.append((woken, me))
+    try:
         await woken
+    except asyncio.CancelledError:
+        released()
+        raise
 
 
-_WAITING: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Future[None]]]" = (
+def released() -> None:
+    """This task no longer needs the replica held for it (if any): the next in line gets it."""
+    me = asyncio.current_task()
+    for r in _pool():
+        if r.held is me:
+            r.held = None
+    _freed()
+
+
+_LINES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, collections.deque[tuple[asyncio.Future[None], Any]]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
+def _line() -> "collections.deque[tuple[asyncio.Future[None], Any]]":
+    return _LINES.setdefault(asyncio.get_running_loop(), collections.deque())
+
+
 def _freed() -> None:
-    """A replica fell free: every session waiting in free() looks again (those that find it
-    taken wait again)."""
-    for woken in _WAITING.pop(asyncio.get_running_loop(), []):
-        if not woken.done():
-            woken.set_result(None)
+    """A replica fell free: held for the first task waiting in free(), which is woken."""
+    line = _line()
+    for r in _pool():
+        if r.queued or r.held is not None:
+            continue
+        while line:
+            woken, task = line.popleft()
+            if not woken.done():
+                r.held = task
+                woken.set_result(None)
+                break
 
 
 async def turn(flops: int) -> None:

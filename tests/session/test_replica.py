@@ -404,3 +404,36 @@ def test_a_session_waiting_for_a_busy_replica_never_holds_its_own_lock() -> None
     assert max(held) == 1  # one session at a time holds its lock: the one whose work runs
     assert sorted(done) == ["0", "1", "2"]
     assert busy
+
+
+def test_sessions_waiting_for_the_replica_are_served_first_come_first_served() -> None:
+    # two sessions loop on the replica; a third has two tasks, one of which holds its lock
+    # across a thread hop before its call (as its maps do): none may be starved
+    import time
+    from types import SimpleNamespace
+
+    from app.session import play, work
+
+    calls: dict[str, int] = {}
+
+    async def run() -> None:
+        try:
+            await replica.call(replica.ready, (), [])
+            a, b, c = (SimpleNamespace(lock=asyncio.Lock()) for _ in range(3))
+
+            async def body(name: str, hop: bool) -> None:
+                if hop:
+                    await work.in_thread(time.sleep, 0.005)
+                await replica.call(time.sleep, (0.02,), [])
+                calls[name] = calls.get(name, 0) + 1
+
+            async def loop(s: Any, name: str, hop: bool = False) -> None:
+                while sum(calls.values()) < 40:
+                    await play.in_turn(s, replica.REMOTE_FLOPS, lambda: body(name, hop))  # type: ignore[arg-type]
+
+            await asyncio.gather(loop(a, "a"), loop(b, "b"), loop(c, "c-step"), loop(c, "c-maps", hop=True))
+        finally:
+            await replica.close()
+
+    asyncio.run(run())
+    assert set(calls) == {"a", "b", "c-step", "c-maps"} and min(calls.values()) >= 5, calls
