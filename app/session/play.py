@@ -86,11 +86,19 @@ async def animate(s: "Session") -> None:
             s.dirty = True
             if s.cursor.pending is None:
                 s.publish_maps()
-                await branch.follow(s)
+                if s.branch is not None:
+                    await work.shielded(followed(s))
             await asyncio.sleep(1.0 / s.speed)
     finally:
         if s.animation is asyncio.current_task():
             s.animation = None
+
+
+async def followed(s: "Session") -> None:
+    """Run b brought to a's step, the session's lock held: a `pause` meanwhile waits for it
+    (its own follow would step b a second time, from the same step)."""
+    async with s.lock:
+        await branch.follow(s)
 
 
 async def begun(s: "Session", c: "Cursor") -> None:

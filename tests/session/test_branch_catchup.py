@@ -1,7 +1,11 @@
 """Run b catching up with run a: the replay of a takes up a's edits, and a history that no
 longer reaches b's step still brings b level with a."""
 
+import asyncio
+from typing import Any
+
 import numpy as np
+import pytest
 
 from app import scenario as sc
 from app.session.branch import Branch
@@ -65,3 +69,29 @@ def test_b_catches_up_past_the_reach_of_a_history() -> None:
     br.catch_up(a, 200)
     assert br.b.trainer.step_count == 200 and [r[0] for r in br.rows] == [0, 200]
     assert br.rows[-1][1] == loss(a) and br.rows[-1][2] == loss(br.b)
+
+
+def test_an_animation_brings_run_b_along_under_the_sessions_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a `pause` (which holds the lock and follows a itself) must not meet b half moved: two
+    # follows at once stepped b twice from the same step
+    from types import SimpleNamespace
+
+    from app.session import branch, play
+
+    order: list[str] = []
+
+    async def follow(s: Any, force: bool = False) -> None:
+        order.append("follow")
+
+    monkeypatch.setattr(branch, "follow", follow)
+
+    async def run() -> None:
+        s = SimpleNamespace(lock=asyncio.Lock())
+        async with s.lock:  # a command holds it
+            task = asyncio.create_task(play.followed(s))  # type: ignore[arg-type]
+            await asyncio.sleep(0.01)
+            order.append("command done")
+        await task
+
+    asyncio.run(run())
+    assert order == ["command done", "follow"]
