@@ -28,6 +28,8 @@ from app.web.settings import Settings, get_settings
 from app.web.upgrade import HTTP_PROTOCOL
 from app.web.wire import WS_PROTOCOL
 
+SHUTDOWN_SECONDS = 5  # at most, for the connections to close at SIGTERM; then the sessions are saved
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -173,4 +175,6 @@ def run(
         ws_per_message_deflate=False,  # deflate costs ~10x throughput on map frames
         ws_max_size=s.max_message_bytes,
         server_header=False,  # no need to tell a prober what serves the app
+        # a client that stopped reading keeps its connection open: past this, shutdown goes on
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )

@@ -113,6 +113,34 @@ def test_sigterm_writes_every_session_before_exit(tmp_path: Path) -> None:
     assert (st["weights"], st["biases"]) == traced(sc.preset(Settings().default_preset), 12)
 
 
+async def stalled(base: str) -> tuple[str, Any]:
+    """A client that steps, sets its run training, and stops reading: its open connection."""
+    ws = await websockets.connect(ws_url(base), max_size=None, max_queue=4)
+    sid: str = (await until(ws, "state"))["session"]
+    await ws.send(json.dumps({"type": "step", "count": 4}))
+    await until(ws, "state", step=4)
+    await ws.send(json.dumps({"type": "play", "mode": "train"}))
+    await asyncio.sleep(2.0)  # its frames fill the queue and the socket: it reads no more
+    return sid, ws
+
+
+def test_sigterm_ends_the_server_while_a_client_has_stopped_reading(tmp_path: Path) -> None:
+    env = {"DELTAFLOW_DB": str(tmp_path / "deltaflow.db"), "DELTAFLOW_SAVE_SECONDS": "3600"}
+    with server(env=env) as srv:
+
+        async def run() -> str:
+            sid, ws = await stalled(srv.url)
+            srv.proc.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(srv.proc.wait, 30)  # raises if the connection holds it up
+            ws.transport.abort()
+            return sid
+
+        sid = asyncio.run(run())
+    with server(env=env) as srv:
+        st = asyncio.run(welcome(srv.url, sid))
+    assert st["step"] >= 4 and st["playing"] is None  # saved at shutdown, after the wait
+
+
 def test_a_corrupt_database_is_moved_aside_and_the_server_starts(tmp_path: Path) -> None:
     db = tmp_path / "deltaflow.db"
     db.write_bytes(b"\x00garbage" * 512)
