@@ -261,3 +261,32 @@ def test_b_waits_for_a_step_in_progress_and_a_pause_pairs_them_at_the_step_shown
     assert ev["curve"][-1][1] == pytest.approx(loss(a), abs=1e-12)
     conn.send({"type": "step"})  # the rest of step 5: b follows to it
     assert conn.until("branch")["step"] == 5
+
+
+def test_a_pause_as_an_animated_step_ends_leaves_b_at_as_step(conn: Conn, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.session import work
+    from app.session.cursor import Cursor
+
+    stepped(conn, 3)
+    branch(conn, 1, {"learning_rate": 0.05})
+    monkeypatch.setattr(work, "INLINE_FLOPS", 0)  # b's catch-up in a worker thread, as a large run's
+    fork = Cursor.fork
+
+    def slow_fork(self: Cursor) -> Cursor:
+        time.sleep(0.2)  # b's catch-up has read where b stands: the pause arrives meanwhile
+        return fork(self)
+
+    monkeypatch.setattr(Cursor, "fork", slow_fork)
+    conn.send({"type": "play", "mode": "animate", "speed": 120})
+    while (e := conn.recv())["type"] != "branch":
+        pass  # a step ended and b followed it once
+    while not ((e := conn.recv())["type"] == "update" and e["layer"] == 3):
+        pass  # the next step's last event: b's follow of it is under way
+    conn.send({"type": "pause"})
+    conn.send({"type": "graph", "layer": 1, "unit": 0, "example": 0})  # answered after the pause
+    seen: list[dict[str, Any]] = []
+    while (e := conn.recv())["type"] != "graph":
+        seen.append(e)
+    state = [e for e in seen if e["type"] == "state"][-1]
+    ev = [e for e in seen if e["type"] == "branch"][-1]
+    assert ev["step"] == state["step"] == ev["curve"][-1][0]
