@@ -193,8 +193,12 @@ class Cursor:
         return 0 if self.points is None else work.forward_flops(self.trainer.net.layers, len(self.points))
 
     def maps(self) -> bytes:
+        return maps.pack(*self.maps_args())
+
+    def maps_args(self) -> tuple[Any, ...]:
+        """maps.pack's arguments for the next maps message (numbered on)."""
         self.map_seq += 1
-        return maps.pack(self.trainer.net, self.points, self.map_seq, self.trainer.step_count)  # type: ignore[arg-type]
+        return self.trainer.net, self.points, self.map_seq, self.trainer.step_count
 
     def thin_curve(self) -> list[list[float | None]]:
         c = self.curve

@@ -73,15 +73,14 @@ async def maps_message(c: Cursor) -> bytes:
     replica from replica.REMOTE_FLOPS on (a forward pass over 10,000 points of 2-64-64-1 and
     129 maps quantized take ~18 ms, which a thread shares with the loop), else in a thread.
     The caller holds the session's lock, so that the network does not change meanwhile."""
+    args = c.maps_args()
     if c.points is not None and c.maps_flops() >= replica.REMOTE_FLOPS:
-        c.map_seq += 1
-        args = (c.trainer.net, c.points, c.map_seq, c.trainer.step_count)
         try:
             packed: bytes = await replica.call(maps.pack, args, [c.points])
             return packed
         except replica.Unavailable:
             pass
-    return await work.in_thread(c.maps)
+    return await work.in_thread(maps.pack, *args)
 
 
 def measured(t: Any, x: np.ndarray, points: np.ndarray | None, seq: int | None, tabled: bool) -> dict[str, Any]:
@@ -106,8 +105,8 @@ async def measured_off_loop(args: tuple[Any, ...]) -> dict[str, Any]:
     or more (evaluating 10,000 examples of 2-64-64-1 is ~18 ms, which a thread shares with
     the loop), else in a thread."""
     t, points = args[0], args[2]
-    rows = len(t.x) + (0 if t.x_test is None else len(t.x_test)) + (0 if points is None else len(points))
-    if work.forward_flops(t.net.layers, rows) >= replica.REMOTE_FLOPS:
+    flops = _evaluation_flops(t) + (0 if points is None else work.forward_flops(t.net.layers, len(points)))
+    if flops >= replica.REMOTE_FLOPS:
         try:
             m: dict[str, Any] = await replica.call(
                 measured, args, replica.shared(t) + ([] if points is None else [points])
@@ -225,6 +224,8 @@ async def edited(c: Cursor) -> None:
 
 def evaluation_flops(c: Cursor) -> int:
     """What evaluating the training and test sets costs: a forward pass over each."""
-    t = c.trainer
-    rows = len(t.x) + (0 if t.x_test is None else len(t.x_test))
-    return work.forward_flops(t.net.layers, rows)
+    return _evaluation_flops(c.trainer)
+
+
+def _evaluation_flops(t: Any) -> int:
+    return work.forward_flops(t.net.layers, len(t.x) + (0 if t.x_test is None else len(t.x_test)))
