@@ -79,8 +79,15 @@ ARM_PAUSE = """(sel) => new Promise((ready) => {
   }).observe(b, { attributes: true, attributeFilter: ["aria-pressed"] });
   ready(true);
 })"""
+# the page's long tasks (50 ms or more) from now on: what a click waits behind
+WATCH_LONG = """() => { window.__long = [];
+  new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration)))
+    .observe({ type: "longtask" }); }"""
 PAUSED = "() => window.__pause && window.__pause.done !== null && window.__pause.down !== null"
 PAUSE_MS = "() => window.__pause.done - window.__pause.down"
+# whether the network's canvases went to the paint worker (one handed over gives the page no context)
+HANDED = """() => [...document.querySelectorAll('[data-net] canvas')].some((c) => {
+  try { c.getContext('2d'); return false; } catch { return true; } })"""
 METRICS = ("TaskDuration", "ScriptDuration", "RecalcStyleDuration", "LayoutDuration", "Timestamp")
 
 
@@ -148,6 +155,7 @@ async def one_row(
         if trace:
             extra = [c for c in os.environ.get("PAGE_TRACE_CATEGORIES", "").split(",") if c]
             await browser.start_tracing(page=page, categories=pagetrace.CATEGORIES + extra)
+        await page.evaluate(WATCH_LONG)
         t0 = await page.evaluate(NOW)
         v0 = await page.evaluate(VIEW_MS)
         m0 = await metrics(cdp)
@@ -166,6 +174,9 @@ async def one_row(
             prof = await cdp.send("Profiler.stop")
             row["profile"] = top_functions(prof["profile"])
         drawn = await page.evaluate(FRAMES, t0)
+        row["worker"] = await page.evaluate(HANDED)
+        long = await page.evaluate("() => window.__long")
+        row.update(long_tasks=len(long), longest_ms=max(long, default=0.0))
         wall = m1["Timestamp"] - m0["Timestamp"]
         share = {k: (m1[k] - m0[k]) / wall for k in METRICS[:-1]}
         # ms per second each view's draws took, the largest first
@@ -304,12 +315,17 @@ def report_bytes(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def long_tasks(row: dict[str, Any]) -> str:
+    """How many tasks of 50 ms or more the window had, and the longest: "2, 74"."""
+    return f"{row['long_tasks']}, {row['longest_ms']:.0f}" if "long_tasks" in row else "n/a"
+
+
 def report(r: dict[str, Any]) -> str:
     """A table of the rows, with the profile's top functions under a row when it has them."""
     if "rows" not in r:
         return r.get("note", "no rows")
     head = f"{'preset':12} {'mode':8} {'cpu':4} {'busy':>6} {'script':>7} {'style':>6} {'layout':>7} "
-    head += f"{'p50 ms':>7} {'p95 ms':>7} {'fps':>6} {'drawn':>6} {'pause ms':>9}  met"
+    head += f"{'p50 ms':>7} {'p95 ms':>7} {'fps':>6} {'drawn':>6} {'pause ms':>9} {'worker':>6} {'long':>9}  met"
     lines = [head, "-" * len(head)]
 
     def f(v: Any, pct: bool = False) -> str:
@@ -322,7 +338,8 @@ def report(r: dict[str, Any]) -> str:
         lines.append(
             f"{x['preset']:12} {x['mode']:8} {x['cpu']:4} {f(x['busy'], True):>6} {f(x['script'], True):>7} "
             f"{f(x['style'], True):>6} {f(x['layout'], True):>7} {f(x['frame_p50_ms']):>7} {f(x['frame_p95_ms']):>7} "
-            f"{f(x['fps']):>6} {f(x.get('drawn_fps')):>6} {f(x['pause_ms']):>9}  {'yes' if x['met'] else 'NO'}"
+            f"{f(x['fps']):>6} {f(x.get('drawn_fps')):>6} {f(x['pause_ms']):>9} "
+            f"{'yes' if x.get('worker') else 'no':>6} {long_tasks(x):>9}  {'yes' if x['met'] else 'NO'}"
         )
         if x.get("views_ms_per_s"):
             lines.append(f"{'':14}views, ms/s: " + ", ".join(f"{k} {v}" for k, v in x["views_ms_per_s"].items()))

@@ -59,6 +59,7 @@ export function createStore() {
     biases: [],
     dataset: null,
     cur: null, // the step on screen: its events as they arrive
+    ended: null, // the last whole step: {cur, weights, biases}
     shown: null, // the phase just shown: {event, layer, at}
     lastMode: "animate",
     maps: { seq: 0, step: 0, list: [], byKey: new Map() },
@@ -128,6 +129,7 @@ export function createStore() {
       if (!keep) {
         s.cur = null;
         s.shown = null;
+        s.ended = null;
       }
       s.server = ev;
       s.frameActs = null; // they were for a frame's weights, not these
@@ -189,6 +191,7 @@ export function createStore() {
       if (ev.layer === s.L() && s.server) {
         s.server.step = ev.step;
         s.server.history.last = Math.max(s.server.history.last, ev.step);
+        s.ended = { cur: s.cur, weights: s.weights, biases: s.biases };
       }
       s.touch("params");
     },

@@ -19,14 +19,17 @@ export function createExplain(root, store, actions) {
   let loading = null;
   const load = () =>
     (loading ??= Promise.all([import("./equations.js"), panelStyles()]).then(([m]) => {
-      eq = m.createEquations(store);
+      eq = m.createEquations(src);
       store.touch("explain");
     }));
 
-  function autoSelection() {
-    const sh = store.shown;
+  // the step the equations read: the live one, or the last whole one (draw)
+  const src = Object.create(store);
+  const fast = () => store.server?.playing === "animate" && store.view.animMs < 200;
+
+  function autoSelection(sh) {
     const L = store.layers.length - 1;
-    if (!sh || sh.event === "frame" || !store.cur) return null;
+    if (!sh || sh.event === "frame" || !src.cur) return null;
     switch (sh.event) {
       case "batch":
         return { kind: "neuron", l: 0, j: 0 };
@@ -60,8 +63,12 @@ export function createExplain(root, store, actions) {
 
   function draw(now) {
     if (!store.server) return false;
+    // fast, it draws once a second: the last whole step, so that its equations stay and only
+    // their numbers change (a random phase's new equations made the longest frame)
+    const whole = fast() && store.ended;
+    Object.assign(src, whole || { cur: store.cur, weights: store.weights, biases: store.biases });
     if (!store.pinned) {
-      const a = autoSelection();
+      const a = autoSelection(whole ? { event: "update", layer: store.layers.length - 1 } : store.shown);
       const s = store.selection;
       if (JSON.stringify(a) !== JSON.stringify(s)) {
         store.selection = a;
@@ -77,7 +84,7 @@ export function createExplain(root, store, actions) {
       return false;
     }
     const warns = eq ? eq.begin() : [];
-    const c = store.cur;
+    const c = src.cur;
     let html = "";
     if (s) {
       if (s.kind === "weight" && eq.sliceStale(s)) requestSlice(s);
@@ -98,7 +105,7 @@ export function createExplain(root, store, actions) {
     editForm.hidden = !editable;
     if (editable) {
       const lab = editForm.querySelector("label");
-      const v = s.kind === "weight" ? store.weights[s.l - 1][s.j][s.i] : store.biases[s.l - 1][s.j];
+      const v = s.kind === "weight" ? src.weights[s.l - 1][s.j][s.i] : src.biases[s.l - 1][s.j];
       const name = s.kind === "weight" ? weightText(s.l, s.j, s.i) : biasText(s.l, s.j);
       lab.textContent = `Set ${name} (now ${fmt(v, 6)})`;
     }
@@ -108,7 +115,7 @@ export function createExplain(root, store, actions) {
   // The loss along the selected weight (the `slice` command), once per weight, step and value.
   let sliceKey = "";
   function requestSlice(s) {
-    const w = store.weights[s.l - 1][s.j][s.i];
+    const w = src.weights[s.l - 1][s.j][s.i];
     // the weight's value is part of the key: after an edit at the same step, the slice is asked again
     const key = `${s.l}:${s.j}:${s.i}@${store.server.step}=${w}`;
     if (key === sliceKey || store.server.playing === "train") return;

@@ -5,7 +5,9 @@ import { createPainter } from "../paint.js";
 import { el } from "../util.js";
 
 const PHASES = ["batch", "forward", "output_error", "backward", "update"];
-const OFFLOAD_MS = 2.5; // a playing draw this slow: a slow machine, where the worker pays
+// a slow machine, where the worker pays: 9 of the last 12 playing draws took 1 ms or more (a
+// loaded fast machine's few slow draws do not count as an average would)
+export const slowMachine = (ms) => ms.length > 11 && ms.slice(-12).filter((t) => t >= 1).length > 8;
 
 // redraw(): the canvases are new and blank, the view draws everything again
 export function createNetLayers(root, svg, redraw) {
@@ -18,8 +20,7 @@ export function createNetLayers(root, svg, redraw) {
   let loading = null;
   let remote = null; // ./netremote.js's, once loaded
   let moved = false;
-  let cost = 0; // ms of a playing draw here, averaged
-  let samples = 0;
+  const costs = []; // ms of the last playing draws here
   let sampling = false;
 
   function canvases() {
@@ -55,7 +56,7 @@ export function createNetLayers(root, svg, redraw) {
     // playing on a slow machine: the canvases go to a worker, in a draw; true: draw all anew
     offload() {
       sampling = true;
-      if (moved || samples < 5 || cost < OFFLOAD_MS || !HTMLCanvasElement.prototype.transferControlToOffscreen) {
+      if (moved || !slowMachine(costs) || !HTMLCanvasElement.prototype.transferControlToOffscreen) {
         return false;
       }
       loading ??= import("./netremote.js").then((m) => (remote = m.remote));
@@ -84,7 +85,7 @@ export function createNetLayers(root, svg, redraw) {
       if (!ops.length && !list) return;
       const t0 = performance.now();
       painter.draw({ ops: new Float64Array(ops), list });
-      if (sample) cost = samples++ ? 0.8 * cost + 0.2 * (performance.now() - t0) : performance.now() - t0;
+      if (sample && costs.push(performance.now() - t0) > 12) costs.shift();
       ops = [];
       list = null;
     },

@@ -4,7 +4,7 @@ missed once it is seen; without module workers the page reads the websocket itse
 from typing import Any
 
 from tests.e2e.conftest import Console, open_page
-from tests.e2e.helpers import CANVAS_PIXELS, open_preset, wait_phase
+from tests.e2e.helpers import CANVAS_PIXELS, fmt, open_preset, wait_phase
 
 # how many times the view watching the element `sel` drew; whether that is more than n
 DRAWS = "(sel) => window.deltaflow.schedule.entries.find((e) => e.v.watch === document.querySelector(sel)).draws"
@@ -95,6 +95,45 @@ def test_the_explain_panel_changes_only_its_numbers_when_the_equations_stay(page
         if seen[-1] == (1, count, count):
             return  # new numbers in the same <math> elements: none was parsed and laid out anew
     raise AssertionError(f"no step kept its equations' elements: (draws, kept, of) {seen}")
+
+
+SET_SPEED = """(pos) => { const s = document.querySelector("[data-speed]");
+  s.value = String(pos); s.dispatchEvent(new Event("input", { bubbles: true })); }"""
+# after each draw of the explain panel: its text, and the last whole step's number, ∂C/∂w and
+# new value of the output layer's first weight (the numbers that draw read)
+PANEL_DRAWS = """() => { window.__drawn = [];
+  const body = document.querySelector("[data-explain-body]");
+  const e = window.deltaflow.schedule.entries.find((e) => e.v.watch === document.querySelector("[data-explain]"));
+  const draw = e.v.draw;
+  e.v.draw = (...args) => {
+    const out = draw(...args);
+    const s = window.deltaflow.store, end = s.ended, L = s.layers.length - 1;
+    if (end && s.server.playing) {
+      window.__drawn.push([body.textContent, end.cur.step, end.cur.backward[L].grad_w[0][0], end.weights[L - 1][0][0]]);
+    }
+    return out; }; }"""
+
+
+def test_animating_fast_the_explain_panel_shows_the_last_whole_step_in_the_same_equations(page: Any) -> None:
+    """At 30 phases a second the panel draws once a second: the equations of the step's last
+    phase, the same elements each time with the numbers of the last whole step (a phase picked
+    at random each second made new equations, the page's longest frame)."""
+    open_preset(page, "circle")
+    page.evaluate(SET_SPEED, 40)  # static/pace.js: 30 phases a second
+    page.locator('[data-action="animate"]').click()
+    # the equations (their module loads at the first selection), then one more draw of the panel
+    page.wait_for_function("() => document.querySelectorAll('[data-explain-body] math').length >= 3")
+    page.wait_for_function(MORE, arg=["[data-explain]", page.evaluate(DRAWS, "[data-explain]")])
+    count, _ = page.evaluate(MARK)
+    page.evaluate(PANEL_DRAWS)
+    page.wait_for_function("() => new Set(window.__drawn.map((d) => d[1])).size >= 3")  # 3 steps drawn
+    kept = page.evaluate(KEPT)
+    drawn = page.evaluate("() => window.__drawn")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => window.deltaflow.store.server.playing === null")
+    assert count >= 3 and kept == count, (kept, count)
+    for text, step, grad, w in drawn:
+        assert f"={fmt(grad)}" in text and f"={fmt(w)}" in text, (step, grad, w, text[:400])
 
 
 # the middle of an edge's hit line

@@ -58,6 +58,12 @@ def train_then_pause(page: Any, handed: bool = True) -> None:
     page.wait_for_function("() => window.deltaflow.store.server.playing === null")
 
 
+# the page's rule for a slow machine, on lists of playing draws' times (ms, newest last)
+SLOW_MACHINE = """async (runs) => {
+  const { slowMachine } = await import('./static/views/netlayers.js');
+  return runs.map(slowMachine); }"""
+
+
 def edges_match_signs(page: Any) -> None:
     w = page.evaluate("() => window.deltaflow.store.weights")
     L = len(w)
@@ -137,3 +143,36 @@ def test_without_offscreen_canvases_the_page_draws_them_itself(browser: Any, ser
         edges_match_signs(page)
         maps_match_server(page)
     assert not console.errors, "\n".join(console.errors)
+
+
+def test_the_hand_over_counts_slow_draws_rather_than_averaging_them(page: Any) -> None:
+    open_preset(page, "circle")
+    runs = {
+        "fast": [0.3] * 12,
+        "a loaded fast machine: a few draws descheduled": [0.3] * 9 + [8.0] * 3,
+        "a set of new maps, then fast": [6.0, 5.0, 4.0] + [0.4] * 9,
+        "slow": [1.5] * 12,
+        "slow, with a few fast draws": [0.3] * 3 + [1.2] * 9,
+        "too few draws yet": [5.0] * 11,
+    }
+    got = dict(zip(runs, page.evaluate(SLOW_MACHINE, list(runs.values()))))
+    assert got == {k: k.startswith("slow") for k in runs}
+
+
+def test_a_fast_machine_keeps_its_canvases_through_a_few_slow_draws(page: Any) -> None:
+    """Bursts of a CPU 20x slower, a few draws long, as a loaded machine descheduling the page
+    now and then: the page keeps drawing its canvases itself (an average of its draws' times
+    would have handed them over)."""
+    open_preset(page, "circle")
+    cdp = page.context.new_cdp_session(page)
+    page.locator('[data-action="train"]').click()
+    page.wait_for_function("() => window.deltaflow.store.server.step > 50")
+    for _ in range(4):
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 20})
+        page.wait_for_timeout(400)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
+        page.wait_for_timeout(1500)
+    assert page.evaluate("() => window.deltaflow.store.server.playing") == "train"
+    assert page.evaluate(HANDED) == [False, False]
+    page.keyboard.press("Space")
+    page.wait_for_function("() => window.deltaflow.store.server.playing === null")
