@@ -192,7 +192,13 @@ export function createNetwork(root, store, actions) {
 
   function draw(now, seen) {
     if (!W || !H || !store.layers.length || !store.weights.length) return false;
-    if (store.server?.playing && layers.offload()) g = null; // the canvases went to a worker
+    // the canvases went to a worker, new and blank: what they show is drawn again, the SVG kept
+    if (store.server?.playing && layers.offload() && g) {
+      layers.resize(W, H);
+      g.edgesAt = -Infinity;
+      g.mapsPending = true;
+      for (const N of g.neurons.flat()) if (N.map) N.map.drawn = null;
+    }
     if (!g || g.key !== key()) build();
     if (seen.has("data") || seen.has("all")) {
       const xs = store.dataset?.train.x || [];
