@@ -2,7 +2,6 @@
 // touch(topic) marks what changed so each view redraws only when its topics are dirty.
 
 import { norm } from "./math.js";
-import { humane } from "./words.js";
 
 const TRACE_MAX = 50000;
 const LOG_MAX = 300;
@@ -255,9 +254,14 @@ export function createStore() {
       if (s.room) Object.assign(s.room, { viewers: ev.viewers, presenter: ev.presenter });
       s.touch("room");
     },
+    // told in words by ./words.js, loaded at the first error; a notice set meanwhile stays
     error(ev) {
-      s.notice = { kind: "error", text: humane(ev), code: ev.code, at: performance.now() };
-      s.touch("status");
+      const at = performance.now();
+      import("./words.js").then(({ humane }) => {
+        if (s.notice?.at > at) return;
+        s.notice = { kind: "error", text: humane(ev), code: ev.code, at };
+        s.touch("status");
+      });
     },
   };
 

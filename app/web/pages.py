@@ -46,7 +46,7 @@ MODULES = [
 LAZY = [
     *("views/equations.js", "views/mathml.js", "views/deltas.js", "views/lesson.js", "lessons.js", "export.js"),
     *("upload.js", "views/room.js"),
-    *("wire.js", "points.js", "views/netremote.js", "views/nettip.js", "archedit.js"),
+    *("wire.js", "points.js", "views/netremote.js", "views/nettip.js", "archedit.js", "words.js"),
     *("models.js", "views/examples.js", "views/explain.js", "morph.js"),
     *("views/compare.js", "views/breakpoints.js", "views/graph.js", "views/health.js", "views/gradnorm.js"),
 ]

@@ -14,7 +14,7 @@ const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - 2 * (1 - t) * (1 - t));
 export function createNetwork(root, store, actions) {
   const svg = svgEl("svg", { class: "net-svg", role: "group", "aria-label": "The network" }, root);
   const layers = createNetLayers(root, svg, () => {
-    g = null;
+    repaint();
     store.touch("net");
   });
   const tip = el("div", { class: "tip", role: "tooltip", id: "net-tip" }, root);
@@ -190,15 +190,18 @@ export function createNetwork(root, store, actions) {
     if (changed) layers.maps(list);
   }
 
+  // new blank canvases (to the worker or back): all they show drawn again, the SVG kept
+  function repaint() {
+    if (!g) return;
+    layers.resize(W, H);
+    g.edgesAt = -Infinity;
+    g.mapsPending = true;
+    for (const N of g.neurons.flat()) if (N.map) N.map.drawn = null;
+  }
+
   function draw(now, seen) {
     if (!W || !H || !store.layers.length || !store.weights.length) return false;
-    // the canvases went to a worker, new and blank: what they show is drawn again, the SVG kept
-    if (store.server?.playing && layers.offload() && g) {
-      layers.resize(W, H);
-      g.edgesAt = -Infinity;
-      g.mapsPending = true;
-      for (const N of g.neurons.flat()) if (N.map) N.map.drawn = null;
-    }
+    if (store.server?.playing && layers.offload()) repaint();
     if (!g || g.key !== key()) build();
     if (seen.has("data") || seen.has("all")) {
       const xs = store.dataset?.train.x || [];
