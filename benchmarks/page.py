@@ -126,14 +126,17 @@ async def one_row(
 ) -> dict[str, Any]:
     """One preset, one mode, one CPU speed, on a fresh page."""
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    stage = "the page"  # what the row waited for, named if it fails
     try:
         page = await ctx.new_page()
         await page.goto(base + "/", wait_until="load")
+        stage = "the page's first state"
         await page.wait_for_function(READY, timeout=15000)
         layers = load.get("scenario", {}).get("layers")
         if layers is None:
             layers = json.loads((ROOT / "app" / "presets" / f"{load['preset']}.json").read_text())["layers"]
         await page.evaluate(SEND, {"type": "load", **load})
+        stage = "the preset loaded"
         await page.wait_for_function(LOADED, arg=layers, timeout=15000)
         await page.wait_for_timeout(300)
         if skip:
@@ -146,7 +149,9 @@ async def one_row(
             await page.evaluate(SET_SPEED, SPEED_POSITION)
         cmd = {"type": "play", "mode": mode, **({"fps": 30} if mode == "train" else {"speed": SPEED})}
         await page.evaluate(SEND, cmd)
+        stage = f"playing ({mode})"
         await page.wait_for_function(PLAYING, arg=mode, timeout=15000)
+        stage = "the window"
         await page.wait_for_timeout(WARMUP * 1000)
         if profile:
             await cdp.send("Profiler.enable")
@@ -206,9 +211,12 @@ async def one_row(
             row["pause_ms"] = None
         else:
             await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            stage = "the pause shown"
             await page.wait_for_function(PAUSED, timeout=15000)
             row["pause_ms"] = await page.evaluate(PAUSE_MS)
         return row
+    except Exception as e:
+        raise RuntimeError(f"waiting for {stage}: {type(e).__name__}: {e}") from e
     finally:
         await ctx.close()
 
