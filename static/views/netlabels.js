@@ -1,6 +1,18 @@
-// The network's labels (./network.js; g: its built shape): titles that fit, none overlapping.
+// The network's labels (./network.js; g: its built shape): on the edges, and titles that fit, none overlapping.
 
-import { text } from "../util.js";
+import { lerp, svgEl, text } from "../util.js";
+
+// Weight (l, j, i)'s labels along its line p: the weight above, its ∂ or Δ below; by parity of
+// i + j, crossing edges carry them at opposite ends.
+export function edgeLabels(parent, p, l, j, i) {
+  const t = (i + j) % 2 ? 0.72 : 0.28;
+  const deg = (Math.atan2(p.y2 - p.y1, p.x2 - p.x1) * 180) / Math.PI;
+  const transform = `translate(${lerp(p.x1, p.x2, t)},${lerp(p.y1, p.y2, t)}) rotate(${deg.toFixed(1)})`;
+  const at = svgEl("g", { transform }, parent);
+  const label = svgEl("text", { class: "elabel", y: -5, "text-anchor": "middle" }, at);
+  label.dataset.weightLabel = `${l}:${j}:${i}`;
+  return [label, svgEl("text", { class: "elabel d", y: 12, "text-anchor": "middle" }, at)];
+}
 
 // Each layer's title: the longest form that fits its column ("Hidden 2 · tanh", "H2 tanh", "H2").
 export function fitTitles(g, acts, W) {

@@ -4,7 +4,7 @@
 
 import { RANGE } from "../math.js";
 import { attr, clamp, divColor, el, fmt, lerp, show, signColor, svgEl, text } from "../util.js";
-import { declutter, fitTitles } from "./netlabels.js";
+import { declutter, edgeLabels, fitTitles } from "./netlabels.js";
 import { createNetLayers } from "./netlayers.js";
 
 const NO_LINES = { clear() {}, band() {}, line() {}, pulse() {} };
@@ -72,22 +72,7 @@ export function createNetwork(root, store, actions) {
           const ge = svgEl("g", { class: fz ? "edge frozen" : "edge", "data-weight": `${l}:${j}:${i}` }, gEdges);
           svgEl("line", { ...p, class: "hit" }, ge); // the edge itself is drawn on the canvas under the SVG
           plines.push(p);
-          let label = null;
-          let label2 = null;
-          if (edgeCount <= LABEL_EDGES) {
-            // the weight above the line, its ∂ or Δ below; by parity of i + j, crossing edges
-            // carry labels at opposite ends
-            const t = (i + j) % 2 ? 0.72 : 0.28;
-            const deg = (Math.atan2(p.y2 - p.y1, p.x2 - p.x1) * 180) / Math.PI;
-            const at = svgEl(
-              "g",
-              { transform: `translate(${lerp(p.x1, p.x2, t)},${lerp(p.y1, p.y2, t)}) rotate(${deg.toFixed(1)})` },
-              gLabels,
-            );
-            label = svgEl("text", { class: "elabel", y: -5, "text-anchor": "middle" }, at);
-            label2 = svgEl("text", { class: "elabel d", y: 12, "text-anchor": "middle" }, at);
-            label.dataset.weightLabel = `${l}:${j}:${i}`;
-          }
+          const [label, label2] = edgeCount <= LABEL_EDGES ? edgeLabels(gLabels, p, l, j, i) : [];
           row.push({ g: ge, p, frozen: fz, label, label2 });
         }
         layer.push(row);
