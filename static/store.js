@@ -257,9 +257,10 @@ export function createStore() {
     // told in words by ./words.js, loaded at the first error; a notice set meanwhile stays
     error(ev) {
       const at = performance.now();
-      import("./words.js").then(({ humane }) => {
+      const said = import("./words.js").then((m) => m.humane(ev), () => "The server refused that: the step log has the details.");
+      said.then((text) => {
         if (s.notice?.at > at) return;
-        s.notice = { kind: "error", text: humane(ev), code: ev.code, at };
+        s.notice = { kind: "error", text, code: ev.code, at };
         s.touch("status");
       });
     },

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import Console, open_page
 from tests.e2e.helpers import click_net, fmt, open_preset, wait_phase
 
 pytestmark = pytest.mark.browser
@@ -100,3 +101,42 @@ def test_no_raw_protocol_error_reaches_a_person(page: Any) -> None:
     text = notice.text_content()
     assert "Input should be" not in text and "slice.span" not in text
     assert "slice.span" in page.locator("[data-log]").text_content()
+
+
+BAD_SLICE = "() => window.deltaflow.socket.send({type: 'slice', layer: 1, to: 0, from: 0, span: 1000})"
+NOTICE = "() => document.querySelector('[data-notice]').textContent"
+
+
+def test_an_error_is_told_in_words_loaded_at_the_first_error_and_never_over_a_later_notice(page: Any) -> None:
+    open_preset(page, "xor")
+    # the words for errors come with the first error, not with the page
+    assert not page.evaluate("() => performance.getEntriesByType('resource').some((e) => e.name.includes('words.js'))")
+    # while they load (held here), a notice of the page's own comes after the error: it stays
+    held: list[Any] = []
+    page.route("**/words.js*", lambda route: held.append(route))
+    page.evaluate(BAD_SLICE)
+    page.wait_for_function("() => window.deltaflow.store.log.some((e) => e.ev.type === 'error')")
+    page.evaluate(
+        "() => { const s = window.deltaflow.store; s.notice = {kind: 'info', text: 'later', at: performance.now()};"
+        " s.touch('status'); }"
+    )
+    page.wait_for_function(f"() => ({NOTICE})() === 'later'")
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    page.evaluate("() => import('./static/words.js')")  # the words have come
+    page.wait_for_timeout(100)  # and what waited on them has run: the later notice is still shown
+    assert page.evaluate(NOTICE) == "later"
+    page.unroute("**/words.js*")
+    page.evaluate(BAD_SLICE)  # and an error after it is told in words
+    page.wait_for_function(f"() => ({NOTICE})().includes('could not do')")
+
+
+def test_an_error_is_told_even_when_its_words_cannot_load(browser: Any, server: str, console: Console) -> None:
+    with open_page(browser, server, console) as page:
+        page.route("**/words.js*", lambda route: route.abort())
+        open_preset(page, "xor")
+        page.evaluate(BAD_SLICE)
+        page.wait_for_function(f"() => ({NOTICE})().includes('step log has the details')")
+        assert "slice.span" not in page.evaluate(NOTICE)
+    assert all("Failed to load resource" in e for e in console.errors), console.errors
