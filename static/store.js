@@ -58,7 +58,7 @@ export function createStore() {
     biases: [],
     dataset: null,
     cur: null, // the step on screen: its events as they arrive
-    ended: null, // the last whole step: {cur, weights, biases}
+    ended: null, // the last whole step: {cur, weights, biases, at, gap} (ms since the one before)
     shown: null, // the phase just shown: {event, layer, at}
     lastMode: "animate",
     maps: { seq: 0, step: 0, list: [], byKey: new Map() },
@@ -84,7 +84,8 @@ export function createStore() {
 
   s.touch = (...topics) => topics.forEach((t) => s.dirty.add(t));
   s.L = () => s.layers.length - 1;
-  s.sel = () => (s.cur ? Math.min(s.server?.selected ?? 0, s.cur.batch ? s.cur.batch.x.length - 1 : 0) : 0);
+  // the highlighted example, within step c's batch
+  s.sel = (c = s.cur) => (c ? Math.min(s.server?.selected ?? 0, c.batch ? c.batch.x.length - 1 : 0) : 0);
 
   function pushLog(ev) {
     s.log.push({ seq: ++s.logSeq, ev });
@@ -190,7 +191,8 @@ export function createStore() {
       if (ev.layer === s.L() && s.server) {
         s.server.step = ev.step;
         s.server.history.last = Math.max(s.server.history.last, ev.step);
-        s.ended = { cur: s.cur, weights: s.weights, biases: s.biases };
+        const at = performance.now();
+        s.ended = { cur: s.cur, weights: s.weights, biases: s.biases, at, gap: at - (s.ended?.at ?? -Infinity) };
       }
       s.touch("params");
     },
@@ -260,7 +262,7 @@ export function createStore() {
       const said = import("./words.js").then((m) => m.humane(ev), () => "The server refused that: the step log has the details.");
       said.then((text) => {
         if (s.notice?.at > at) return;
-        s.notice = { kind: "error", text, code: ev.code, at };
+        s.notice = { kind: "error", text, code: ev.code, at: performance.now() }; // shown from now
         s.touch("status");
       });
     },

@@ -249,6 +249,7 @@ export function createEquations(store) {
   }
 
   function slice(l, j, i) {
+    if (store.fast) return `<p class="hint">The cost along this weight: pause, or slow down, to see it.</p>`;
     const s = store.slice;
     if (!s || s.layer !== l || s.to !== j || s.from !== i) return `<p class="hint">Loading the cost along this weight…</p>`;
     const c = store.cur;

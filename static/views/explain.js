@@ -25,7 +25,9 @@ export function createExplain(root, store, actions) {
 
   // the step the equations read: the live one, or the last whole one (draw)
   const src = Object.create(store);
-  const fast = () => store.server?.playing === "animate" && store.view.animMs < 200;
+  src.sel = () => store.sel(src.cur);
+  // fast: this page's speed, or steps a second apart or less (a room's viewer plays at the presenter's)
+  const fast = () => store.server?.playing === "animate" && (store.view.animMs < 200 || store.ended?.gap < 1000);
 
   function autoSelection(sh) {
     const L = store.layers.length - 1;
@@ -66,7 +68,7 @@ export function createExplain(root, store, actions) {
     // fast, it draws once a second: the last whole step, so that its equations stay and only
     // their numbers change (a random phase's new equations made the longest frame)
     const whole = fast() && store.ended;
-    Object.assign(src, whole || { cur: store.cur, weights: store.weights, biases: store.biases });
+    Object.assign(src, whole || { cur: store.cur, weights: store.weights, biases: store.biases }, { fast: !!whole });
     if (!store.pinned) {
       const a = autoSelection(whole ? { event: "update", layer: store.layers.length - 1 } : store.shown);
       const s = store.selection;
@@ -87,7 +89,7 @@ export function createExplain(root, store, actions) {
     const c = src.cur;
     let html = "";
     if (s) {
-      if (s.kind === "weight" && eq.sliceStale(s)) requestSlice(s);
+      if (s.kind === "weight" && !whole && eq.sliceStale(s)) requestSlice(s); // fast: a slice would lag
       if (s.kind === "layer") html += layer(s.l);
       else html += s.kind === "neuron" ? eq.neuron(c, s.l, s.j) : s.kind === "weight" ? eq.weight(c, s.l, s.j, s.i) : eq.bias(c, s.l, s.j);
     } else {

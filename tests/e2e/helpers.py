@@ -69,3 +69,23 @@ CANVAS_PIXELS = """async ([sel, points]) => {
   ctx.drawImage(img, 0, 0);
   const d = img.width / c.getBoundingClientRect().width;
   return points.map(([x, y]) => [...ctx.getImageData(Math.round(x * d), Math.round(y * d), 1, 1).data]); }"""
+
+
+# the speed control moved as a person would (static/pace.js: 40 is 30 phases a second)
+SET_SPEED = """(pos) => { const s = document.querySelector("[data-speed]");
+  s.value = String(pos); s.dispatchEvent(new Event("input", { bubbles: true })); }"""
+# after each draw of the explain panel while playing: its text, and from the last whole step (what
+# that draw read) its number, the output layer's first weight's ∂C/∂w and new value, the highlighted
+# example (from 1) and the batch's size
+PANEL_DRAWS = """() => { window.__drawn = [];
+  const body = document.querySelector("[data-explain-body]");
+  const e = window.deltaflow.schedule.entries.find((e) => e.v.watch === document.querySelector("[data-explain]"));
+  const draw = e.v.draw;
+  e.v.draw = (...args) => {
+    const out = draw(...args);
+    const s = window.deltaflow.store, end = s.ended, L = s.layers.length - 1;
+    if (end && s.server.playing) {
+      const weight = [end.cur.step, end.cur.backward[L].grad_w[0][0], end.weights[L - 1][0][0]];
+      window.__drawn.push([body.textContent, ...weight, s.sel(end.cur) + 1, end.cur.batch.x.length]);
+    }
+    return out; }; }"""

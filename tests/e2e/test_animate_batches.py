@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tests.e2e.helpers import open_preset
+from tests.e2e.helpers import SET_SPEED, open_preset
 
 # every batch the socket worker posts to the page: when, and the types of its text events
 COUNT = """() => { window.__batches = [];
@@ -17,8 +17,6 @@ COUNT = """() => { window.__batches = [];
       });
     }
   }; }"""
-SET_SPEED = """(pos) => { const s = document.querySelector("[data-speed]");
-  s.value = String(pos); s.dispatchEvent(new Event("input", { bubbles: true })); }"""
 PHASES = {"batch", "forward", "output_error", "backward", "update", "epoch", "outputs", "health"}
 
 

@@ -4,7 +4,7 @@ missed once it is seen; without module workers the page reads the websocket itse
 from typing import Any
 
 from tests.e2e.conftest import Console, open_page
-from tests.e2e.helpers import CANVAS_PIXELS, fmt, open_preset, wait_phase
+from tests.e2e.helpers import CANVAS_PIXELS, PANEL_DRAWS, SET_SPEED, fmt, open_preset, wait_phase
 
 # how many times the view watching the element `sel` drew; whether that is more than n
 DRAWS = "(sel) => window.deltaflow.schedule.entries.find((e) => e.v.watch === document.querySelector(sel)).draws"
@@ -97,23 +97,6 @@ def test_the_explain_panel_changes_only_its_numbers_when_the_equations_stay(page
     raise AssertionError(f"no step kept its equations' elements: (draws, kept, of) {seen}")
 
 
-SET_SPEED = """(pos) => { const s = document.querySelector("[data-speed]");
-  s.value = String(pos); s.dispatchEvent(new Event("input", { bubbles: true })); }"""
-# after each draw of the explain panel: its text, and the last whole step's number, ∂C/∂w and
-# new value of the output layer's first weight (the numbers that draw read)
-PANEL_DRAWS = """() => { window.__drawn = [];
-  const body = document.querySelector("[data-explain-body]");
-  const e = window.deltaflow.schedule.entries.find((e) => e.v.watch === document.querySelector("[data-explain]"));
-  const draw = e.v.draw;
-  e.v.draw = (...args) => {
-    const out = draw(...args);
-    const s = window.deltaflow.store, end = s.ended, L = s.layers.length - 1;
-    if (end && s.server.playing) {
-      window.__drawn.push([body.textContent, end.cur.step, end.cur.backward[L].grad_w[0][0], end.weights[L - 1][0][0]]);
-    }
-    return out; }; }"""
-
-
 def test_animating_fast_the_explain_panel_shows_the_last_whole_step_in_the_same_equations(page: Any) -> None:
     """At 30 phases a second the panel draws once a second: the equations of the step's last
     phase, the same elements each time with the numbers of the last whole step (a phase picked
@@ -132,8 +115,34 @@ def test_animating_fast_the_explain_panel_shows_the_last_whole_step_in_the_same_
     page.keyboard.press("Space")
     page.wait_for_function("() => window.deltaflow.store.server.playing === null")
     assert count >= 3 and kept == count, (kept, count)
-    for text, step, grad, w in drawn:
+    for text, step, grad, w, *_ in drawn:
         assert f"={fmt(grad)}" in text and f"={fmt(w)}" in text, (step, grad, w, text[:400])
+        # its cost plot would be of an older step by the time it came: it waits for a pause
+        assert "The cost along this weight: pause, or slow down, to see it." in text
+
+
+def test_animating_fast_the_explain_panel_names_the_example_of_the_last_whole_step(page: Any) -> None:
+    """Batches of 3 and 1 in turn (4 examples, 3 a batch), the third example highlighted and the
+    input x1 picked: each draw names the example within the last whole step's own batch."""
+    open_preset(page, "xor")
+    page.evaluate("(c) => window.deltaflow.socket.send(c)", {"type": "set", "batch_size": 3})
+    page.wait_for_function("() => window.deltaflow.store.server.scenario.batch_size === 3")
+    for _ in range(2):  # whole steps on batches of 3 and 1: the next one has 3, and its third can be picked
+        page.keyboard.press("Shift+ArrowRight")
+        wait_phase(page, "Update")
+    page.evaluate("(c) => window.deltaflow.socket.send(c)", {"type": "select", "example": 2})
+    page.wait_for_function("() => window.deltaflow.store.server.selected === 2")
+    page.locator('[data-net] [data-neuron="0:0"]').click()
+    page.wait_for_function("() => document.querySelector('[data-explain-body]').textContent.includes('Input x')")
+    page.evaluate(SET_SPEED, 40)
+    page.locator('[data-action="animate"]').click()
+    page.evaluate(PANEL_DRAWS)
+    page.wait_for_function("() => new Set(window.__drawn.map((d) => d[5])).size === 2", timeout=20_000)  # both sizes
+    drawn = page.evaluate("() => window.__drawn")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => window.deltaflow.store.server.playing === null")
+    for text, *_, k, m in drawn:
+        assert f"Example {k} of a batch of {m}" in text, (k, m, text[:300])
 
 
 # the middle of an edge's hit line

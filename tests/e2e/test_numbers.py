@@ -140,3 +140,17 @@ def test_an_error_is_told_even_when_its_words_cannot_load(browser: Any, server: 
         page.wait_for_function(f"() => ({NOTICE})().includes('step log has the details')")
         assert "slice.span" not in page.evaluate(NOTICE)
     assert all("Failed to load resource" in e for e in console.errors), console.errors
+
+
+def test_an_error_whose_words_come_late_is_shown_from_when_they_come(page: Any) -> None:
+    held: list[Any] = []
+    page.route("**/words.js*", lambda route: held.append(route))
+    open_preset(page, "xor")
+    page.evaluate(BAD_SLICE)
+    page.wait_for_function("() => window.deltaflow.store.log.some((e) => e.ev.type === 'error')")
+    page.wait_for_timeout(6500)  # the words held longer than a notice stays up
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    page.wait_for_function(f"() => ({NOTICE})().includes('could not do')")
+    page.wait_for_function("() => !document.querySelector('[data-notice]').hidden")

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Console, open_page
-from tests.e2e.helpers import open_preset, wait_phase
+from tests.e2e.helpers import PANEL_DRAWS, SET_SPEED, fmt, open_preset, wait_phase
 
 
 @pytest.fixture
@@ -80,3 +80,27 @@ def test_a_presenter_who_reloads_presents_again(page: Any) -> None:
     page.wait_for_function("() => window.deltaflow?.store.room?.role === 'presenter'")
     page.keyboard.press("Shift+ArrowRight")
     page.wait_for_function("() => window.deltaflow.store.server.step === 1")
+
+
+def test_a_viewer_of_a_fast_animation_is_explained_the_last_whole_step(page: Any, browser: Any, server: str) -> None:
+    """The viewer's own speed control is not the presenter's: the steps' pace says the room plays
+    fast, and its explain panel shows the last whole step, as the presenter's does."""
+    open_preset(page, "circle")
+    page.locator('[data-action="start-room"]').click()
+    page.wait_for_function("() => window.deltaflow.store.room?.role === 'presenter'")
+    code = page.locator("[data-room-code]").text_content()
+    console = Console()
+    with open_page(browser, server, console) as v:
+        v.goto(f"/r/{code}")
+        v.wait_for_function("() => window.deltaflow?.store.room?.role === 'viewer'")
+        page.evaluate(SET_SPEED, 40)  # 30 phases a second, at the presenter's page only
+        page.locator('[data-action="animate"]').click()
+        v.wait_for_function("() => document.querySelectorAll('[data-explain-body] math').length >= 3")
+        v.evaluate(PANEL_DRAWS)
+        v.wait_for_function("() => new Set(window.__drawn.map((d) => d[1])).size >= 3")  # 3 steps drawn
+        drawn = v.evaluate("() => window.__drawn")
+        page.keyboard.press("Space")
+        page.wait_for_function("() => window.deltaflow.store.server.playing === null")
+    assert not console.errors, "\n".join(console.errors)
+    for text, step, grad, w, *_ in drawn:
+        assert f"={fmt(grad)}" in text and f"={fmt(w)}" in text, (step, grad, w, text[:400])
