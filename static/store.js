@@ -135,6 +135,12 @@ export function createStore() {
       s.frameActs = null; // they were for a frame's weights, not these
       s.layers = ev.scenario.layers;
       s.acts = ev.scenario.activations;
+      // a selection the new network has no unit for (another scenario): none, following the phase
+      const q = s.selection;
+      if (q && !(q.l < s.layers.length && (q.kind === "layer" || q.j < s.layers[q.l]) && !(q.i >= s.layers[q.l - 1]))) {
+        s.selection = null;
+        s.pinned = false;
+      }
       s.weights = ev.weights;
       s.biases = ev.biases;
       if (keep) {

@@ -251,6 +251,8 @@ export function createEquations(store) {
   function slice(l, j, i) {
     if (store.fast) return `<p class="hint">The cost along this weight: pause, or slow down, to see it.</p>`;
     const s = store.slice;
+    const mine = s && s.layer === l && s.to === j && s.from === i;
+    if (!mine && store.room?.role === "viewer") return `<p class="hint">The cost along this weight: Explore on my own to see it.</p>`;
     if (!s || s.layer !== l || s.to !== j || s.from !== i) return `<p class="hint">Loading the cost along this weight…</p>`;
     const c = store.cur;
     const before = c && s.step === c.step - 1;

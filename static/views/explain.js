@@ -27,6 +27,7 @@ export function createExplain(root, store, actions) {
   const src = Object.create(store);
   src.sel = () => store.sel(src.cur);
   // fast: this page's speed, or steps a second apart or less (a room's viewer plays at the presenter's)
+  const viewer = () => store.room?.role === "viewer"; // it sends no command
   const fast = () => store.server?.playing === "animate" && (store.view.animMs < 200 || store.ended?.gap < 1000);
 
   function autoSelection(sh) {
@@ -120,7 +121,7 @@ export function createExplain(root, store, actions) {
     const w = src.weights[s.l - 1][s.j][s.i];
     // the weight's value is part of the key: after an edit at the same step, the slice is asked again
     const key = `${s.l}:${s.j}:${s.i}@${store.server.step}=${w}`;
-    if (key === sliceKey || store.server.playing === "train") return;
+    if (key === sliceKey || store.server.playing === "train" || viewer()) return;
     sliceKey = key;
     // within the protocol's limit on span (0 < span ≤ 100), however large the weight
     const span = clamp(1.5 * Math.abs(w), 1, SLICE_SPAN_MAX);

@@ -104,3 +104,24 @@ def test_a_viewer_of_a_fast_animation_is_explained_the_last_whole_step(page: Any
     assert not console.errors, "\n".join(console.errors)
     for text, step, grad, w, *_ in drawn:
         assert f"={fmt(grad)}" in text and f"={fmt(w)}" in text, (step, grad, w, text[:400])
+
+
+def test_a_viewer_who_picks_a_weight_is_told_where_its_cost_plot_is(page: Any, browser: Any, server: str) -> None:
+    open_preset(page, "xor")
+    page.keyboard.press("Shift+ArrowRight")
+    wait_phase(page, "Update")
+    page.locator('[data-action="start-room"]').click()
+    page.wait_for_function("() => window.deltaflow.store.room?.role === 'presenter'")
+    code = page.locator("[data-room-code]").text_content()
+    console = Console()
+    with open_page(browser, server, console) as v:  # wide: the explain panel in view
+        v.goto(f"/r/{code}")
+        v.wait_for_function("() => window.deltaflow?.store.room?.role === 'viewer' && !!window.deltaflow.store.server")
+        v.evaluate("() => window.deltaflow.actions.select({kind: 'weight', l: 2, j: 0, i: 1})")
+        v.wait_for_function(
+            "() => document.querySelector('[data-explain-body]').textContent.includes('Explore on my own to see it')"
+        )
+        v.wait_for_timeout(300)
+        # the page asked the room for nothing: no refusal to show
+        assert "following" not in (v.locator("[data-notice]").text_content() or "")
+    assert not console.errors, "\n".join(console.errors)

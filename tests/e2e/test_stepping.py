@@ -168,3 +168,16 @@ def test_a_weight_is_reached_from_the_keyboard(page: Any) -> None:
     page.keyboard.press("5")  # typing a number edits the selected weight
     page.keyboard.press("Enter")
     page.wait_for_function("() => window.deltaflow.store.weights[1][0][1] === 5")
+
+
+def test_a_selection_the_next_network_has_no_unit_for_is_let_go(page: Any) -> None:
+    open_preset(page, "circle")
+    page.keyboard.press("Shift+ArrowRight")
+    wait_phase(page, "Update")
+    page.evaluate("() => window.deltaflow.actions.select({kind: 'weight', l: 2, j: 1, i: 3})")
+    page.wait_for_function("() => window.deltaflow.store.pinned")
+    page.evaluate("() => window.deltaflow.actions.openPreset('xor')")  # 2-2-1: no weight 2:1:3
+    page.wait_for_function("() => window.deltaflow.store.server.scenario.name === 'xor'")
+    page.wait_for_function("() => window.deltaflow.store.selection === null && !window.deltaflow.store.pinned")
+    page.keyboard.press("Shift+ArrowRight")  # and the page goes on, with no error (the fixture checks)
+    wait_phase(page, "Update")
