@@ -1,6 +1,8 @@
 """A real server, as `deltaflow serve` runs it, in its own process on a free loopback port."""
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,13 +25,21 @@ def free_port() -> int:
 
 
 def stop(proc: "subprocess.Popen[Any]", grace: float = 10) -> None:
-    """SIGTERM, then SIGKILL after `grace` seconds; reaped either way (or its Popen warns)."""
+    """SIGTERM, then SIGKILL after `grace` seconds; reaped either way (or its Popen warns). Then
+    whatever is left of its process group (a server started by server() leads one): a worker
+    whose supervisor was killed would otherwise live on."""
+    leads = False
+    with contextlib.suppress(ProcessLookupError):
+        leads = os.getpgid(proc.pid) == proc.pid
     proc.terminate()
     try:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    if leads:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @dataclass
@@ -62,7 +72,9 @@ def server(
     cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     out = log if log is not None else subprocess.DEVNULL
     err = subprocess.STDOUT if log is not None else subprocess.PIPE
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})})
+    env = {**os.environ, **(env or {})}
+    # a process group of its own, so stop() can end its workers whatever becomes of it
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:
