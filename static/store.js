@@ -265,12 +265,13 @@ export function createStore() {
     // told in words by ./words.js, loaded at the first error; a notice set meanwhile stays
     error(ev) {
       const at = performance.now();
-      const said = import("./words.js").then((m) => m.humane(ev), () => "The server refused that: the step log has the details.");
-      said.then((text) => {
-        if (s.notice?.at > at) return;
-        s.notice = { kind: "error", text, code: ev.code, at: performance.now() }; // shown from now
-        s.touch("status");
-      });
+      import("./words.js")
+        .then((m) => m.humane(ev), () => "The server refused that: the step log has the details.")
+        .then((text) => {
+          if (s.notice?.at > at) return;
+          s.notice = { kind: "error", text, code: ev.code, at: performance.now() }; // shown from now
+          s.touch("status");
+        });
     },
   };
 

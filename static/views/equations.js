@@ -251,9 +251,11 @@ export function createEquations(store) {
   function slice(l, j, i) {
     if (store.fast) return `<p class="hint">The cost along this weight: pause, or slow down, to see it.</p>`;
     const s = store.slice;
-    const mine = s && s.layer === l && s.to === j && s.from === i;
-    if (!mine && store.room?.role === "viewer") return `<p class="hint">The cost along this weight: Explore on my own to see it.</p>`;
-    if (!s || s.layer !== l || s.to !== j || s.from !== i) return `<p class="hint">Loading the cost along this weight…</p>`;
+    if (!s || s.layer !== l || s.to !== j || s.from !== i) {
+      // a room's viewer asks for none (explain.js): it comes with its own run
+      if (store.room?.role === "viewer") return `<p class="hint">The cost along this weight: Explore on my own to see it.</p>`;
+      return `<p class="hint">Loading the cost along this weight…</p>`;
+    }
     const c = store.cur;
     const before = c && s.step === c.step - 1;
     if (before && c.backward[l]) check("the tangent's slope", s.grad, c.backward[l].grad_w[j][i]);

@@ -7,7 +7,8 @@ import { el } from "../util.js";
 const PHASES = ["batch", "forward", "output_error", "backward", "update"];
 // a slow machine, where the worker pays: 9 of the last 12 playing draws took 1 ms or more (a
 // loaded fast machine's few slow draws do not count as an average would)
-export const slowMachine = (ms) => ms.length > 11 && ms.slice(-12).filter((t) => t >= 1).length > 8;
+const DRAWS = 12;
+export const slowMachine = (ms) => ms.length >= DRAWS && ms.slice(-DRAWS).filter((t) => t >= 1).length >= 9;
 
 // redraw(): the canvases are new and blank, the view draws everything again
 export function createNetLayers(root, svg, redraw) {
@@ -63,6 +64,7 @@ export function createNetLayers(root, svg, redraw) {
       if (!remote) return false;
       moved = true;
       painter = remote(canvases, back) || here();
+      resize(size[0], size[1]);
       return true;
     },
     clear: () => ops.push(0),
@@ -85,7 +87,7 @@ export function createNetLayers(root, svg, redraw) {
       if (!ops.length && !list) return;
       const t0 = performance.now();
       painter.draw({ ops: new Float64Array(ops), list });
-      if (sample && costs.push(performance.now() - t0) > 12) costs.shift();
+      if (sample && costs.push(performance.now() - t0) > DRAWS) costs.shift();
       ops = [];
       list = null;
     },

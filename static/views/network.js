@@ -178,7 +178,6 @@ export function createNetwork(root, store, actions) {
   // new blank canvases (to the worker or back): all they show drawn again, the SVG kept
   function repaint() {
     if (!g) return;
-    layers.resize(W, H);
     g.edgesAt = -Infinity;
     g.mapsPending = true;
     for (const N of g.neurons.flat()) if (N.map) N.map.drawn = null;
